@@ -1,0 +1,187 @@
+"""Build: the pipeline, top to bottom. Compute every report first, then write them all.
+
+    config -> sources -> metrics -> charts -> render (HTML, PDF) -> publish -> (deliver)
+
+Nothing is written until every selected report has rendered, so a failure in any of them
+leaves all previous output untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from reportgen import metrics, publish, sources, summary
+from reportgen.config import Config, Preset
+from reportgen.model import ReportData, Window
+from reportgen.windows import default_as_of
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PresetOutput:
+    """One finished report: where it went and what it says."""
+
+    preset: Preset
+    group: str | None
+    window: Window
+    as_of: date
+    directory: Path
+    files: dict[str, Path]
+    summary: dict[str, Any]
+    report: ReportData
+
+
+@dataclass
+class Timings:
+    """Seconds spent per stage, for the progress display and the benchmark."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage and add it to the totals."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
+
+
+def build(
+    config: Config,
+    *,
+    presets: list[str] | None = None,
+    as_of: date | None = None,
+    progress: bool = False,
+    data_dir: Path | None = None,
+    extra: list[Preset] | None = None,
+    output_dir: Path | None = None,
+    timings: Timings | None = None,
+) -> list[PresetOutput]:
+    """Build the selected presets (all by default) and publish them into output/."""
+    timings = timings or Timings()
+    jobs = expand(extra if extra is not None else config.select(presets))
+    out_root = output_dir or config.output_dir
+
+    with timings.stage("load"):
+        ds = sources.open_dataset(config, data_dir=data_dir)
+        engine = metrics.Engine(ds)
+    reports = []
+    with timings.stage("compute"):
+        for preset in jobs:
+            day = as_of or default_as_of(preset.timezone)
+            reports.append(metrics.compute(engine, preset, preset.window_for(day), day))
+            _say(progress, f"computed {preset.name} ({preset.window_for(day).label()})")
+    rendered = render_all(config, reports, timings, progress)
+    outputs = []
+    with timings.stage("publish"):
+        info = config_info(config)
+        for report, files in zip(reports, rendered, strict=True):
+            outputs.append(_publish(out_root, report, files, info))
+        refresh_index(config, out_root)
+    for o in outputs:
+        _say(progress, f"wrote {o.directory}")
+    return outputs
+
+
+def expand(presets: list[Preset]) -> list[Preset]:
+    """Return the presets to build, with fanned-out groups as presets of their own."""
+    jobs = []
+    for p in presets:
+        if not p.groups:
+            jobs.append(p)
+            continue
+        for g in p.groups:
+            jobs.append(
+                dataclasses.replace(
+                    p,
+                    name=f"{p.name}.{g.name}",
+                    title=f"{p.title} — {g.name}",
+                    filters=g.filters,
+                    to=g.to,
+                    cc=g.cc,
+                    bcc=g.bcc,
+                    groups=(),
+                )
+            )
+    return jobs
+
+
+def render_all(
+    config: Config, reports: list[ReportData], timings: Timings, progress: bool
+) -> list[dict[str, bytes]]:
+    """Render every report's files in memory: HTML, PDF, CSV tables."""
+    from reportgen import charts, export, render
+
+    env = render.make_environment(config.templates_dir)
+    needs_pdf = any("pdf" in r.preset.formats for r in reports)
+    out: list[dict[str, bytes]] = []
+    with timings.stage("charts"):
+        figures = [charts.build_figures(r) for r in reports]
+    exporter = export.ChartExporter() if needs_pdf else nullcontext()
+    with exporter as ex:
+        for report, figs in zip(reports, figures, strict=True):
+            files: dict[str, bytes] = {}
+            fmts = report.preset.formats
+            if "html" in fmts:
+                with timings.stage("html"):
+                    files["report.html"] = render.render_html(report, figs, env).encode("utf-8")
+            if "pdf" in fmts:
+                with timings.stage("svg"):
+                    svgs = {k: ex.to_svg(f) for k, f in figs.items()}
+                with timings.stage("pdf"):
+                    files["report.pdf"] = render.render_pdf(report, svgs, env)
+            if "csv" in fmts:
+                files.update(summary.csv_tables(report))
+            out.append(files)
+            _say(progress, f"rendered {report.preset.name}")
+    return out
+
+
+def config_info(config: Config) -> dict[str, Any]:
+    """Return what identifies the config a build came from (name and content hash)."""
+    if config.path and config.path.exists():
+        digest = hashlib.sha256(config.path.read_bytes()).hexdigest()
+        return {"file": config.path.name, "sha256": digest}
+    return {"file": None, "sha256": None}
+
+
+def _publish(
+    out_root: Path, report: ReportData, files: dict[str, bytes], info: dict[str, Any]
+) -> PresetOutput:
+    preset = report.preset
+    as_of = date.fromisoformat(report.provenance["as_of"])
+    data = summary.build_summary(report, info)
+    files = {**files, "summary.json": summary.dumps(data)}
+    directory = out_root / preset.name / as_of.isoformat()
+    written = publish.publish_build(directory, files)
+    publish.point_latest(directory.parent, directory.name)
+    keys = {"report.html": "html", "report.pdf": "pdf", "summary.json": "summary"}
+    named = {keys.get(n, f"csv:{n.removesuffix('.csv')}"): p for n, p in written.items()}
+    group = preset.name.split(".", 1)[1] if "." in preset.name else None
+    return PresetOutput(preset, group, report.window, as_of, directory, named, data, report)
+
+
+def refresh_index(config: Config, out_root: Path) -> None:
+    """Rewrite output/index.html and output/manifest.json from what is on disk."""
+    from reportgen import render
+
+    builds = publish.collect_builds(out_root)
+    env = render.make_environment(config.templates_dir)
+    publish.write_atomic(out_root / "index.html", render.render_index(builds, env).encode())
+    publish.write_manifest(out_root, builds)
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        logger.info(message)

@@ -1,0 +1,189 @@
+"""Command line: ``reportgen build | simulate | validate`` (and scheduling commands).
+
+User errors print one line ``reportgen: error: ...`` and exit non-zero; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from reportgen import __version__
+from reportgen import config as config_mod
+from reportgen.errors import ConfigError, ReportgenError
+
+logger = logging.getLogger("reportgen")
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand."""
+    ap = argparse.ArgumentParser(
+        prog="reportgen", description="Build influencer-marketing reports from config presets."
+    )
+    ap.add_argument("--version", action="version", version=f"reportgen {__version__}")
+    ap.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="config file (config.yaml)")
+    ap.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    ap.add_argument("--verbose", "-v", action="store_true", help="print debug detail")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="build reports for presets (all by default)")
+    b.add_argument("--preset", "-p", action="append", default=[], help="preset name; repeatable")
+    b.add_argument("--as-of", type=_date, help="last day the windows include (default yesterday)")
+    b.add_argument("--data", type=Path, help="ad hoc: folder of CSV/Parquet in the seed layout")
+    b.add_argument("--from", dest="start", type=_date, help="ad hoc: first day (inclusive)")
+    b.add_argument("--to", dest="end", type=_date, help="ad hoc: last day (inclusive)")
+    b.add_argument("--brand", action="append", default=[], help="ad hoc: brand; repeatable")
+    b.add_argument("--category", action="append", default=[], help="ad hoc: category; repeatable")
+    b.add_argument("--platform", action="append", default=[], help="ad hoc: platform; repeatable")
+    b.add_argument("--out", type=Path, help="output folder (default from config)")
+    b.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("simulate", help="write simulated data in the seed layout")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--influencers", type=int)
+    s.add_argument("--days", type=int)
+    s.add_argument("--end-date", type=_date)
+    s.add_argument("--rows", type=int, help="exact number of tracking rows")
+    s.add_argument("--format", choices=["parquet", "csv"])
+    s.add_argument("--out", type=Path, default=Path("data/simulated/custom"))
+    s.set_defaults(func=cmd_simulate)
+
+    v = sub.add_parser("validate", help="check the config (and with --data, the data) only")
+    v.add_argument("--data", action="store_true", help="also load and check the source data")
+    v.set_defaults(func=cmd_validate)
+
+    try:
+        from reportgen.cli_schedule import add_commands
+    except ImportError:  # scheduling commands are optional during development
+        add_commands = None
+    if add_commands is not None:
+        add_commands(sub)
+    return ap
+
+
+def load_config(args: argparse.Namespace, *, optional: bool = False) -> config_mod.Config:
+    """Load the config named by --config; for ad hoc builds a missing default file is fine."""
+    path = Path(args.config)
+    if optional and not path.exists() and args.config == DEFAULT_CONFIG:
+        return config_mod.loads("presets: {adhoc: {}}", root=Path.cwd())
+    return config_mod.load(path)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build presets, or one ad hoc report when --from/--to are given."""
+    from reportgen.build import build
+
+    ad_hoc = bool(args.start or args.end or args.data)
+    cfg = load_config(args, optional=ad_hoc)
+    extra = None
+    as_of = args.as_of
+    if ad_hoc:
+        if not (args.start and args.end):
+            raise ConfigError("ad hoc builds need both --from DATE and --to DATE")
+        if args.end < args.start:
+            raise ConfigError(f"--to {args.end} is before --from {args.start}")
+        if args.preset:
+            raise ConfigError("--preset cannot be combined with --from/--to")
+        from reportgen.model import Window
+
+        window = Window(args.start, args.end)
+        preset = config_mod.ad_hoc_preset(
+            f"adhoc-{args.start.isoformat()}-{args.end.isoformat()}",
+            window,
+            brands=args.brand,
+            categories=args.category,
+            platforms=args.platform,
+            config=cfg,
+        )
+        extra, as_of = [preset], args.end
+    elif args.brand or args.category or args.platform:
+        raise ConfigError("--brand/--category/--platform need --from and --to (an ad hoc build)")
+    t0 = time.perf_counter()
+    outputs = build(
+        cfg,
+        presets=args.preset or None,
+        as_of=as_of,
+        progress=not args.quiet,
+        data_dir=args.data,
+        extra=extra,
+        output_dir=args.out,
+    )
+    logger.info("built %d report(s) in %.1f s", len(outputs), time.perf_counter() - t0)
+    for o in outputs:
+        print(o.directory)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Write simulated data using the config's simulate settings overridden by flags."""
+    from reportgen.simulate import SimulationSpec, simulate
+    from reportgen.sources.simulated import spec_for
+
+    cfg = load_config(args, optional=True)
+    spec = spec_for(cfg)
+    changes = {
+        "seed": args.seed,
+        "influencers": args.influencers,
+        "days": args.days,
+        "end_date": args.end_date,
+        "rows": args.rows,
+        "fmt": args.format,
+    }
+    spec = SimulationSpec(**{**spec.__dict__, **{k: v for k, v in changes.items() if v is not None}})
+    t0 = time.perf_counter()
+    counts = simulate(spec, args.out)
+    logger.info("simulated %s in %.1f s", counts, time.perf_counter() - t0)
+    print(args.out)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check the config and print what each preset would cover."""
+    from reportgen.windows import default_as_of
+
+    cfg = load_config(args)
+    print(f"{cfg.path}: OK, {len(cfg.presets)} preset(s)")
+    for p in cfg.presets.values():
+        w = p.window_for(default_as_of(p.timezone))
+        sched = f", schedule '{p.schedule}'" if p.schedule else ""
+        print(f"  {p.name}: {p.window_spec()} -> {w.label()} ({p.timezone}); {p.filters.describe()}{sched}")
+    if args.data:
+        from reportgen.sources import open_dataset
+
+        ds = open_dataset(cfg)
+        print(f"data: {ds.rows}")
+        for issue in ds.issues:
+            print(f"  {issue.severity}: {issue.message} (rows {issue.rows}, revenue {issue.revenue:,.2f})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return the exit code."""
+    args = parser().parse_args(argv)
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    for noisy in ("fontTools", "weasyprint", "choreographer", "kaleido", "asyncio", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        if args.command in ("build", "simulate", "validate"):
+            return args.func(args)
+        return args.func(args, load_config(args))
+    except ReportgenError as exc:
+        print(f"reportgen: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("reportgen: interrupted; previous output is untouched", file=sys.stderr)
+        return 130

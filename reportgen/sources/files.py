@@ -1,0 +1,551 @@
+"""Load a folder of CSV or Parquet files in the seed layout into canonical DuckDB views.
+
+Nothing is read into pandas: DuckDB scans the files lazily; validation is a few aggregate
+queries whose findings either stop the build (unreadable values, missing columns, ambiguous
+ids) or become data-quality issues that say what was excluded and how much revenue it touches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from reportgen.catalogue import UNMAPPED_BRAND
+from reportgen.config import TABLES, Config
+from reportgen.errors import DataError, SourceUnavailable
+from reportgen.model import Issue
+from reportgen.sources import Dataset
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A canonical column: its type and whether a file must have it."""
+
+    name: str
+    type: str  # VARCHAR, BIGINT, DOUBLE, TIMESTAMP
+    required: bool = True
+
+
+SCHEMA: dict[str, list[Column]] = {
+    "influencers": [
+        Column("influencer_id", "VARCHAR"),
+        Column("name", "VARCHAR"),
+        Column("category", "VARCHAR"),
+        Column("gender", "VARCHAR", False),
+        Column("follower_count", "BIGINT", False),
+        Column("platform", "VARCHAR"),
+    ],
+    "posts": [
+        Column("post_id", "VARCHAR"),
+        Column("influencer_id", "VARCHAR"),
+        Column("platform", "VARCHAR", False),
+        Column("date", "TIMESTAMP"),
+        Column("url", "VARCHAR", False),
+        Column("caption", "VARCHAR", False),
+        Column("reach", "BIGINT"),
+        Column("likes", "BIGINT"),
+        Column("comments", "BIGINT"),
+    ],
+    "tracking_data": [
+        Column("tracking_id", "VARCHAR"),
+        Column("source", "VARCHAR", False),
+        Column("campaign", "VARCHAR", False),
+        Column("influencer_id", "VARCHAR"),
+        Column("user_id", "VARCHAR", False),
+        Column("brand", "VARCHAR", False),
+        Column("product", "VARCHAR"),
+        Column("date", "TIMESTAMP"),
+        Column("orders", "BIGINT"),
+        Column("revenue", "DOUBLE"),
+    ],
+    "payouts": [
+        Column("influencer_id", "VARCHAR"),
+        Column("basis", "VARCHAR"),
+        Column("rate", "DOUBLE"),
+        Column("total_orders_by_influencer", "BIGINT", False),
+        Column("total_payout", "DOUBLE", False),
+    ],
+}
+
+#: Primary key of each table; duplicates are errors for dimensions, exclusions for facts.
+KEYS = {
+    "influencers": "influencer_id",
+    "posts": "post_id",
+    "tracking_data": "tracking_id",
+    "payouts": "influencer_id",
+}
+
+#: Payout bases we compute, and spellings seen in public variants of the seed.
+BASES = ("per_post", "per_order", "revenue_share")
+BASIS_ALIASES = {
+    "post": "per_post",
+    "per post": "per_post",
+    "order": "per_order",
+    "per order": "per_order",
+    "commission": "revenue_share",
+    "revenue share": "revenue_share",
+    "percent": "revenue_share",
+}
+
+_ZONED = r"(Z|[+-]\d{2}:?\d{2})$"
+_EXAMPLES = 3
+
+
+def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
+    """Validate the four tables in ``folder`` and expose them as canonical views."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SourceUnavailable(
+            f"{folder}: data folder not found; set source.path in the config or pass --data DIR"
+        )
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")  # zoned timestamps are converted per report, never by host
+    ds = Dataset(con=con, provenance={"source": origin, "path": str(folder), "files": {}})
+    zoned_any = False
+    for table in TABLES:
+        path = _find_file(folder, table, config)
+        ds.provenance["files"][table] = {"file": path.name, "sha256": _digest(path)}
+        zoned_any |= _load_table(ds, table, path, config)
+    ds.zoned = zoned_any
+    _register_catalogue(con, config)
+    _check_references(ds, config)
+    _check_payouts(ds)
+    return ds
+
+
+def _find_file(folder: Path, table: str, config: Config) -> Path:
+    stem = config.source.files.get(table, table)
+    fmt = config.source.format
+    exts = ["parquet", "csv"] if fmt == "auto" else [fmt]
+    for ext in exts:
+        p = folder / f"{stem}.{ext}"
+        if p.is_file():
+            return p
+    wanted = " or ".join(f"{stem}.{e}" for e in exts)
+    raise DataError(
+        f"{folder}: no {wanted} for table '{table}'; name the file with source.files.{table}"
+    )
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
+    """Create view ``<table>`` with canonical columns; return True when timestamps are zoned."""
+    con = ds.con
+    raw = f"raw_{table}"
+    is_csv = path.suffix == ".csv"
+    reader = (
+        f"read_csv({_lit(str(path))}, all_varchar = true, header = true)"
+        if is_csv
+        else f"read_parquet({_lit(str(path))})"
+    )
+    try:
+        # CSV is parsed once into a table (parsing dominates); Parquet is scanned lazily.
+        kind = "TABLE" if is_csv else "VIEW"
+        con.execute(f"CREATE {kind} {raw} AS SELECT * FROM {reader}")
+        types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {raw})").fetchall())
+    except duckdb.Error as exc:
+        raise DataError(f"{path}: cannot read {table}: {_first_line(exc)}") from None
+
+    mapping = config.source.columns.get(table, {})
+    found = {c.strip().casefold(): c for c in types}
+    exprs, checks, zoned = [], [], False
+    for col in SCHEMA[table]:
+        src = mapping.get(col.name, col.name)
+        actual = found.get(src.strip().casefold())
+        if actual is None:
+            if col.required:
+                hint = (
+                    f"map it with source.columns.{table}.{col.name}"
+                    if col.name not in mapping
+                    else f"source.columns.{table}.{col.name} names {src!r}, which is not there"
+                )
+                raise DataError(
+                    f"{path}: missing column '{src}' for {table}.{col.name} (columns found: "
+                    f"{', '.join(types)}); {hint}"
+                )
+            exprs.append(f"CAST(NULL AS {col.type}) AS {_q(col.name)}")
+            continue
+        expr, bad, col_zoned = _typed(con, raw, actual, types[actual], col)
+        zoned |= col_zoned
+        exprs.append(f"{expr} AS {_q(col.name)}")
+        if bad:
+            checks.append((col.name, actual, bad))
+    _check_values(con, raw, path, table, checks, is_csv)
+    con.execute(f"CREATE VIEW typed_{table} AS SELECT {', '.join(exprs)} FROM {raw}")
+    _apply_value_map(con, table, config)
+    _exclusions(ds, table, path)
+    return zoned
+
+
+def _typed(
+    con: duckdb.DuckDBPyConnection, raw: str, actual: str, src_type: str, col: Column
+) -> tuple[str, str | None, bool]:
+    """Return (typed expression, condition that marks an unreadable value, zoned?)."""
+    c = _q(actual)
+    text = f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '')"
+    if col.type == "VARCHAR":
+        return text, None, False
+    if col.type == "TIMESTAMP":
+        if src_type.startswith("TIMESTAMP WITH TIME ZONE"):
+            return c, None, True
+        if src_type.startswith(("TIMESTAMP", "DATE")):
+            return f"CAST({c} AS TIMESTAMP)", None, False
+        zoned_rows, total = con.execute(
+            f"SELECT count(*) FILTER (WHERE regexp_matches({text}, {_lit(_ZONED)})), "
+            f"count({text}) FROM {raw}"
+        ).fetchall()[0]
+        if zoned_rows and zoned_rows == total:
+            expr = f"TRY_CAST({text} AS TIMESTAMPTZ)"
+            return expr, f"{text} IS NOT NULL AND {expr} IS NULL", True
+        expr = f"TRY_CAST({text} AS TIMESTAMP)"
+        if zoned_rows:
+            # A mix of zoned and naive values has no single meaning: make it an error.
+            bad = f"{text} IS NOT NULL AND ({expr} IS NULL OR regexp_matches({text}, {_lit(_ZONED)}))"
+            return expr, bad, False
+        return expr, f"{text} IS NOT NULL AND {expr} IS NULL", False
+    if col.type == "DOUBLE":
+        expr = f"TRY_CAST(REPLACE({text}, ',', '') AS DOUBLE)"
+        bad = f"{text} IS NOT NULL AND ({expr} IS NULL OR isnan({expr}) OR isinf({expr}))"
+        return expr, bad, False
+    # BIGINT: accept 3 and 3.0 but not 3.5
+    dbl = f"TRY_CAST(REPLACE({text}, ',', '') AS DOUBLE)"
+    expr = f"CAST({dbl} AS BIGINT)"
+    bad = f"{text} IS NOT NULL AND ({dbl} IS NULL OR {dbl} <> floor({dbl}) OR isinf({dbl}))"
+    return f"CASE WHEN {dbl} = floor({dbl}) THEN {expr} END", bad, False
+
+
+def _check_values(con, raw: str, path: Path, table: str, checks: list, is_csv: bool) -> None:
+    """Raise DataError naming row and column when any value cannot be read as its type."""
+    if not checks:
+        return
+    counts = con.execute(
+        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {bad})" for _, _, bad in checks) + f" FROM {raw}"
+    ).fetchall()[0]
+    for (name, actual, bad), n in zip(checks, counts, strict=True):
+        if not n:
+            continue
+        rows = con.execute(
+            f"SELECT _row, CAST({_q(actual)} AS VARCHAR) FROM "
+            f"(SELECT row_number() OVER () AS _row, * FROM {raw}) WHERE {bad} "
+            f"ORDER BY _row LIMIT {_EXAMPLES}"
+        ).fetchall()
+        first_row, value = rows[0]
+        where = f"row {first_row}" + (f" (line {first_row + 1})" if is_csv else "")
+        kind = {"TIMESTAMP": "a date/time", "DOUBLE": "a number", "BIGINT": "a whole number"}
+        col_type = next(c.type for c in SCHEMA[table] if c.name == name)
+        more = f"; {n - 1} more row(s) like it" if n > 1 else ""
+        raise DataError(
+            f"{path}: {where}, column '{actual}': cannot read {value!r} as "
+            f"{kind[col_type]}{more}; fix the source data"
+        )
+
+
+def _apply_value_map(con: duckdb.DuckDBPyConnection, table: str, config: Config) -> None:
+    """Create ``mapped_<table>``: typed values with config value maps and basis aliases applied."""
+    cols = [c.name for c in SCHEMA[table]]
+    exprs = []
+    for name in cols:
+        mapping = dict(config.source.values.get(f"{table}.{name}", {}))
+        if table == "payouts" and name == "basis":
+            mapping = {**BASIS_ALIASES, **{k.casefold(): v for k, v in mapping.items()}}
+            cases = " ".join(
+                f"WHEN lower({_q(name)}) = {_lit(k.casefold())} THEN {_lit(v)}"
+                for k, v in mapping.items()
+            )
+            exprs.append(f"CASE {cases} ELSE lower({_q(name)}) END AS {_q(name)}")
+        elif mapping:
+            cases = " ".join(
+                f"WHEN {_q(name)} = {_lit(k)} THEN {_lit(v)}" for k, v in mapping.items()
+            )
+            exprs.append(f"CASE {cases} ELSE {_q(name)} END AS {_q(name)}")
+        else:
+            exprs.append(_q(name))
+    con.execute(f"CREATE VIEW mapped_{table} AS SELECT {', '.join(exprs)} FROM typed_{table}")
+
+
+def _exclusions(ds: Dataset, table: str, path: Path) -> None:
+    """Create the canonical view, excluding unusable rows; record what was excluded."""
+    con, key = ds.con, KEYS[table]
+    src = f"mapped_{table}"
+    required = [c.name for c in SCHEMA[table] if c.required]
+    nulls = " OR ".join(f"{_q(c)} IS NULL" for c in required)
+    negative = {
+        "posts": "reach < 0 OR likes < 0 OR comments < 0",
+        "tracking_data": "orders < 0 OR revenue < 0",
+        "payouts": "rate < 0",
+        "influencers": "follower_count < 0",
+    }[table]
+    revenue = "revenue" if table == "tracking_data" else "0"
+    total, n_null, rev_null, n_neg, rev_neg, n_dup = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {nulls}), "
+        f"coalesce(sum({revenue}) FILTER (WHERE {nulls}), 0), "
+        f"count(*) FILTER (WHERE NOT ({nulls}) AND ({negative})), "
+        f"coalesce(sum({revenue}) FILTER (WHERE NOT ({nulls}) AND ({negative})), 0), "
+        f"count({_q(key)}) - count(DISTINCT {_q(key)}) FROM {src}"
+    ).fetchall()[0]
+    ds.rows[table] = int(total)
+    file = path.name
+    if n_dup and table in ("influencers", "payouts"):
+        dup = con.execute(
+            f"SELECT {_q(key)} FROM {src} GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 3"
+        ).fetchall()
+        raise DataError(
+            f"{path}: column '{key}': {n_dup} duplicate id(s), e.g. {dup[0][0]!r}; each "
+            f"{key} must appear once in {table} (keep one row per influencer)"
+        )
+    if n_null:
+        ds.issues.append(
+            Issue(
+                "missing_values",
+                "warning",
+                f"{n_null} {table} row(s) lack a required value ({', '.join(required)}) and were "
+                "excluded",
+                table=table,
+                file=file,
+                rows=n_null,
+                revenue=rev_null,
+                examples=_example_rows(con, src, nulls),
+            )
+        )
+    if n_neg:
+        ds.issues.append(
+            Issue(
+                "negative_values",
+                "warning",
+                f"{n_neg} {table} row(s) have negative values ({negative}) and were excluded",
+                table=table,
+                file=file,
+                rows=n_neg,
+                revenue=rev_neg,
+                examples=_example_rows(con, src, f"NOT ({nulls}) AND ({negative})"),
+            )
+        )
+    keep = f"NOT ({nulls}) AND NOT coalesce({negative}, false)"
+    view = _canonical_name(table)
+    if n_dup:
+        # Facts: keep the first row of each id, count the rest as excluded duplicates.
+        con.execute(
+            f"CREATE VIEW {view}_dedup AS SELECT * FROM {src} WHERE {keep} "
+            f"QUALIFY row_number() OVER (PARTITION BY {_q(key)}) = 1"
+        )
+        rev_dup = con.execute(
+            f"SELECT coalesce((SELECT sum({revenue}) FROM {src} WHERE {keep}), 0) - "
+            f"coalesce((SELECT sum({revenue}) FROM {view}_dedup), 0)"
+        ).fetchall()[0][0]
+        ds.issues.append(
+            Issue(
+                "duplicate_ids",
+                "warning",
+                f"{n_dup} {table} row(s) repeat an existing {key}; only the first was kept",
+                table=table,
+                file=file,
+                rows=n_dup,
+                revenue=float(rev_dup or 0),
+                examples=[
+                    str(r[0])
+                    for r in con.execute(
+                        f"SELECT {_q(key)} FROM {src} GROUP BY 1 HAVING count(*) > 1 "
+                        f"ORDER BY 1 LIMIT {_EXAMPLES}"
+                    ).fetchall()
+                ],
+            )
+        )
+        con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {view}_dedup")
+    else:
+        con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {src} WHERE {keep}")
+
+
+def _canonical_name(table: str) -> str:
+    return "tracking" if table == "tracking_data" else table
+
+
+def _example_rows(con, src: str, cond: str) -> list[str]:
+    rows = con.execute(
+        f"SELECT row_number FROM (SELECT row_number() OVER () AS row_number, * FROM {src}) "
+        f"WHERE {cond} ORDER BY 1 LIMIT {_EXAMPLES}"
+    ).fetchall()
+    return [f"row {r[0]}" for r in rows]
+
+
+def _register_catalogue(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    rows = ", ".join(f"({_lit(p)}, {_lit(b)})" for p, b in sorted(config.products.items()))
+    con.execute(f"CREATE TABLE catalogue (product VARCHAR, brand VARCHAR)")
+    if rows:
+        con.execute(f"INSERT INTO catalogue VALUES {rows}")
+
+
+def _check_references(ds: Dataset, config: Config) -> None:
+    """Record facts whose influencer or product is unknown; create the final views."""
+    con = ds.con
+    # Unknown influencers: excluded from every report, since no category or platform is known.
+    n, rev, ex = con.execute(
+        "SELECT count(*), coalesce(sum(revenue), 0), "
+        "list(DISTINCT t.influencer_id ORDER BY t.influencer_id)[1:3] "
+        "FROM tracking_valid t ANTI JOIN influencers_valid i USING (influencer_id)"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "unknown_influencer",
+                "warning",
+                f"{n} tracking row(s) name influencers missing from influencers and were "
+                "excluded",
+                table="tracking_data",
+                rows=n,
+                revenue=rev,
+                examples=list(ex),
+            )
+        )
+    n_posts, ex_posts = con.execute(
+        "SELECT count(*), list(DISTINCT p.influencer_id ORDER BY p.influencer_id)[1:3] "
+        "FROM posts_valid p ANTI JOIN influencers_valid i USING (influencer_id)"
+    ).fetchall()[0]
+    if n_posts:
+        ds.issues.append(
+            Issue(
+                "unknown_influencer",
+                "warning",
+                f"{n_posts} post(s) name influencers missing from influencers and were excluded",
+                table="posts",
+                rows=n_posts,
+                examples=list(ex_posts),
+            )
+        )
+    con.execute(
+        "CREATE VIEW influencers AS SELECT * FROM influencers_valid; "
+        "CREATE VIEW payouts AS SELECT * FROM payouts_valid "
+        "SEMI JOIN influencers_valid USING (influencer_id); "
+        "CREATE VIEW posts AS SELECT p.* FROM posts_valid p "
+        "SEMI JOIN influencers_valid USING (influencer_id); "
+        f"CREATE VIEW tracking AS SELECT t.* EXCLUDE (brand), "
+        f"coalesce(t.brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand "
+        "FROM tracking_valid t LEFT JOIN catalogue c USING (product) "
+        "SEMI JOIN influencers_valid USING (influencer_id)"
+    )
+    n, rev, ex = con.execute(
+        "SELECT count(*), coalesce(sum(revenue), 0), "
+        "list(DISTINCT product ORDER BY product)[1:5] FROM tracking "
+        f"WHERE brand = {_lit(UNMAPPED_BRAND)}"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "unknown_product",
+                "warning",
+                f"{n} tracking row(s) sell products the catalogue does not know; they count "
+                f"under brand '{UNMAPPED_BRAND}' and are left out of brand-filtered reports (add "
+                "them under catalogue.extra_products)",
+                table="tracking_data",
+                rows=n,
+                revenue=rev,
+                examples=list(ex),
+            )
+        )
+
+
+def _check_payouts(ds: Dataset) -> None:
+    """Check payout terms: known bases, and total_payout against basis x rate x count."""
+    con = ds.con
+    bad = con.execute(
+        f"SELECT influencer_id, basis FROM payouts WHERE basis NOT IN "
+        f"({', '.join(_lit(b) for b in BASES)}) ORDER BY 1"
+    ).fetchall()
+    if bad:
+        raise DataError(
+            f"payouts: influencer {bad[0][0]!r} has basis {bad[0][1]!r}; use one of "
+            f"{', '.join(BASES)} or map it with source.values: {{payouts.basis: "
+            f"{{{bad[0][1]}: per_order}}}}"
+        )
+    rows = con.execute(
+        """
+        WITH life AS (
+            SELECT influencer_id, sum(orders) AS orders, sum(revenue) AS revenue
+            FROM tracking GROUP BY 1
+        ), posts_n AS (SELECT influencer_id, count(*) AS posts FROM posts GROUP BY 1)
+        SELECT p.influencer_id, p.basis, p.rate, p.total_payout, p.total_orders_by_influencer,
+               coalesce(l.orders, 0), coalesce(l.revenue, 0), coalesce(n.posts, 0)
+        FROM payouts p LEFT JOIN life l USING (influencer_id)
+        LEFT JOIN posts_n n USING (influencer_id)
+        WHERE p.total_payout IS NOT NULL
+        ORDER BY 1
+        """
+    ).fetchall()
+    mismatched, examples, revenue = 0, [], 0.0
+    for inf, basis, rate, total, stated_orders, orders, rev, posts in rows:
+        count = {"per_post": posts, "per_order": stated_orders if stated_orders is not None else orders}
+        expected = rate * rev if basis == "revenue_share" else rate * count.get(basis, 0)
+        if abs(expected - total) <= max(0.01, 0.005 * abs(total)):
+            continue
+        mismatched += 1
+        revenue += rev
+        hint = ""
+        if basis == "per_order" and rev and abs(rate * rev - total) <= max(0.01, 0.005 * total):
+            hint = " (it equals rate x revenue: if the rate is a revenue share, map the basis " \
+                "to revenue_share with source.values)"
+        if len(examples) < _EXAMPLES:
+            examples.append(
+                f"{inf}: {basis} x {rate:g} gives {expected:,.2f}, total_payout says "
+                f"{total:,.2f}{hint}"
+            )
+    if mismatched:
+        ds.issues.append(
+            Issue(
+                "payout_mismatch",
+                "warning",
+                f"{mismatched} payout row(s) state a total_payout that disagrees with basis x "
+                "rate x count; reports compute payouts from basis and rate for each window and "
+                "ignore total_payout",
+                table="payouts",
+                rows=mismatched,
+                revenue=revenue,
+                examples=examples,
+            )
+        )
+    n, rev, ex = con.execute(
+        "SELECT count(DISTINCT influencer_id), coalesce(sum(revenue), 0), "
+        "list(DISTINCT influencer_id ORDER BY influencer_id)[1:3] "
+        "FROM tracking ANTI JOIN payouts USING (influencer_id)"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "no_payout_terms",
+                "warning",
+                f"{n} influencer(s) drive revenue but have no payout terms: their payout is "
+                "unknown, their ROAS is n/a, and their revenue is left out of the ROAS KPI",
+                table="payouts",
+                rows=n,
+                revenue=rev,
+                examples=list(ex),
+            )
+        )
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+__all__ = ["BASES", "SCHEMA", "load_folder"]
+_ = re  # regex used in SQL literals only

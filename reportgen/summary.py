@@ -1,0 +1,116 @@
+"""The machine-readable outputs of a report: summary.json and the CSV tables."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from reportgen import __version__
+from reportgen.model import ReportData
+from reportgen.publish import to_csv
+
+
+def _num(value: Any, digits: int = 2) -> float | int | None:
+    """Return a JSON-safe rounded number; None for missing, NaN or infinite."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
+        return None
+    return round(value, digits)
+
+
+def _influencer_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {
+            "influencer_id": r.influencer_id,
+            "name": r.name,
+            "revenue": _num(r.revenue),
+            "orders": int(r.orders),
+            "payout": _num(r.payout),
+            "roas": _num(r.roas, 4),
+        }
+        for r in frame.itertuples()
+    ]
+
+
+def build_summary(report: ReportData, config_info: dict[str, Any]) -> dict[str, Any]:
+    """Return the summary.json content: deterministic, no timestamps."""
+    p = report.preset
+    digits = {"roas": 4, "aov": 2, "revenue": 2, "payout": 2, "orders": 0}
+    kpis = {k: _num(v.value, digits[k]) for k, v in report.kpis.items()}
+    kpis["orders"] = int(report.kpis["orders"].value or 0)
+    prev = {k: _num(v.previous, digits[k]) for k, v in report.kpis.items()}
+    return {
+        "preset": p.name,
+        "title": p.title,
+        "as_of": report.provenance.get("as_of"),
+        "window": {"start": report.window.start.isoformat(), "end": report.window.end.isoformat()},
+        "previous_window": {
+            "start": report.previous_window.start.isoformat(),
+            "end": report.previous_window.end.isoformat(),
+        },
+        "timezone": p.timezone,
+        "currency": p.currency,
+        "filters": {
+            "brands": list(p.filters.brands),
+            "categories": list(p.filters.categories),
+            "platforms": list(p.filters.platforms),
+        },
+        "kpis": kpis,
+        "kpis_previous": prev,
+        "kpis_change": {k: _num(v.change, 4) for k, v in report.kpis.items()},
+        "roas_note": report.kpis["roas"].note,
+        "top_influencers_by_revenue": _influencer_rows(report.top_by_revenue),
+        "top_influencers_by_roas": _influencer_rows(report.top_by_roas),
+        "breakdowns": {
+            name: [
+                {name: r[0], "revenue": _num(r[1]), "orders": int(r[2])}
+                for r in frame[[name, "revenue", "orders"]].itertuples(index=False)
+            ]
+            for name, frame in (
+                ("brand", report.by_brand),
+                ("category", report.by_category),
+                ("platform", report.by_platform),
+            )
+        },
+        "data_quality": [i.as_dict() for i in report.data_quality],
+        "assumptions": list(report.assumptions),
+        "source": {k: v for k, v in report.provenance.items() if k != "as_of"},
+        "config": config_info,
+        "generator": f"reportgen {__version__}",
+    }
+
+
+def dumps(summary: dict[str, Any]) -> bytes:
+    """Serialise a summary the same way every time."""
+    return (json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
+
+
+def csv_tables(report: ReportData) -> dict[str, bytes]:
+    """Return the report's tables as neutralised CSV files."""
+    payouts = report.influencers[
+        ["influencer_id", "name", "category", "platform", "basis", "rate", "posts", "orders",
+         "payout", "revenue", "roas"]
+    ].copy()
+    payouts["profitable"] = report.influencers["profitable"].astype("object").where(
+        report.influencers["profitable"].notna(), ""
+    )
+    dq = pd.DataFrame(
+        [i.as_dict() | {"examples": "; ".join(i.examples)} for i in report.data_quality],
+        columns=["code", "severity", "message", "table", "file", "rows", "revenue", "examples"],
+    )
+    return {
+        "payouts.csv": to_csv(payouts),
+        "daily.csv": to_csv(report.daily),
+        "by_brand.csv": to_csv(report.by_brand),
+        "by_category.csv": to_csv(report.by_category),
+        "by_platform.csv": to_csv(report.by_platform),
+        "engagement.csv": to_csv(report.engagement),
+        "data_quality.csv": to_csv(dq),
+    }

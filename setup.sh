@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up reportgen on a fresh Debian/Ubuntu machine and build the default reports.
+#   ./setup.sh             virtualenv + packages + Chromium (if none) + build the default reports
+#   ./setup.sh --no-build  the same without the build (CI uses this)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+# System packages: Chromium for chart export (kaleido) and browser tests, fonts and Pango for
+# WeasyPrint. Installed only when missing.
+need=()
+command -v chromium >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || need+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing system packages: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ "${1:-}" != "--no-build" ]; then
+  .venv/bin/reportgen build
+  echo "open output/index.html"
+fi
