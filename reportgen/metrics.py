@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
@@ -144,11 +145,16 @@ class Engine:
         return sorted(dim.index[mask])
 
 
+@ibis.udf.scalar.builtin(name="timezone")
+def _at_zone(zone: str, ts: dt.timestamp) -> dt.timestamp:  # type: ignore[empty-body]
+    """Return the wall-clock time of ``ts`` in ``zone`` (DuckDB and PostgreSQL builtin)."""
+
+
 def _local_day(col: Any, tz: str, zoned: bool) -> Any:
     """Return the calendar day of a timestamp column in ``tz``."""
     if not zoned:
         return col.date()  # naive timestamps are already local time of the report
-    return col.cast("timestamp('UTC')").cast(f"timestamp('{tz}')").cast("timestamp").date()
+    return _at_zone(tz, col).date()
 
 
 def compute(engine: Engine, preset: Preset, window: Window, as_of: date) -> ReportData:

@@ -44,6 +44,11 @@ def _join(parent: str, key: str | int) -> str:
 def _construct(node: yaml.Node, key_path: str, out: Located, file: str) -> Any:
     """Turn a composed node into plain data with safe scalars only."""
     out.lines.setdefault(key_path, node.start_mark.line + 1)
+    if node.tag.startswith("!") or node.tag.startswith("tag:yaml.org,2002:python"):
+        raise ConfigError(
+            f"{file}:{node.start_mark.line + 1}: {key_path or '(top)'}: unsupported YAML tag "
+            f"{node.tag}; write plain values"
+        )
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -65,7 +70,11 @@ def _construct(node: yaml.Node, key_path: str, out: Located, file: str) -> Any:
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_construct(v, _join(key_path, i), out, file) for i, v in enumerate(node.value)]
-    return _LOADER.construct_object(node, deep=True)
+    try:
+        return _LOADER.construct_object(node, deep=True)
+    except ValueError:
+        # An impossible date such as 2025-02-30: keep the text so validation can name it.
+        return node.value
 
 
 # One SafeLoader instance for scalar construction: only YAML's safe tags are ever resolved.

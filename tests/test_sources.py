@@ -1,0 +1,177 @@
+"""Loading: bad input stops with file/row/column, or is excluded and counted; peer data loads."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from reportgen import metrics
+from reportgen.errors import DataError, SourceUnavailable
+from reportgen.sources import open_dataset
+from tests.conftest import PEER, make_config
+
+PRESET = "presets:\n  all: {window: {start: 2025-07-01, end: 2025-07-07}}\n"
+
+
+def load(tmp_path, data, extra=""):
+    return open_dataset(make_config(tmp_path, extra + PRESET, data=data))
+
+
+def edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def issues(ds):
+    return {i.code: i for i in ds.issues}
+
+
+def test_clean_tiny_has_only_expected_findings(tmp_path, tiny):
+    ds = load(tmp_path, tiny)
+    assert set(issues(ds)) == {"no_payout_terms"}  # C3 has no terms
+    assert ds.rows == {"influencers": 4, "posts": 5, "tracking_data": 9, "payouts": 3}
+
+
+def test_bad_date_names_file_row_and_column(tmp_path, tiny):
+    edit(tiny / "tracking_data.csv", "2025-07-06 20:00:00", "2025-07-32 20:00:00")
+    with pytest.raises(DataError) as exc:
+        load(tmp_path, tiny)
+    msg = str(exc.value)
+    assert "tracking_data.csv: row 3 (line 4), column 'date'" in msg
+    assert "'2025-07-32 20:00:00'" in msg and "date/time" in msg
+
+
+def test_bad_number_names_row(tmp_path, tiny):
+    edit(tiny / "tracking_data.csv", "12:00:00,3,1200", "12:00:00,1.5,1200")
+    with pytest.raises(DataError, match=r"row 4 \(line 5\), column 'orders': cannot read '1.5'"):
+        load(tmp_path, tiny)
+
+
+def test_missing_column_says_how_to_map(tmp_path, tiny):
+    edit(tiny / "tracking_data.csv", "product,date", "item,date")
+    with pytest.raises(DataError) as exc:
+        load(tmp_path, tiny)
+    assert "missing column 'product'" in str(exc.value)
+    assert "source.columns.tracking_data.product" in str(exc.value)
+
+
+def test_column_mapping_fixes_renamed_column(tmp_path, tiny):
+    edit(tiny / "tracking_data.csv", "product,date", "item,date")
+    ds = load(tmp_path, tiny, "  columns: {tracking_data: {product: item}}\n")
+    assert ds.con.execute("select count(*) from tracking").fetchall()[0][0] == 9
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(SourceUnavailable, match="data folder not found"):
+        load(tmp_path, tmp_path / "nope")
+
+
+def test_negative_orders_excluded_and_counted(tmp_path, tiny):
+    edit(tiny / "tracking_data.csv", "U6,Collagen,2025-07-05 15:00:00,1,800", "U6,Collagen,2025-07-05 15:00:00,-1,800")
+    found = issues(load(tmp_path, tiny))["negative_values"]
+    assert (found.rows, found.revenue, found.examples) == (1, 800, ["row 6"])
+
+
+def test_duplicate_tracking_ids_keep_one(tmp_path, tiny):
+    with (tiny / "tracking_data.csv").open("a") as fh:
+        fh.write("T01,influencer_marketing,MB_Summer,A1,U1,Whey Protein,2025-07-02 11:00:00,1,2000\n")
+    ds = load(tmp_path, tiny)
+    dup = issues(ds)["duplicate_ids"]
+    assert (dup.rows, dup.revenue, dup.examples) == (1, 2000, ["T01"])
+    assert ds.con.execute("select sum(revenue) from tracking").fetchall()[0][0] == pytest.approx(8699)
+
+
+def test_duplicate_influencer_is_an_error(tmp_path, tiny):
+    with (tiny / "influencers.csv").open("a") as fh:
+        fh.write("A1,Someone Else,Beauty,Female,10,Instagram\n")
+    with pytest.raises(DataError, match="influencers.csv: column 'influencer_id': 1 duplicate"):
+        load(tmp_path, tiny)
+
+
+def test_unknown_product_and_influencer(tmp_path, tiny):
+    with (tiny / "tracking_data.csv").open("a") as fh:
+        fh.write("T10,x,y,A1,U10,Moon Dust,2025-07-02 11:00:00,1,111\n")
+        fh.write("T11,x,y,ZZ9,U11,BCAA,2025-07-02 11:00:00,1,222\n")
+    ds = load(tmp_path, tiny)
+    found = issues(ds)
+    assert (found["unknown_product"].rows, found["unknown_product"].revenue) == (1, 111)
+    assert found["unknown_product"].examples == ["Moon Dust"]
+    assert (found["unknown_influencer"].rows, found["unknown_influencer"].revenue) == (1, 222)
+    # The unknown product still counts for all-brand reports, under "(unmapped)".
+    cfg = make_config(tmp_path, PRESET, data=tiny)
+    p = cfg.presets["all"]
+    r = metrics.compute(metrics.Engine(ds), p, p.window_for(date(2025, 7, 7)), date(2025, 7, 7))
+    assert r.kpis["revenue"].value == pytest.approx(6811)
+    assert "(unmapped)" in set(r.by_brand["brand"])
+
+
+def test_payout_mismatch_is_reported(tmp_path, tiny):
+    edit(tiny / "payouts.csv", "B2,per_order,100,5,500", "B2,per_order,100,5,9999")
+    found = issues(load(tmp_path, tiny))["payout_mismatch"]
+    assert found.rows == 1 and "B2" in found.examples[0]
+
+
+def test_unknown_basis_is_an_error_with_a_fix(tmp_path, tiny):
+    edit(tiny / "payouts.csv", "B2,per_order", "B2,per_click")
+    with pytest.raises(DataError, match="basis 'per_click'.*source.values"):
+        load(tmp_path, tiny)
+
+
+def test_naive_timestamps_are_local_days(tmp_path, tiny):
+    """23:30 on the last day stays in the window whatever the preset's timezone."""
+    cfg = make_config(
+        tmp_path,
+        "presets:\n  ny: {timezone: America/New_York, window: {start: 2025-07-07, end: 2025-07-07}}\n",
+        data=tiny,
+    )
+    p = cfg.presets["ny"]
+    r = metrics.compute(metrics.Engine(open_dataset(cfg)), p, p.window_for(date(2025, 7, 7)), date(2025, 7, 7))
+    assert r.kpis["revenue"].value == pytest.approx(400)
+
+
+def test_zoned_timestamps_convert_to_report_timezone(tmp_path, tiny):
+    # In Kolkata (UTC+5:30) 07-07 holds T03 (07-06 20:00 UTC = 07-07 01:30); T05 (07-07 20:00
+    # UTC) falls on 07-08. In New York (UTC-4) it holds T05 (16:00) and T09 (07-08 00:00 UTC).
+    path = tiny / "tracking_data.csv"
+    path.write_text(re.sub(r"(2025-\d\d-\d\d \d\d:\d\d:\d\d)", r"\1+00:00", path.read_text()))
+    edit(tiny / "tracking_data.csv", "2025-07-07 23:30:00+00:00", "2025-07-07 20:00:00+00:00")
+    cfg = make_config(
+        tmp_path,
+        "presets:\n  ist: {window: {start: 2025-07-07, end: 2025-07-07}}\n"
+        "  ny: {timezone: America/New_York, window: {start: 2025-07-07, end: 2025-07-07}}\n",
+        data=tiny,
+    )
+    engine = metrics.Engine(open_dataset(cfg))
+    d = date(2025, 7, 7)
+    ist, ny = cfg.presets["ist"], cfg.presets["ny"]
+    assert metrics.compute(engine, ist, ist.window_for(d), d).kpis["revenue"].value == 500
+    assert metrics.compute(engine, ny, ny.window_for(d), d).kpis["revenue"].value == 1399
+
+
+@pytest.mark.skipif(not PEER.exists(), reason="shared/peer-data not present")
+def test_peer_seed_layout_loads_as_is(tmp_path):
+    ds = load(tmp_path, PEER / "seed-layout-pranavadache")
+    assert ds.rows["tracking_data"] == 24667
+    found = issues(ds)
+    # One payouts row for fifty influencers: the other 49 carry 41.6M of revenue without terms.
+    assert found["no_payout_terms"].rows == 49
+    assert found["no_payout_terms"].revenue == pytest.approx(41575941.99, abs=0.01)
+    assert "rate x revenue" in found["payout_mismatch"].examples[0]
+
+
+@pytest.mark.skipif(not PEER.exists(), reason="shared/peer-data not present")
+def test_peer_variant_loads_with_mapping(tmp_path):
+    extra = (
+        "  columns: {payouts: {total_orders_by_influencer: orders}}\n"
+        "catalogue:\n  extra_products: {Teen Nutrition: Gritzo, Kids Protein: Gritzo, "
+        "Growth Formula: Gritzo, Immunity Booster: HKVitals, DHA Supplement: HKVitals, "
+        "Pre-Workout: MuscleBlaze, Omega-3: HKVitals, Vitamin D: HKVitals}\n"
+    )
+    ds = load(tmp_path, PEER / "variant-gitraun", extra)
+    assert ds.rows["payouts"] == 30
+    assert "unknown_product" not in issues(ds)
+    basis = dict(ds.con.execute("select basis, count(*) from payouts group by 1").fetchall())
+    assert set(basis) == {"per_post", "per_order"}  # 'post'/'order' spellings mapped
