@@ -111,6 +111,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         extra, as_of = [preset], args.end
     elif args.brand or args.category or args.platform:
         raise ConfigError("--brand/--category/--platform need --from and --to (an ad hoc build)")
+    from reportgen.build import Timings
+
+    timings = Timings()
     t0 = time.perf_counter()
     outputs = build(
         cfg,
@@ -120,8 +123,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         data_dir=args.data,
         extra=extra,
         output_dir=args.out,
+        timings=timings,
     )
-    logger.info("built %d report(s) in %.1f s", len(outputs), time.perf_counter() - t0)
+    stages = ", ".join(f"{k} {v:.2f} s" for k, v in timings.stages.items())
+    logger.info("built %d report(s) in %.1f s (%s)", len(outputs), time.perf_counter() - t0, stages)
     for o in outputs:
         print(o.directory)
     return 0

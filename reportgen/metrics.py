@@ -72,10 +72,10 @@ class Engine:
         key = tz if self.ds.zoned else ""
         if key not in self._facts:
             b = self.backend
-            t = b.table("tracking")
-            day = _local_day(t.date, tz, self.ds.zoned)
+            t = b.table("tracking_facts")  # pre-aggregated per day (or 15 min when zoned)
+            day = _at_zone(tz, t.bucket).date() if self.ds.zoned else t.bucket
             expr = t.group_by(day=day, influencer_id=t.influencer_id, brand=t.brand).aggregate(
-                orders=t.orders.sum(), revenue=t.revenue.sum()
+                orders=t.orders.sum().cast("int64"), revenue=t.revenue.sum()
             )
             name = f"facts_{len(self._facts)}"
             self._facts[key] = b.create_table(name, expr, temp=True)
@@ -126,7 +126,11 @@ class Engine:
         if ids is not None:
             p = p.filter(p.influencer_id.isin(ids))
         expr = p.group_by("influencer_id", "day", "platform").aggregate(
-            posts=p.count(), reach=p.reach.sum(), likes=p.likes.sum(), comments=p.comments.sum()
+            # Sums of BIGINT are HUGEINT in DuckDB, which Ibis turns into slow Python Decimals.
+            posts=p.count(),
+            reach=p.reach.sum().cast("int64"),
+            likes=p.likes.sum().cast("int64"),
+            comments=p.comments.sum().cast("int64"),
         )
         df = expr.to_pandas()
         df["day"] = pd.to_datetime(df["day"]).dt.date

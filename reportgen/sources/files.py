@@ -195,7 +195,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
     _check_values(con, raw, path, table, checks, is_csv)
     con.execute(f"CREATE VIEW typed_{table} AS SELECT {', '.join(exprs)} FROM {raw}")
     _apply_value_map(con, table, config)
-    _exclusions(ds, table, path)
+    _exclusions(ds, table, path, zoned)
     return zoned
 
 
@@ -204,7 +204,10 @@ def _typed(
 ) -> tuple[str, str | None, bool]:
     """Return (typed expression, condition that marks an unreadable value, zoned?)."""
     c = _q(actual)
-    text = f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '')"
+    if src_type != "VARCHAR" and _native(src_type, col.type):
+        # Typed Parquet columns need no parsing: a plain cast keeps the scan cheap.
+        return f"CAST({c} AS {col.type})", None, False
+    text = f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '')" if src_type != "VARCHAR" else f"NULLIF(TRIM({c}), '')"
     if col.type == "VARCHAR":
         return text, None, False
     if col.type == "TIMESTAMP":
@@ -234,6 +237,18 @@ def _typed(
     expr = f"CAST({dbl} AS BIGINT)"
     bad = f"{text} IS NOT NULL AND ({dbl} IS NULL OR {dbl} <> floor({dbl}) OR isinf({dbl}))"
     return f"CASE WHEN {dbl} = floor({dbl}) THEN {expr} END", bad, False
+
+
+_INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+
+
+def _native(src_type: str, target: str) -> bool:
+    """Return True when a typed source column converts to ``target`` without parsing."""
+    if target == "BIGINT":
+        return src_type in _INTEGER or src_type == "BIGINT"
+    if target == "DOUBLE":
+        return src_type in ("DOUBLE", "FLOAT", *_INTEGER) or src_type.startswith("DECIMAL")
+    return False
 
 
 def _check_values(con, raw: str, path: Path, table: str, checks: list, is_csv: bool) -> None:
@@ -285,7 +300,7 @@ def _apply_value_map(con: duckdb.DuckDBPyConnection, table: str, config: Config)
     con.execute(f"CREATE VIEW mapped_{table} AS SELECT {', '.join(exprs)} FROM typed_{table}")
 
 
-def _exclusions(ds: Dataset, table: str, path: Path) -> None:
+def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> None:
     """Create the canonical view, excluding unusable rows; record what was excluded."""
     con, key = ds.con, KEYS[table]
     src = f"mapped_{table}"
@@ -298,13 +313,28 @@ def _exclusions(ds: Dataset, table: str, path: Path) -> None:
         "influencers": "follower_count < 0",
     }[table]
     revenue = "revenue" if table == "tracking_data" else "0"
-    total, n_null, rev_null, n_neg, rev_neg, n_dup = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {nulls}), "
-        f"coalesce(sum({revenue}) FILTER (WHERE {nulls}), 0), "
-        f"count(*) FILTER (WHERE NOT ({nulls}) AND ({negative})), "
-        f"coalesce(sum({revenue}) FILTER (WHERE NOT ({nulls}) AND ({negative})), 0), "
-        f"count({_q(key)}) - count(DISTINCT {_q(key)}) FROM {src}"
-    ).fetchall()[0]
+    if table == "tracking_data":
+        # Facts are big: one aggregating scan both counts exclusions and builds the table
+        # every later check and every preset reads; only the id check scans again.
+        _aggregate_tracking(con, src, nulls, negative, zoned)
+        total, n_null, rev_null, n_neg, rev_neg = con.execute(
+            "SELECT sum(n), coalesce(sum(n) FILTER (WHERE status = 'missing'), 0), "
+            "coalesce(sum(revenue) FILTER (WHERE status = 'missing'), 0), "
+            "coalesce(sum(n) FILTER (WHERE status = 'negative'), 0), "
+            "coalesce(sum(revenue) FILTER (WHERE status = 'negative'), 0) FROM tracking_agg"
+        ).fetchall()[0]
+        total = total or 0
+        n_dup = con.execute(
+            f"SELECT count({_q(key)}) - count(DISTINCT {_q(key)}) FROM {src}"
+        ).fetchall()[0][0]
+    else:
+        total, n_null, rev_null, n_neg, rev_neg, n_dup = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {nulls}), "
+            f"coalesce(sum({revenue}) FILTER (WHERE {nulls}), 0), "
+            f"count(*) FILTER (WHERE NOT ({nulls}) AND ({negative})), "
+            f"coalesce(sum({revenue}) FILTER (WHERE NOT ({nulls}) AND ({negative})), 0), "
+            f"count({_q(key)}) - count(DISTINCT {_q(key)}) FROM {src}"
+        ).fetchall()[0]
     ds.rows[table] = int(total)
     file = path.name
     if n_dup and table in ("influencers", "payouts"):
@@ -373,8 +403,30 @@ def _exclusions(ds: Dataset, table: str, path: Path) -> None:
             )
         )
         con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {view}_dedup")
+        if table == "tracking_data":
+            _aggregate_tracking(con, f"{view}_dedup", nulls, negative, zoned)
     else:
         con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {src} WHERE {keep}")
+
+
+def _aggregate_tracking(con, src: str, nulls: str, negative: str, zoned: bool) -> None:
+    """Create ``tracking_agg``: tracking summed per status, time bucket, influencer and product.
+
+    The bucket is the calendar day for naive timestamps (already local time) and 15 minutes
+    for zoned ones, fine enough to place every row on the right local day in any timezone.
+    """
+    bucket = "time_bucket(INTERVAL 15 MINUTE, date)" if zoned else "CAST(date AS DATE)"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE tracking_agg AS
+        SELECT CASE WHEN {nulls} THEN 'missing'
+                    WHEN coalesce({negative}, false) THEN 'negative' ELSE 'ok' END AS status,
+               {bucket} AS bucket, influencer_id, product, brand AS src_brand,
+               CAST(sum(orders) AS BIGINT) AS orders, sum(revenue) AS revenue,
+               count(*) AS n
+        FROM {src} GROUP BY ALL
+        """
+    )
 
 
 def _canonical_name(table: str) -> str:
@@ -400,10 +452,16 @@ def _check_references(ds: Dataset, config: Config) -> None:
     """Record facts whose influencer or product is unknown; create the final views."""
     con = ds.con
     # Unknown influencers: excluded from every report, since no category or platform is known.
+    con.execute(
+        "CREATE VIEW tracking_ok AS SELECT a.bucket, a.influencer_id, a.product, "
+        f"coalesce(a.src_brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand, "
+        "a.orders, a.revenue, a.n FROM tracking_agg a LEFT JOIN catalogue c USING (product) "
+        "WHERE a.status = 'ok'"
+    )
     n, rev, ex = con.execute(
-        "SELECT count(*), coalesce(sum(revenue), 0), "
+        "SELECT coalesce(sum(n), 0), coalesce(sum(revenue), 0), "
         "list(DISTINCT t.influencer_id ORDER BY t.influencer_id)[1:3] "
-        "FROM tracking_valid t ANTI JOIN influencers_valid i USING (influencer_id)"
+        "FROM tracking_ok t ANTI JOIN influencers_valid i USING (influencer_id)"
     ).fetchall()[0]
     if n:
         ds.issues.append(
@@ -442,11 +500,13 @@ def _check_references(ds: Dataset, config: Config) -> None:
         f"CREATE VIEW tracking AS SELECT t.* EXCLUDE (brand), "
         f"coalesce(t.brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand "
         "FROM tracking_valid t LEFT JOIN catalogue c USING (product) "
+        "SEMI JOIN influencers_valid USING (influencer_id); "
+        "CREATE VIEW tracking_facts AS SELECT * FROM tracking_ok "
         "SEMI JOIN influencers_valid USING (influencer_id)"
     )
     n, rev, ex = con.execute(
-        "SELECT count(*), coalesce(sum(revenue), 0), "
-        "list(DISTINCT product ORDER BY product)[1:5] FROM tracking "
+        "SELECT coalesce(sum(n), 0), coalesce(sum(revenue), 0), "
+        "list(DISTINCT product ORDER BY product)[1:5] FROM tracking_facts "
         f"WHERE brand = {_lit(UNMAPPED_BRAND)}"
     ).fetchall()[0]
     if n:
@@ -482,7 +542,7 @@ def _check_payouts(ds: Dataset) -> None:
         """
         WITH life AS (
             SELECT influencer_id, sum(orders) AS orders, sum(revenue) AS revenue
-            FROM tracking GROUP BY 1
+            FROM tracking_facts GROUP BY 1
         ), posts_n AS (SELECT influencer_id, count(*) AS posts FROM posts GROUP BY 1)
         SELECT p.influencer_id, p.basis, p.rate, p.total_payout, p.total_orders_by_influencer,
                coalesce(l.orders, 0), coalesce(l.revenue, 0), coalesce(n.posts, 0)
@@ -526,7 +586,7 @@ def _check_payouts(ds: Dataset) -> None:
     n, rev, ex = con.execute(
         "SELECT count(DISTINCT influencer_id), coalesce(sum(revenue), 0), "
         "list(DISTINCT influencer_id ORDER BY influencer_id)[1:3] "
-        "FROM tracking ANTI JOIN payouts USING (influencer_id)"
+        "FROM tracking_facts ANTI JOIN payouts USING (influencer_id)"
     ).fetchall()[0]
     if n:
         ds.issues.append(

@@ -1,0 +1,197 @@
+"""Benchmark: 12 presets over N tracking rows, ours (DuckDB + Ibis) against the seed's approach.
+
+    .venv/bin/python bench/bench.py [--rows 10000000] [--skip-build]
+
+Prints time per stage, peak memory (max RSS of a fresh process per side) and rows, and the
+ratio against the baseline measured in the same run: pandas loading every table, then filtering
+and aggregating per preset, as the seed's Streamlit dashboard does. Not a test: no thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+AS_OF = date(2025, 12, 31)
+WINDOWS = ["last_7_days", "last_30_days", "previous_month", "quarter_to_date"]
+FILTERS = [
+    "{}",
+    "{brands: [MuscleBlaze]}",
+    "{brands: [HKVitals], categories: [Beauty, Wellness]}",
+]
+
+
+def presets_yaml(data: Path) -> str:
+    """Return a config with 12 presets (4 windows x 3 filters) over ``data``."""
+    lines = [f"source: {{kind: files, path: {data}}}", "presets:"]
+    for i, w in enumerate(WINDOWS):
+        for j, f in enumerate(FILTERS):
+            body = f.rstrip("}").lstrip("{")
+            sep = ", " if body else ""
+            lines.append(f"  p{i}{j}: {{window: {w}{sep}{body}}}")
+    return "\n".join(lines) + "\n"
+
+
+def ensure_data(rows: int) -> Path:
+    """Simulate ``rows`` tracking rows once into bench/results/ and return the folder."""
+    from reportgen.simulate import SimulationSpec, simulate
+
+    folder = ROOT / "bench" / "results" / f"data-{rows}"
+    if not (folder / ".complete").exists():
+        t0 = time.perf_counter()
+        spec = SimulationSpec(seed=7, influencers=600, days=365, end_date=AS_OF, rows=rows)
+        counts = simulate(spec, folder)
+        (folder / ".complete").write_text("ok\n")
+        print(f"simulate     {time.perf_counter() - t0:7.2f} s  {counts}")
+    return folder
+
+
+def side_ours(data: Path) -> dict:
+    """Load, validate and compute 12 presets with reportgen's engine."""
+    from reportgen import config, metrics
+    from reportgen.sources import open_dataset
+
+    cfg = config.loads(presets_yaml(data))
+    t0 = time.perf_counter()
+    ds = open_dataset(cfg)
+    t1 = time.perf_counter()
+    engine = metrics.Engine(ds)
+    revenue = 0.0
+    for p in cfg.presets.values():
+        r = metrics.compute(engine, p, p.window_for(AS_OF), AS_OF)
+        revenue += r.kpis["revenue"].value
+    t2 = time.perf_counter()
+    return {"load_validate": t1 - t0, "compute": t2 - t1, "total": t2 - t0, "check": revenue}
+
+
+def side_pandas(data: Path) -> dict:
+    """The seed's approach: read everything into pandas, then filter per preset."""
+    import pandas as pd
+
+    from reportgen import config
+    from reportgen.catalogue import DEFAULT_PRODUCTS
+
+    cfg = config.loads(presets_yaml(data))
+    t0 = time.perf_counter()
+    tracking = pd.read_parquet(data / "tracking_data.parquet")
+    tracking["date"] = pd.to_datetime(tracking["date"])  # keep datetime64 (see README pitfalls)
+    influencers = pd.read_parquet(data / "influencers.parquet")
+    posts = pd.read_parquet(data / "posts.parquet")
+    payouts = pd.read_parquet(data / "payouts.parquet")
+    tracking["brand"] = tracking["product"].map(DEFAULT_PRODUCTS)
+    t1 = time.perf_counter()
+    revenue = 0.0
+    for p in cfg.presets.values():
+        w = p.window_for(AS_OF)
+        for win in (w, w.previous()):
+            day = tracking["date"].dt.normalize()
+            m = (day >= pd.Timestamp(win.start)) & (day <= pd.Timestamp(win.end))
+            t = tracking[m].merge(influencers, on="influencer_id", how="inner")
+            if p.filters.brands:
+                t = t[t["brand"].isin(p.filters.brands)]
+            if p.filters.categories:
+                t = t[t["category"].isin(p.filters.categories)]
+            per = t.groupby("influencer_id")[["orders", "revenue"]].sum()
+            t.groupby(t["date"].dt.date)["revenue"].sum()
+            t.groupby("brand")["revenue"].sum()
+            t.groupby("category")["revenue"].sum()
+            pd_ = posts[(posts["date"] >= pd.Timestamp(win.start))]
+            pd_.groupby("influencer_id").size()
+            per.join(payouts.set_index("influencer_id"))
+            if win is w:
+                revenue += float(per["revenue"].sum())
+    t2 = time.perf_counter()
+    return {"load_validate": t1 - t0, "compute": t2 - t1, "total": t2 - t0, "check": revenue}
+
+
+def run_side(side: str, data: Path) -> dict:
+    """Run one side in a fresh process and return its timings and peak memory."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run(
+        [sys.executable, __file__, "--side", side, "--data", str(data)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result["peak_mb"] = max(peak, before) / 1024  # ru_maxrss is KiB on Linux
+    return result
+
+
+def bench_build() -> dict:
+    """Time the default build cold (fresh folder: simulate + load + render everything)."""
+    from reportgen import config
+    from reportgen.build import Timings, build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg_path = Path(tmp) / "config.yaml"
+        cfg_path.write_text((ROOT / "config.yaml").read_text())
+        cfg = config.load(cfg_path)
+        t = Timings()
+        t0 = time.perf_counter()
+        from reportgen.sources.simulated import ensure
+
+        with t.stage("simulate"):
+            ensure(cfg)
+        outputs = build(cfg, timings=t)
+        total = time.perf_counter() - t0
+        from reportgen import charts
+
+        n_fig = sum(
+            len(charts.build_figures(o.report)) for o in outputs if "pdf" in o.preset.formats
+        )
+    return {"stages": t.stages, "total": total, "reports": len(outputs), "figures": n_fig}
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--side", choices=["ours", "pandas"])
+    ap.add_argument("--data", type=Path)
+    ap.add_argument("--skip-build", action="store_true")
+    args = ap.parse_args()
+    if args.side:
+        fn = side_ours if args.side == "ours" else side_pandas
+        print(json.dumps(fn(args.data)))
+        return
+
+    data = ensure_data(args.rows)
+    print(f"data: {data} ({args.rows:,} tracking rows), 12 presets, as of {AS_OF}")
+    ours = run_side("ours", data)
+    base = run_side("pandas", data)
+    for name, r in (("reportgen (DuckDB+Ibis)", ours), ("baseline (pandas)", base)):
+        print(
+            f"{name:24s} load+validate {r['load_validate']:6.2f} s  compute {r['compute']:6.2f} s"
+            f"  total {r['total']:6.2f} s  peak {r['peak_mb']:7.0f} MB"
+        )
+    print(
+        f"speed-up {base['total'] / ours['total']:.1f}x (total), "
+        f"{base['compute'] / ours['compute']:.1f}x (compute only); "
+        f"memory {ours['peak_mb'] / base['peak_mb']:.2f} of baseline"
+    )
+    if abs(ours["check"] - base["check"]) > 1e-6 * max(1.0, base["check"]):
+        print(f"WARNING: revenue totals differ: {ours['check']:.2f} vs {base['check']:.2f}")
+    if not args.skip_build:
+        b = bench_build()
+        st = b["stages"]
+        print(f"default build cold: {b['total']:.2f} s for {b['reports']} reports")
+        for k, v in st.items():
+            print(f"  {k:10s} {v:6.2f} s")
+        if b["figures"] and "svg" in st:
+            print(f"  chart export {st['svg'] / b['figures']:.3f} s per figure ({b['figures']} figures)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Static SVG export of plotly figures for the PDF, through kaleido with one browser per build.
+
+Kaleido 1.x drives a system Chromium. Starting it costs about a second, so ``ChartExporter``
+opens one kaleido session for the whole build, exports every figure through it, and closes
+it on exit. MathJax is off: kaleido would fetch it from a CDN (we are offline).
+
+Why not ``kaleido.start_sync_server`` + ``calc_fig_sync``: measured here (kaleido 1.5,
+Chromium 156, 2 cores) that path takes 0.26-0.5 s per figure, because kaleido reloads its
+page, and so re-parses the 4.8 MB plotly.js, after every figure, MathJax or not; the render
+itself takes 0.03-0.12 s. Its page draws each figure in a fresh detached div and purges it,
+so for our figures (no MathJax, no maps) the reload buys nothing. The sync server also blocks
+forever when its Chromium dies. So the exporter runs its own kaleido session on a private
+event-loop thread, with every wait bounded, and skips the reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import kaleido
+import plotly
+from choreographer.browsers.chromium import Chromium
+
+from reportgen.errors import RenderError
+
+logger = logging.getLogger(__name__)
+
+NO_CHROMIUM = (
+    "chart export needs Chromium: install it with `apt-get install -y chromium` (or run ./setup.sh)"
+)
+#: Pixel width of exported charts: the A4 text column (180 mm) at 96 dpi, so 12 px type
+#: prints at about 9 pt instead of being scaled down.
+DEFAULT_WIDTH = 680
+DEFAULT_HEIGHT = 360
+#: Seconds Chromium may take to start, and one figure to render.
+START_TIMEOUT = 60.0
+FIGURE_TIMEOUT = 60.0
+
+
+class _Session(kaleido.Kaleido):
+    """A kaleido browser that hands its tab back without reloading the page."""
+
+    async def _return_kaleido_tab(self, tab: Any) -> None:
+        # kaleido reloads here (~0.25 s); its render function keeps no state between figures.
+        # Should kaleido rename this hook, the override goes unused and export is only slower.
+        await self.tabs_ready.put(tab)
+
+
+def find_chromium() -> str | None:
+    """Return the Chromium-like browser to use, or None when there is none."""
+    override = os.environ.get("BROWSER_PATH")
+    if override:
+        return override if os.access(override, os.X_OK) else None
+    try:
+        found = Chromium.find_browser(skip_local=False)
+    except Exception:  # choreographer's search is best effort; a failure means "not found"
+        logger.debug("browser search failed", exc_info=True)
+        return None
+    return found if found and Path(found).is_file() else None
+
+
+def _plotlyjs() -> str | None:
+    """Return plotly.py's bundled plotly.js, so kaleido never falls back to its CDN copy."""
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return str(path) if path.is_file() else None
+
+
+class ChartExporter:
+    """Export plotly figures to SVG text through one Chromium session.
+
+    Use as ``with ChartExporter() as ex: svg = ex.to_svg(fig)``; raises RenderError when no
+    Chromium is installed or it fails.
+    """
+
+    def __init__(
+        self,
+        *,
+        width: int = DEFAULT_WIDTH,
+        browser: str | None = None,
+        timeout: float = FIGURE_TIMEOUT,
+    ) -> None:
+        """Configure the export; the browser starts on ``__enter__``."""
+        self.width = width
+        self.browser = browser
+        self.timeout = timeout
+        #: Seconds Chromium took to start, and each exported figure took, in order.
+        self.startup_seconds = 0.0
+        self.timings: list[float] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._session: _Session | None = None
+
+    def __enter__(self) -> ChartExporter:
+        """Start Chromium, or raise RenderError when there is none or it will not start."""
+        browser = self.browser or find_chromium()
+        if browser is None or not os.access(browser, os.X_OK):
+            raise RenderError(NO_CHROMIUM)
+        started = time.perf_counter()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="chart-export", daemon=True
+        )
+        self._thread.start()
+        try:
+            self._session = self._wait(self._open(browser), START_TIMEOUT, "starting Chromium")
+        except BaseException:
+            self._stop_loop()
+            raise
+        self.startup_seconds = time.perf_counter() - started
+        logger.debug("Chromium %s started in %.2f s", browser, self.startup_seconds)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close Chromium and log how long the exports took."""
+        if self._session is not None:
+            try:
+                self._wait(self._session.close(), 30.0, "closing Chromium")
+            except RenderError as error:
+                # The report is already exported; a browser that will not close is no reason
+                # to fail the build.
+                logger.warning("%s", error)
+            self._session = None
+        self._stop_loop()
+        if self.timings:
+            logger.info(
+                "exported %d charts in %.2f s (%.3f s each; browser start %.2f s)",
+                len(self.timings),
+                sum(self.timings),
+                self.per_figure(),
+                self.startup_seconds,
+            )
+
+    def per_figure(self) -> float:
+        """Return the mean seconds per exported figure."""
+        return sum(self.timings) / len(self.timings) if self.timings else 0.0
+
+    def to_svg(self, fig: Any, *, width: int | None = None, height: int | None = None) -> str:
+        """Return ``fig`` as standalone SVG text sized for the PDF's text column."""
+        if self._session is None:
+            raise RuntimeError("use ChartExporter as a context manager: with ChartExporter() as ex")
+        opts = {
+            "format": "svg",
+            "width": width or self.width,
+            "height": height or _layout_height(fig) or DEFAULT_HEIGHT,
+        }
+        started = time.perf_counter()
+        raw = self._wait(self._session.calc_fig(fig, opts=opts), self.timeout, "exporting a chart")
+        self.timings.append(time.perf_counter() - started)
+        svg = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        return _with_viewbox(svg, opts["width"], opts["height"])
+
+    async def _open(self, browser: str) -> _Session:
+        session = _Session(mathjax=False, plotlyjs=_plotlyjs(), path=browser)
+        await session.open()
+        return session
+
+    def _wait(self, coro: Any, timeout: float, doing: str) -> Any:
+        """Run ``coro`` on the export thread and return its result within ``timeout``."""
+        assert self._loop is not None
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise RenderError(f"chart export: {doing} took longer than {timeout:.0f} s") from None
+        except Exception as exc:
+            if type(exc).__name__ == "ChromeNotFoundError":
+                raise RenderError(NO_CHROMIUM) from None
+            raise RenderError(f"chart export failed {doing}: {type(exc).__name__}: {exc}") from exc
+
+    def _stop_loop(self) -> None:
+        if self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if not self._loop.is_running():
+            self._loop.close()
+        self._loop = None
+        self._thread = None
+
+
+def _layout_height(fig: Any) -> int | None:
+    layout = getattr(fig, "layout", None)
+    height = getattr(layout, "height", None) if layout is not None else None
+    return int(height) if height else None
+
+
+def _with_viewbox(svg: str, width: int, height: int) -> str:
+    """Add a viewBox so the SVG scales to the PDF column instead of being clipped."""
+    start = svg.find("<svg")
+    end = svg.find(">", start)
+    if start < 0 or end < 0 or "viewBox" in svg[start:end]:
+        return svg
+    return f'{svg[:end]} viewBox="0 0 {width} {height}"{svg[end:]}'

@@ -1,0 +1,109 @@
+"""Number formatting for reports and charts: locale-aware money and counts, signed percentages.
+
+Every function returns ``"n/a"`` for None, NaN, pandas' NA and infinities, so templates never
+show ``nan`` or ``inf``. Money keeps 2 decimals below 1,000 in absolute value (a CPE of ₹3.42
+needs its paise) and none from 1,000 up or at zero (₹12,34,567: managers read rupees, not paise).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from functools import lru_cache
+from typing import Any
+
+from babel import Locale
+from babel.numbers import format_compact_currency, format_currency, format_decimal
+
+logger = logging.getLogger(__name__)
+
+NA = "n/a"
+#: Below this absolute amount money keeps its minor units.
+DECIMALS_BELOW = 1000
+#: U+2212 MINUS SIGN: a typographic minus the same width as "+", so signed columns line up.
+MINUS = "\u2212"
+
+
+def _number(value: Any) -> float | None:
+    """Return ``value`` as a finite float, or None when it is missing or not a number."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        # pandas.NA and NaT refuse float(); they mean "missing" as much as NaN does.
+        return None
+    return number if math.isfinite(number) else None
+
+
+@lru_cache(maxsize=32)
+def _whole_pattern(locale: str) -> str:
+    """Return the locale's currency pattern without its fraction digits."""
+    pattern = Locale.parse(locale).currency_formats["standard"].pattern
+    return re.sub(r"\.[0#]+", "", pattern)
+
+
+def money(value: Any, currency: str = "INR", locale: str = "en_IN") -> str:
+    """Format an amount in ``currency`` for ``locale``: ₹12,34,567 or ₹999.50."""
+    number = _number(value)
+    if number is None:
+        return NA
+    if 0 < abs(number) < DECIMALS_BELOW:
+        return format_currency(number, currency, locale=locale)
+    return format_currency(
+        number, currency, format=_whole_pattern(locale), locale=locale, currency_digits=False
+    )
+
+
+def money_short(value: Any, currency: str = "INR", locale: str = "en_IN") -> str:
+    """Format an amount compactly for axis ticks: ₹12.3L, ₹2.5Cr (en_IN) or $1.2M (en_US)."""
+    number = _number(value)
+    if number is None:
+        return NA
+    return format_compact_currency(number, currency, locale=locale, fraction_digits=1)
+
+
+def count(value: Any, locale: str = "en_IN") -> str:
+    """Format a whole number with the locale's grouping: 12,34,567 (en_IN)."""
+    number = _number(value)
+    if number is None:
+        return NA
+    return format_decimal(round(number), locale=locale)
+
+
+def pct(value: Any, digits: int = 1, *, signed: bool = True) -> str:
+    """Format a fraction as a percentage: 0.123 -> "+12.3%", -0.04 -> "−4.0%"."""
+    number = _number(value)
+    if number is None:
+        return NA
+    text = f"{abs(number) * 100:,.{digits}f}%"
+    if not signed:
+        return text if number >= 0 else MINUS + text
+    # A change that rounds to zero gets no sign: "+0.0%" would claim a direction.
+    if float(text.rstrip("%").replace(",", "")) == 0:
+        return text
+    return ("+" if number > 0 else MINUS) + text
+
+
+def ratio(value: Any, digits: int = 2) -> str:
+    """Format a multiple such as ROAS: 3.4178 -> "3.42x"."""
+    number = _number(value)
+    if number is None:
+        return NA
+    return f"{number:,.{digits}f}x"
+
+
+#: Jinja filter name -> function; ``render.make_environment`` registers them all.
+FILTERS = {
+    "money": money,
+    "money_short": money_short,
+    "count": count,
+    "pct": pct,
+    "ratio": ratio,
+}
+
+
+def register(env: Any) -> None:
+    """Register every formatting function as a Jinja filter on ``env``."""
+    env.filters.update(FILTERS)

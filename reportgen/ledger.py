@@ -1,0 +1,554 @@
+"""The run ledger: a SQLite file in the state folder recording runs, deliveries and fire times.
+
+One row per (preset, window) in ``runs`` and per (preset, window, recipient) in ``deliveries``
+is what makes scheduled and manual runs exactly-once: a run is claimed inside ``BEGIN IMMEDIATE``
+while holding an OS lock for that window, so two processes never build or send the same window
+at the same time, and a recipient recorded as sent is never sent that window again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from reportgen.errors import ReportgenError
+from reportgen.lock import FileLock, run_lock
+from reportgen.model import Window
+
+logger = logging.getLogger(__name__)
+
+LEDGER_FILE = "ledger.sqlite3"
+RUN_STATES = ("running", "succeeded", "failed", "skipped", "crashed")
+TRIGGERS = ("scheduled", "manual", "catch-up")
+DELIVERY_STATES = ("sent", "refused", "failed")
+#: Delivery states that are final: such a recipient is never sent the same window again.
+DONE = ("sent", "refused")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    preset TEXT NOT NULL,
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    as_of TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN {RUN_STATES}),
+    started TEXT,
+    ended TEXT,
+    pid INTEGER,
+    error TEXT,
+    files TEXT,
+    trigger TEXT NOT NULL CHECK (trigger IN {TRIGGERS}),
+    fired TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (preset, window_start, window_end)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    preset TEXT NOT NULL,
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN {DELIVERY_STATES}),
+    at TEXT NOT NULL,
+    message_id TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (preset, window_start, window_end, recipient)
+);
+CREATE TABLE IF NOT EXISTS sends (
+    preset TEXT NOT NULL,
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    at TEXT NOT NULL,
+    UNIQUE (preset, window_start, window_end)
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    preset TEXT PRIMARY KEY,
+    last_fire TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+"""
+
+
+class RunBusy(ReportgenError):
+    """Another live process is building or sending the same preset and window."""
+
+    exit_code = 8
+
+
+@dataclass
+class Run:
+    """One row of the ``runs`` table."""
+
+    id: int
+    preset: str
+    window: Window
+    as_of: date
+    state: str
+    started: str | None
+    ended: str | None
+    pid: int | None
+    error: str | None
+    files: dict[str, Any] | None
+    trigger: str
+    fired: str | None
+    attempts: int
+
+
+@dataclass
+class Delivery:
+    """One row of the ``deliveries`` table."""
+
+    preset: str
+    window: Window
+    recipient: str
+    state: str
+    at: str
+    message_id: str | None
+    error: str | None
+    attempts: int
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _recipient_key(address: str) -> str:
+    # Mail systems treat addresses case-insensitively in practice; one key per mailbox.
+    return address.strip().lower()
+
+
+class Ledger:
+    """The SQLite run ledger in ``state_dir``; safe to share between threads and processes."""
+
+    def __init__(self, state_dir: Path, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / LEDGER_FILE
+        self.clock = clock
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self._read() as db:
+            # WAL lets `reportgen runs` read while the scheduler writes.
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        # A connection per operation keeps threads independent; opening one is cheap.
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """Run a write transaction that takes the database write lock up front."""
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def _now(self) -> str:
+        return _iso(self.clock())
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def claim(
+        self,
+        preset: str,
+        window: Window,
+        as_of: date,
+        trigger: str,
+        *,
+        fired: datetime | None = None,
+    ) -> Claim:
+        """Claim the run of ``preset`` for ``window`` or raise RunBusy naming the live owner."""
+        if trigger not in TRIGGERS:
+            raise ValueError(f"unknown trigger {trigger!r}")
+        start, end = window.start.isoformat(), window.end.isoformat()
+        lock = run_lock(self.state_dir, preset, start, end)
+        if not lock.try_acquire():
+            raise RunBusy(self._busy_message(preset, window, lock))
+        try:
+            with self._tx() as db:
+                row = db.execute(
+                    "SELECT * FROM runs WHERE preset=? AND window_start=? AND window_end=?",
+                    (preset, start, end),
+                ).fetchone()
+                previous = _run(row) if row else None
+                if previous and previous.state == "running":
+                    # We hold its window lock, so the process that wrote 'running' is gone.
+                    logger.warning(
+                        "%s %s: the previous run (pid %s, started %s) died before finishing; "
+                        "marked crashed and running again",
+                        preset,
+                        window.label(),
+                        previous.pid,
+                        previous.started,
+                    )
+                    previous.state = "crashed"
+                values = (as_of.isoformat(), self._now(), os.getpid(), trigger)
+                fired_text = _iso(fired) if fired else None
+                if previous is None:
+                    cur = db.execute(
+                        "INSERT INTO runs (preset, window_start, window_end, as_of, state, "
+                        "started, pid, trigger, fired, attempts) "
+                        "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, 1)",
+                        (preset, start, end, *values, fired_text),
+                    )
+                    run_id = int(cur.lastrowid or 0)
+                else:
+                    db.execute(
+                        "UPDATE runs SET as_of=?, state='running', started=?, ended=NULL, pid=?, "
+                        "error=NULL, trigger=?, fired=COALESCE(?, fired), attempts=attempts+1 "
+                        "WHERE id=?",
+                        (*values, fired_text, previous.id),
+                    )
+                    run_id = previous.id
+        except BaseException:
+            lock.release()
+            raise
+        return Claim(self, run_id, preset, window, as_of, lock, previous)
+
+    def _busy_message(self, preset: str, window: Window, lock: FileLock) -> str:
+        run = self.get_run(preset, window)
+        pid = run.pid if run and run.state == "running" else lock.holder_pid()
+        since = f", started {run.started}" if run and run.state == "running" else ""
+        how = f" ({run.trigger})" if run and run.state == "running" else ""
+        return (
+            f"preset {preset} {window.label()}: another run{how} is in progress "
+            f"(pid {pid}{since}); it builds and sends this window, so there is nothing to do here"
+        )
+
+    def _finish(self, run_id: int, state: str, error: str | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET state=?, ended=?, error=? WHERE id=?",
+                (state, self._now(), error, run_id),
+            )
+
+    def _set_files(self, run_id: int, files: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET files=? WHERE id=?", (json.dumps(files), run_id))
+
+    def record_skipped(
+        self,
+        preset: str,
+        window: Window,
+        as_of: date,
+        trigger: str,
+        reason: str,
+        *,
+        fired: datetime | None = None,
+    ) -> bool:
+        """Record a run that was deliberately not done; never overwrites an existing run."""
+        now = self._now()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO runs (preset, window_start, window_end, as_of, state, "
+                "started, ended, pid, error, trigger, fired, attempts) "
+                "VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?, ?, ?, ?, 0)",
+                (
+                    preset,
+                    window.start.isoformat(),
+                    window.end.isoformat(),
+                    as_of.isoformat(),
+                    now,
+                    now,
+                    os.getpid(),
+                    reason,
+                    trigger,
+                    _iso(fired) if fired else None,
+                ),
+            )
+            return cur.rowcount > 0
+
+    def mark_crashed(self) -> list[Run]:
+        """Mark 'running' rows whose owner no longer holds the window lock as crashed."""
+        with self._read() as db:
+            rows = [_run(r) for r in db.execute("SELECT * FROM runs WHERE state='running'")]
+        marked = []
+        for run in rows:
+            lock = run_lock(
+                self.state_dir, run.preset, run.window.start.isoformat(), run.window.end.isoformat()
+            )
+            if not lock.try_acquire():
+                continue  # its owner is alive and still working
+            try:
+                reason = (
+                    f"process {run.pid} stopped during the run (killed or crashed); "
+                    "the previous output was left as it was"
+                )
+                with self._tx() as db:
+                    cur = db.execute(
+                        "UPDATE runs SET state='crashed', ended=?, error=? "
+                        "WHERE id=? AND state='running'",
+                        (self._now(), reason, run.id),
+                    )
+                if cur.rowcount:
+                    run.state, run.error = "crashed", reason
+                    marked.append(run)
+                    logger.warning(
+                        "%s %s: marked crashed: %s", run.preset, run.window.label(), reason
+                    )
+            finally:
+                lock.release()
+        return marked
+
+    def get_run(self, preset: str, window: Window) -> Run | None:
+        """Return the run row of ``preset`` for ``window``, if any."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT * FROM runs WHERE preset=? AND window_start=? AND window_end=?",
+                (preset, window.start.isoformat(), window.end.isoformat()),
+            ).fetchone()
+        return _run(row) if row else None
+
+    def recent_runs(self, preset: str | None = None, limit: int = 20) -> list[Run]:
+        """Return the most recently started runs, newest first."""
+        sql = "SELECT * FROM runs"
+        args: tuple[Any, ...] = ()
+        if preset:
+            sql += " WHERE preset=?"
+            args = (preset,)
+        sql += " ORDER BY COALESCE(started, '') DESC, id DESC LIMIT ?"
+        with self._read() as db:
+            return [_run(r) for r in db.execute(sql, (*args, limit))]
+
+    # -- deliveries -----------------------------------------------------------------------
+
+    def deliveries(self, preset: str, window: Window) -> dict[str, Delivery]:
+        """Return the delivery rows of one preset (or group) and window, by recipient."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT * FROM deliveries WHERE preset=? AND window_start=? AND window_end=?",
+                (preset, window.start.isoformat(), window.end.isoformat()),
+            ).fetchall()
+        return {r["recipient"]: _delivery(r) for r in rows}
+
+    def pending_recipients(self, preset: str, window: Window, recipients: list[str]) -> list[str]:
+        """Return the recipients not yet sent (or permanently refused) this window, in order."""
+        done = {k for k, d in self.deliveries(preset, window).items() if d.state in DONE}
+        out, seen = [], set()
+        for addr in recipients:
+            key = _recipient_key(addr)
+            if key not in done and key not in seen:
+                seen.add(key)
+                out.append(addr)
+        return out
+
+    def record_delivery(
+        self,
+        preset: str,
+        window: Window,
+        recipient: str,
+        state: str,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record what happened to one recipient; a 'sent' row is never overwritten."""
+        if state not in DELIVERY_STATES:
+            raise ValueError(f"unknown delivery state {state!r}")
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO deliveries (preset, window_start, window_end, recipient, state, at, "
+                "message_id, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (preset, window_start, window_end, recipient) DO UPDATE SET "
+                "state=excluded.state, at=excluded.at, message_id=excluded.message_id, "
+                "error=excluded.error, attempts=deliveries.attempts+1 "
+                "WHERE deliveries.state != 'sent'",
+                (
+                    preset,
+                    window.start.isoformat(),
+                    window.end.isoformat(),
+                    _recipient_key(recipient),
+                    state,
+                    self._now(),
+                    message_id,
+                    error,
+                ),
+            )
+
+    def record_send(self, preset: str, window: Window, state: str, reason: str = "") -> None:
+        """Record the outcome of one email (sent, partial, skipped, failed, dry-run)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO sends (preset, window_start, window_end, state, reason, at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (preset, window_start, window_end) "
+                "DO UPDATE SET state=excluded.state, reason=excluded.reason, at=excluded.at",
+                (
+                    preset,
+                    window.start.isoformat(),
+                    window.end.isoformat(),
+                    state,
+                    reason,
+                    self._now(),
+                ),
+            )
+
+    def sends(self, preset: str, window: Window) -> dict[str, tuple[str, str]]:
+        """Return ``{name: (state, reason)}`` for a preset and its groups for one window."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT preset, state, reason FROM sends WHERE (preset=? OR preset LIKE ?) "
+                "AND window_start=? AND window_end=?",
+                (preset, f"{preset}.%", window.start.isoformat(), window.end.isoformat()),
+            ).fetchall()
+        return {r["preset"]: (r["state"], r["reason"] or "") for r in rows}
+
+    def delivery_counts(self, preset: str, window: Window) -> dict[str, int]:
+        """Return delivery states counted over a preset and its groups for one window."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT state, COUNT(*) AS n FROM deliveries WHERE (preset=? OR preset LIKE ?) "
+                "AND window_start=? AND window_end=? GROUP BY state",
+                (preset, f"{preset}.%", window.start.isoformat(), window.end.isoformat()),
+            ).fetchall()
+        return {r["state"]: int(r["n"]) for r in rows}
+
+    # -- fire-time cursors ----------------------------------------------------------------
+
+    def cursor(self, preset: str) -> datetime | None:
+        """Return the last fire time the scheduler accounted for, or None if it never saw it."""
+        with self._read() as db:
+            row = db.execute("SELECT last_fire FROM cursors WHERE preset=?", (preset,)).fetchone()
+        return datetime.fromisoformat(row["last_fire"]) if row else None
+
+    def advance_cursor(self, preset: str, fire: datetime) -> None:
+        """Move the preset's cursor forward to ``fire``; never moves it back."""
+        when = _iso(fire)
+        with self._tx() as db:
+            row = db.execute("SELECT last_fire FROM cursors WHERE preset=?", (preset,)).fetchone()
+            if row and datetime.fromisoformat(row["last_fire"]) >= fire:
+                return
+            db.execute(
+                "INSERT INTO cursors (preset, last_fire, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT (preset) DO UPDATE SET last_fire=excluded.last_fire, "
+                "updated=excluded.updated",
+                (preset, when, self._now()),
+            )
+
+
+class Claim:
+    """A claimed run: holds the window lock until finished; use as a context manager."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        run_id: int,
+        preset: str,
+        window: Window,
+        as_of: date,
+        lock: FileLock,
+        previous: Run | None,
+    ) -> None:
+        self.ledger = ledger
+        self.id = run_id
+        self.preset = preset
+        self.window = window
+        self.as_of = as_of
+        self.previous = previous
+        self.state: str = "running"
+        self._lock = lock
+
+    @property
+    def built_files(self) -> dict[str, Any] | None:
+        """Return the files a previous run of this window built, if it got that far."""
+        if self.previous and self.previous.state in ("succeeded", "failed", "crashed"):
+            return self.previous.files
+        return None
+
+    def record_files(self, files: dict[str, Any]) -> None:
+        """Remember what the build produced, so a later run can send without rebuilding."""
+        self.ledger._set_files(self.id, files)
+
+    def finish(self, state: str, error: str | None = None) -> None:
+        """Close the run with its final state, then release the window lock."""
+        if state not in RUN_STATES or state == "running":
+            raise ValueError(f"cannot finish a run as {state!r}")
+        try:
+            # The row is written before the lock goes, so no one sees a stale 'running'.
+            self.ledger._finish(self.id, state, error)
+            self.state = state
+        finally:
+            self._lock.release()
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any):
+        if self.state == "running":
+            reason = f"{type(exc).__name__}: {exc}" if exc else "the run ended without a result"
+            if isinstance(exc, ReportgenError):
+                reason = str(exc)
+            try:
+                self.finish("failed", reason)
+            except Exception:
+                logger.exception("could not record the end of run %s", self.id)
+                self._lock.release()
+        return None
+
+
+def _run(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"],
+        preset=row["preset"],
+        window=Window(
+            date.fromisoformat(row["window_start"]), date.fromisoformat(row["window_end"])
+        ),
+        as_of=date.fromisoformat(row["as_of"]),
+        state=row["state"],
+        started=row["started"],
+        ended=row["ended"],
+        pid=row["pid"],
+        error=row["error"],
+        files=json.loads(row["files"]) if row["files"] else None,
+        trigger=row["trigger"],
+        fired=row["fired"],
+        attempts=row["attempts"],
+    )
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        preset=row["preset"],
+        window=Window(
+            date.fromisoformat(row["window_start"]), date.fromisoformat(row["window_end"])
+        ),
+        recipient=row["recipient"],
+        state=row["state"],
+        at=row["at"],
+        message_id=row["message_id"],
+        error=row["error"],
+        attempts=row["attempts"],
+    )

@@ -1,0 +1,104 @@
+"""OS file locks in the state folder that the kernel releases when their process dies."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+from typing import IO
+
+from reportgen.errors import ReportgenError
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER_LOCK = "scheduler.lock"
+RUN_LOCKS = "locks"
+
+
+class LockHeld(ReportgenError):
+    """Another process holds a lock this one needs."""
+
+    exit_code = 7
+
+
+class FileLock:
+    """An exclusive, non-blocking ``flock`` on one file, holding the owner's pid as its text."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+
+    @property
+    def held(self) -> bool:
+        """Return True while this object holds the lock."""
+        return self._fh is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; return False when another open file holds it."""
+        if self._fh is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # "a+" so a holder's pid is not truncated away by a process that then fails to lock.
+        fh = open(self.path, "a+", encoding="utf-8")  # held until release()
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return False
+        except BaseException:
+            fh.close()
+            raise
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+        return True
+
+    def release(self) -> None:
+        """Give the lock up; closing the file is what releases it."""
+        if self._fh is not None:
+            fh, self._fh = self._fh, None
+            fh.close()
+
+    def holder_pid(self) -> int | None:
+        """Return the pid written by the current or last holder, if readable."""
+        try:
+            text = self.path.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() else None
+
+    def __enter__(self) -> FileLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def scheduler_lock(state_dir: Path) -> FileLock:
+    """Take the one-scheduler-per-state-folder lock or raise LockHeld naming the holder."""
+    lock = FileLock(Path(state_dir) / SCHEDULER_LOCK)
+    if not lock.try_acquire():
+        pid = lock.holder_pid()
+        who = f"pid {pid}" if pid else "another process"
+        raise LockHeld(
+            f"another `reportgen schedule` ({who}) is already running with state folder "
+            f"{state_dir}; stop it first, or give this one its own schedule.state_dir"
+        )
+    return lock
+
+
+def run_lock(state_dir: Path, preset: str, start: str, end: str) -> FileLock:
+    """Return (not yet taken) the lock that guards one preset's run for one window."""
+    return FileLock(Path(state_dir) / RUN_LOCKS / _run_lock_name(preset, start, end))
+
+
+def _run_lock_name(preset: str, start: str, end: str) -> str:
+    # Preset names are already file-safe; the hash keeps distinct names distinct if that changes.
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", preset)
+    digest = hashlib.sha1(f"{preset}\0{start}\0{end}".encode(), usedforsecurity=False)
+    return f"{safe}__{start}__{end}__{digest.hexdigest()[:8]}.lock"

@@ -1,0 +1,433 @@
+"""Render reports to one self-contained HTML file, a print PDF (WeasyPrint) and the output index.
+
+Templates are looked up first in the user's override folder (the project's ``templates/``),
+then in the shipped ``reportgen/templates/``, so a user can replace one partial such as
+``_kpis.html`` without copying the rest. Output is deterministic: no timestamps, no random ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import traceback
+from collections.abc import Iterable, Mapping
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import jinja2
+import pandas as pd
+from babel.dates import format_date
+from markupsafe import Markup
+
+from reportgen import __version__, charts, fmt
+from reportgen.errors import RenderError
+from reportgen.model import Kpi, ReportData, Window
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+ASSETS_DIR = Path(__file__).parent / "assets"
+GENERATOR = f"reportgen {__version__}"
+
+#: KPI cards in this order first; any other KPI follows in the order metrics produced it.
+KPI_ORDER = ("revenue", "orders", "payout", "roas", "aov")
+#: Whether a rise is good news: payout rising is spend, neither good nor bad by itself.
+GOOD_WHEN_UP = {"revenue": True, "orders": True, "roas": True, "aov": True}
+BASIS_LABELS = {
+    "per_post": "Per post",
+    "per_order": "Per order",
+    "revenue_share": "Revenue share",
+}
+ARROWS = {"up": "▲", "down": "▼", "flat": "▬"}
+
+
+def make_environment(user_dir: Path | None = None) -> jinja2.Environment:
+    """Return the Jinja environment: user overrides before shipped templates, autoescaped."""
+    loaders: list[jinja2.BaseLoader] = []
+    if user_dir is not None and Path(user_dir).is_dir():
+        loaders.append(jinja2.FileSystemLoader(str(Path(user_dir).resolve())))
+    elif user_dir is not None:
+        logger.debug("no template override folder %s; using the shipped templates", user_dir)
+    loaders.append(jinja2.FileSystemLoader(str(TEMPLATES_DIR)))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    fmt.register(env)
+    return env
+
+
+def template_dirs(env: jinja2.Environment) -> list[Path]:
+    """Return the folders ``env`` loads templates from, overrides first."""
+    loader = env.loader
+    loaders = loader.loaders if isinstance(loader, jinja2.ChoiceLoader) else [loader]
+    dirs: list[Path] = []
+    for item in loaders:
+        if isinstance(item, jinja2.FileSystemLoader):
+            dirs.extend(Path(p) for p in item.searchpath)
+    return dirs
+
+
+def context(report: ReportData, figures: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the template context of one report.
+
+    Keys (values are plain data; NaN and NA become None; templates format numbers with the
+    ``money``, ``count``, ``pct`` and ``ratio`` filters):
+
+    - ``title``: the preset's title.
+    - ``description``: the preset's description paragraph ("" when none).
+    - ``preset``: the preset's name.
+    - ``window``: the report window: {start, end (ISO dates), label (ISO range), text
+      (e.g. "1 Jul 2025 – 30 Jul 2025"), days}.
+    - ``previous_window``: the comparison window, same shape as ``window``.
+    - ``timezone``: IANA timezone of the calendar days.
+    - ``currency``: ISO 4217 code of money columns.
+    - ``locale``: number-formatting locale, e.g. "en_IN".
+    - ``lang``: the HTML ``lang`` attribute, e.g. "en".
+    - ``filters``: the filters applied, one line ("brands: MuscleBlaze; all categories; ...").
+    - ``has_data``: False when the window holds no tracked order or post.
+    - ``kpis``: list of KPI cards in display order: {key, label, kind, value, previous, change,
+      value_text, previous_text, change_text, direction ("up", "down", "flat" or None), arrow,
+      tone ("good", "bad" or "neutral"), note}.
+    - ``charts``: chart key -> {key, id (stable DOM id), title, caption, height, json (figure
+      JSON, safe inside <script>), svg (data: URI of the static SVG, PDF only, else "")}.
+    - ``influencers``: payout table rows: {influencer_id, name, category, platform, basis,
+      basis_label, rate, rate_text, posts, orders, revenue, payout, roas, profitable}.
+    - ``engagement``: engagement table rows: {influencer_id, name, platform, posts, reach,
+      likes, comments, engagement_rate, cpm, cpe}.
+    - ``breakdowns``: {"brand", "category", "platform"} -> rows {name, revenue, orders, share}.
+    - ``top_by_revenue``, ``top_by_roas``: the top-N rows, shaped like ``influencers``.
+    - ``data_quality``: findings: {code, severity, message, table, file, rows, revenue,
+      examples}.
+    - ``assumptions``: list of sentences describing how the numbers were computed.
+    - ``provenance``: list of {key, value} pairs (value as display text) for the footer.
+    - ``generator``: "reportgen <version>".
+    - ``mode``: "html" or "pdf": which output the context is rendered into.
+    - ``plotlyjs``: plotly.js source to inline once (HTML only, else "").
+    """
+    preset = report.preset
+    locale = preset.locale
+    return {
+        "title": preset.title,
+        "description": preset.description or "",
+        "preset": preset.name,
+        "window": _window(report.window, locale),
+        "previous_window": _window(report.previous_window, locale),
+        "timezone": preset.timezone,
+        "currency": preset.currency,
+        "locale": locale,
+        "lang": locale.split("_")[0],
+        "filters": preset.filters.describe(),
+        "has_data": _has_data(report),
+        "kpis": _kpis(report),
+        "charts": _charts(figures),
+        "influencers": _influencer_rows(report.influencers, preset.currency, locale),
+        "engagement": _records(report.engagement),
+        "breakdowns": {
+            dim: _breakdown_rows(getattr(report, f"by_{dim}"), dim)
+            for dim in ("brand", "category", "platform")
+        },
+        "top_by_revenue": _influencer_rows(report.top_by_revenue, preset.currency, locale),
+        "top_by_roas": _influencer_rows(report.top_by_roas, preset.currency, locale),
+        "data_quality": [issue.as_dict() for issue in report.data_quality],
+        "assumptions": [str(a) for a in report.assumptions],
+        "provenance": _provenance(report.provenance),
+        "generator": GENERATOR,
+        "mode": "html",
+        "plotlyjs": "",
+    }
+
+
+def render_html(
+    report: ReportData, figures: Mapping[str, Any], env: jinja2.Environment | None = None
+) -> str:
+    """Return the interactive report: one self-contained HTML file with plotly.js inlined once."""
+    from plotly.offline import get_plotlyjs
+
+    env = env or make_environment(None)
+    ctx = context(report, figures)
+    # plotly.js never contains "</script" (plotly's own to_html inlines it the same way).
+    ctx["plotlyjs"] = Markup(get_plotlyjs())  # noqa: S704 - trusted library code, not data
+    return _render(env, "report.html", ctx)
+
+
+def render_pdf(
+    report: ReportData,
+    svgs: Mapping[str, str],
+    env: jinja2.Environment | None = None,
+    base_dir: Path | None = None,
+    *,
+    figures: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Return the print report as PDF bytes: A4, running header, page X of Y, static charts.
+
+    ``figures`` supplies chart titles and captions; without it they are rebuilt from
+    ``report``. Only files under the template folders and ``base_dir`` may be loaded.
+    """
+    import weasyprint
+
+    env = env or make_environment(None)
+    figures = figures if figures is not None else charts.build_figures(report)
+    ctx = context(report, figures)
+    ctx["mode"] = "pdf"
+    for key, chart in ctx["charts"].items():
+        chart["svg"] = _svg_uri(svgs.get(key, ""))
+    html = _render(env, "report_print.html", ctx)
+    dirs = template_dirs(env)
+    base = Path(base_dir) if base_dir is not None else dirs[0]
+    fetcher = safe_fetcher([*dirs, ASSETS_DIR, base])
+    try:
+        document = weasyprint.HTML(string=html, base_url=str(base) + "/", url_fetcher=fetcher)
+        return document.write_pdf()
+    except Exception as exc:
+        raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
+
+
+def render_index(builds: Iterable[Mapping[str, Any]], env: jinja2.Environment | None = None) -> str:
+    """Return the output index page listing every build (newest first as given)."""
+    env = env or make_environment(None)
+    rows = [dict(b) for b in builds]
+    return _render(env, "index.html", {"builds": rows, "generator": GENERATOR})
+
+
+def _render(env: jinja2.Environment, name: str, ctx: dict[str, Any]) -> str:
+    """Render template ``name``; template mistakes become one-line RenderErrors with file:line."""
+    try:
+        return env.get_template(name).render(ctx)
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name or name}:{exc.lineno}"
+        raise RenderError(f"template {where}: {exc.message}") from None
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(f"template {exc.name} not found in {_dirs_text(env)}") from None
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template {_template_frame(exc) or name}: {exc}") from None
+
+
+def _dirs_text(env: jinja2.Environment) -> str:
+    return ", ".join(str(d) for d in template_dirs(env))
+
+
+def _template_frame(exc: BaseException) -> str | None:
+    """Return "file:line" of the innermost template frame of ``exc``'s traceback."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if not frame.filename.endswith(".py"):
+            return f"{frame.filename}:{frame.lineno}"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _safe_fetcher_class() -> type:
+    """Return the fetcher class; built on first use because weasyprint takes 1.5 s to import."""
+    import weasyprint
+
+    class SafeFetcher(weasyprint.URLFetcher):
+        """Fetch only data: URIs and files under the allowed folders; refuse everything else."""
+
+        def __init__(self, allowed: Iterable[Path]) -> None:
+            super().__init__(allowed_protocols=("file", "data"), allow_redirects=False, timeout=5)
+            self.allowed = [Path(p).resolve() for p in allowed]
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if self.permits(url):
+                return super().fetch(url, headers)
+            # WeasyPrint turns this into a "failed to load" warning and renders without it.
+            logger.warning("refused to fetch %s while rendering the PDF", url[:200])
+            raise ValueError(f"reportgen refuses to fetch {url[:200]}")
+
+        def permits(self, url: str) -> bool:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme == "data":
+                return True
+            if scheme != "file" or parts.netloc not in ("", "localhost"):
+                return False
+            path = Path(url2pathname(parts.path)).resolve()
+            return any(path.is_relative_to(d) for d in self.allowed)
+
+    return SafeFetcher
+
+
+def safe_fetcher(allowed: Iterable[Path]) -> Any:
+    """Return a WeasyPrint URL fetcher limited to data: URIs and files under ``allowed``."""
+    return _safe_fetcher_class()(allowed)
+
+
+# --- context helpers -------------------------------------------------------------------------
+
+
+def _window(window: Window, locale: str) -> dict[str, Any]:
+    def day(d: date) -> str:
+        return format_date(d, "d MMM y", locale=locale)
+
+    return {
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "label": window.label(),
+        "text": f"{day(window.start)} – {day(window.end)}",
+        "days": window.days,
+    }
+
+
+def _has_data(report: ReportData) -> bool:
+    try:
+        return bool(report.has_data)
+    except (KeyError, AttributeError):
+        return not report.influencers.empty
+
+
+def _kpis(report: ReportData) -> list[dict[str, Any]]:
+    keys = [k for k in KPI_ORDER if k in report.kpis]
+    keys += [k for k in report.kpis if k not in keys]
+    return [_kpi(report.kpis[k], report.preset.currency, report.preset.locale) for k in keys]
+
+
+def _kpi(kpi: Kpi, currency: str, locale: str) -> dict[str, Any]:
+    change = kpi.change
+    change_text = fmt.pct(change)
+    direction = None
+    if change is not None:
+        # Follow the rounded text so "0.0%" never comes with an arrow claiming a direction.
+        direction = "flat" if change_text.lstrip("+−") == fmt.pct(0) else "up"
+        if direction == "up" and change < 0:
+            direction = "down"
+    good_up = GOOD_WHEN_UP.get(kpi.key)
+    tone = "neutral"
+    if direction in ("up", "down") and good_up is not None:
+        tone = "good" if (direction == "up") == good_up else "bad"
+    return {
+        "key": kpi.key,
+        "label": kpi.label,
+        "kind": kpi.kind,
+        "value": _clean(kpi.value),
+        "previous": _clean(kpi.previous),
+        "change": change,
+        "value_text": _format(kpi.value, kpi.kind, currency, locale),
+        "previous_text": _format(kpi.previous, kpi.kind, currency, locale),
+        "change_text": change_text,
+        "direction": direction,
+        "arrow": ARROWS.get(direction or "", ""),
+        "tone": tone,
+        "note": getattr(kpi, "note", "") or "",
+    }
+
+
+def _format(value: Any, kind: str, currency: str, locale: str) -> str:
+    if kind == "money":
+        return fmt.money(value, currency, locale)
+    if kind == "ratio":
+        return fmt.ratio(value)
+    if kind == "pct":
+        return fmt.pct(value, signed=False)
+    return fmt.count(value, locale)
+
+
+def _charts(figures: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for key, fig in figures.items():
+        info = charts.meta(fig)
+        out[key] = {
+            "key": key,
+            "id": f"chart-{_slug(key)}",
+            "title": info["title"],
+            "caption": info["caption"],
+            "height": int(fig.layout.height or 360),
+            "json": Markup(_script_json(fig.to_json())),  # noqa: S704 - escaped for <script>
+            "svg": "",
+        }
+    return out
+
+
+def _slug(key: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in str(key)).strip("-").lower() or "chart"
+
+
+def _script_json(text: str) -> str:
+    """Return JSON that cannot close or comment out the <script> element holding it."""
+    # "<", ">" and "&" only occur inside JSON strings, where \\u escapes mean the same text.
+    for raw, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(raw, escaped)
+    return text
+
+
+def _svg_uri(svg: str) -> str:
+    if not svg:
+        return ""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def _clean(value: Any) -> Any:
+    """Return ``value`` with NaN/NA/NaT as None and numpy scalars as Python numbers."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    columns = [str(c) for c in frame.columns]
+    return [
+        {col: _clean(v) for col, v in zip(columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def _influencer_rows(frame: pd.DataFrame, currency: str, locale: str) -> list[dict[str, Any]]:
+    rows = _records(frame)
+    for row in rows:
+        basis = row.get("basis")
+        row["basis_label"] = BASIS_LABELS.get(str(basis), "n/a" if basis is None else str(basis))
+        row["rate_text"] = _rate_text(basis, row.get("rate"), currency, locale)
+    return rows
+
+
+def _rate_text(basis: Any, rate: Any, currency: str, locale: str) -> str:
+    if rate is None:
+        return fmt.NA
+    if basis == "revenue_share":
+        return f"{fmt.pct(rate, signed=False)} of revenue"
+    unit = {"per_post": " / post", "per_order": " / order"}.get(str(basis), "")
+    return fmt.money(rate, currency, locale) + unit
+
+
+def _breakdown_rows(frame: pd.DataFrame, dimension: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": row.get(dimension),
+            "revenue": row.get("revenue"),
+            "orders": row.get("orders"),
+            "share": row.get("share"),
+        }
+        for row in _records(frame)
+    ]
+
+
+def _provenance(provenance: Mapping[str, Any]) -> list[dict[str, str]]:
+    out = []
+    for key, value in provenance.items():
+        if isinstance(value, Mapping | list | tuple):
+            text = json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
+        else:
+            text = "" if value is None else str(value)
+        out.append({"key": str(key), "value": text})
+    return out

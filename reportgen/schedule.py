@@ -1,0 +1,755 @@
+"""`reportgen schedule`: run each preset on its cron schedule, catch up missed runs, send email.
+
+The ledger, not APScheduler, is the source of truth: each preset has a cursor (the last fire time
+accounted for), and every wake-up handles all fire times between the cursor and now. APScheduler
+only decides when to wake up, so missed, coalesced and skipped fires are handled the same way
+whether the scheduler was down, busy with a long build, or woken by a catch-up at start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from reportgen import config as config_mod
+from reportgen.config import Config, Preset
+from reportgen.deliver import Mailer, SendResult, deliver, notify_failure
+from reportgen.errors import ConfigError, DeliveryError, ReportgenError
+from reportgen.ledger import Ledger, RunBusy, utcnow
+from reportgen.lock import scheduler_lock
+from reportgen.model import Window
+
+logger = logging.getLogger(__name__)
+
+BuildFn = Callable[..., list[Any]]
+#: At most this many missed fire times are considered per preset (the newest ones).
+MAX_MISSED = 1000
+
+
+# -- triggers and fire times ---------------------------------------------------------------
+
+
+class LocalCronTrigger(CronTrigger):
+    """A cron trigger that fires a wall-clock time repeated by a DST fall-back only once.
+
+    APScheduler's CronTrigger fires 02:30 twice on the night clocks go back in Europe (once per
+    UTC offset); a report schedule means "once at 02:30 local time", so the repeat is skipped.
+    A time skipped by spring-forward fires once, at the same offset after the gap (03:30).
+    """
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """Return the next fire time after ``previous_fire_time``, skipping repeated wall times."""
+        nxt = super().get_next_fire_time(previous_fire_time, now)
+        for _ in range(100):
+            if nxt is None or not is_repeated_wall_time(nxt):
+                return nxt
+            nxt = super().get_next_fire_time(nxt, nxt)
+        return nxt
+
+
+def is_repeated_wall_time(when: datetime) -> bool:
+    """Return True for the second occurrence of a local time that DST fall-back repeats."""
+    tz = when.tzinfo
+    wall = when.replace(tzinfo=None)
+    first = wall.replace(tzinfo=tz, fold=0)
+    second = wall.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return False
+    # In a spring-forward gap the offsets differ too, but the wall time does not survive UTC.
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall:
+        return False
+    return when.utcoffset() == second.utcoffset()
+
+
+def make_trigger(preset: Preset) -> LocalCronTrigger:
+    """Return the trigger of a scheduled preset, in the preset's timezone."""
+    if not preset.schedule:
+        raise ValueError(f"preset {preset.name} has no schedule")
+    return crontab_trigger(preset.schedule, preset.timezone)
+
+
+def crontab_trigger(expr: str, timezone: str) -> LocalCronTrigger:
+    """Return a trigger for a standard 5-field crontab line (weekday 0 or 7 = Sunday)."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return LocalCronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=cron_weekdays(weekday),
+        timezone=ZoneInfo(timezone),
+    )
+
+
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def cron_weekdays(field: str) -> str:
+    """Translate a crontab weekday field to APScheduler's (3.x counts 0 as Monday, cron Sunday).
+
+    ``1-5`` becomes ``mon,tue,wed,thu,fri``; ``*`` stays ``*``; names pass through as days.
+    """
+    days: set[int] = set()
+    for item in field.lower().split(","):
+        base, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
+        if step < 1:
+            raise ValueError(f"bad step in weekday field {field!r}")
+        if base == "*":
+            lo, hi = 0, 6
+        elif "-" in base:
+            a, b = base.split("-", 1)
+            lo, hi = _cron_day(a), _cron_day(b)
+            if hi == 0 and lo > 0:
+                hi = 7  # "5-7" or "fri-sun": up to Sunday at the end of the week
+        else:
+            lo = hi = _cron_day(base)
+            if step_text:
+                hi = 6
+        if lo > hi:
+            raise ValueError(f"weekday range {base!r} runs backwards")
+        days.update(d % 7 for d in range(lo, hi + 1, step))
+    if days == set(range(7)):
+        return "*"
+    # APScheduler's own order (Monday first) keeps the expression readable in logs.
+    return ",".join(_CRON_DAYS[d] for d in sorted(days, key=lambda d: (d - 1) % 7))
+
+
+def _cron_day(text: str) -> int:
+    if text in _CRON_DAYS:
+        return _CRON_DAYS.index(text)
+    if text.isdigit() and 0 <= int(text) <= 7:
+        return int(text)
+    raise ValueError(f"unknown weekday {text!r}; use 0-7 (0 and 7 are Sunday) or sun-sat")
+
+
+def fires_between(
+    trigger: BaseTrigger, after: datetime, until: datetime, limit: int = MAX_MISSED
+) -> list[datetime]:
+    """Return the trigger's fire times in ``(after, until]``, at most the newest ``limit``."""
+    out: deque[datetime] = deque(maxlen=limit)
+    skipped = 0
+    nxt = trigger.get_next_fire_time(after, until)
+    while nxt is not None and nxt <= until:
+        if nxt > after:
+            if len(out) == limit:
+                skipped += 1
+            out.append(nxt)
+        nxt = trigger.get_next_fire_time(nxt, until)
+    if skipped:
+        logger.warning("more than %d fire times due; the %d oldest are ignored", limit, skipped)
+    return list(out)
+
+
+def as_of_for(fire: datetime, timezone: str) -> date:
+    """Return the as-of date of a run fired at ``fire``: the day before, in local time."""
+    return fire.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Action:
+    """What to do about one due fire time."""
+
+    fire: datetime
+    kind: str  # run | skip
+    trigger: str  # scheduled | catch-up
+    reason: str = ""
+
+
+def plan(
+    fires: list[datetime], now: datetime, *, grace_seconds: int, missed: str, coalesce: bool
+) -> list[Action]:
+    """Decide what each due fire time gets: late ones follow ``missed``, timely ones coalesce.
+
+    A fire is late (missed) when it is more than ``grace_seconds`` old. ``missed``: latest runs
+    the newest late fire once, all runs each, skip records them skipped. With ``coalesce`` only
+    the newest timely fire runs, and it also stands in for late fires under ``latest``.
+    """
+    grace = timedelta(seconds=grace_seconds)
+    late = [f for f in fires if now - f > grace]
+    timely = [f for f in fires if now - f <= grace]
+    actions: list[Action] = []
+    if late:
+        if missed == "all":
+            actions += [Action(f, "run", "catch-up", "missed") for f in late]
+        elif missed == "skip":
+            actions += [Action(f, "skip", "catch-up", "missed; missed: skip") for f in late]
+        else:
+            keep = None if (timely and coalesce) else late[-1]
+            stand_in = timely[-1] if keep is None else keep
+            for f in late:
+                if f == keep:
+                    actions.append(Action(f, "run", "catch-up", "missed; newest missed run"))
+                else:
+                    actions.append(
+                        Action(
+                            f,
+                            "skip",
+                            "catch-up",
+                            f"missed; missed: latest ran the {_local(stand_in)} run instead",
+                        )
+                    )
+    if timely:
+        if coalesce:
+            newest = timely[-1]
+            actions += [
+                Action(f, "skip", "scheduled", f"coalesced into the {_local(newest)} run")
+                for f in timely[:-1]
+            ]
+            actions.append(Action(newest, "run", "scheduled"))
+        else:
+            actions += [Action(f, "run", "scheduled") for f in timely]
+    return sorted(actions, key=lambda a: a.fire)
+
+
+def _local(when: datetime) -> str:
+    return when.isoformat(sep=" ", timespec="minutes")
+
+
+# -- one run: build (or reuse) then send ------------------------------------------------------
+
+
+@dataclass
+class StoredOutput:
+    """A build output read back from the ledger and summary.json, for sending without rebuilding."""
+
+    preset: Preset
+    group: str | None
+    window: Window
+    as_of: date
+    directory: Path
+    files: dict[str, Path]
+    summary: dict
+    report: Any = None
+
+
+@dataclass
+class RunOutcome:
+    """What one run did."""
+
+    preset: str
+    window: Window
+    as_of: date
+    state: str  # succeeded | failed | done
+    built: bool = False
+    sends: list[SendResult] = field(default_factory=list)
+    error: str = ""
+    seconds: float = 0.0
+
+
+def default_build(config: Config, **kwargs: Any) -> list[Any]:
+    """Call the real pipeline; imported late so scheduling works while the build is replaced."""
+    from reportgen.build import build
+
+    return build(config, **kwargs)
+
+
+def files_record(outputs: list[Any]) -> dict[str, Any]:
+    """Return the JSON the ledger keeps about a build's outputs."""
+    return {
+        "outputs": [
+            {
+                "name": o.preset.name,
+                "group": o.group,
+                "directory": str(o.directory),
+                "files": {k: str(v) for k, v in o.files.items()},
+            }
+            for o in outputs
+        ]
+    }
+
+
+def load_stored(
+    preset: Preset, window: Window, as_of: date, record: dict[str, Any] | None
+) -> list[StoredOutput] | None:
+    """Return a previous build of this window if all its files are still there, else None."""
+    if not record or not record.get("outputs"):
+        return None
+    outputs = []
+    for item in record["outputs"]:
+        files = {k: Path(v) for k, v in item["files"].items()}
+        summary_path = files.get("summary")
+        if summary_path is None or not all(p.exists() for p in files.values()):
+            return None
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        group = item.get("group")
+        view = preset
+        if group:
+            match = [g for g in preset.groups if g.name == group]
+            if not match:
+                return None  # the config changed since; build again
+            view = dataclasses.replace(preset, name=item["name"], filters=match[0].filters)
+        outputs.append(
+            StoredOutput(view, group, window, as_of, Path(item["directory"]), files, summary)
+        )
+    if preset.groups and {o.group for o in outputs} < {g.name for g in preset.groups}:
+        return None
+    return outputs
+
+
+def _already_done(ledger: Ledger, preset: Preset, window: Window) -> bool:
+    """Return True when the window was built and every email settled (sent or skipped)."""
+    run = ledger.get_run(preset.name, window)
+    if run is None or run.state != "succeeded" or not run.files:
+        return False
+    names = [o["name"] for o in run.files.get("outputs", [])]
+    sends = ledger.sends(preset.name, window)
+    return bool(names) and all(
+        sends.get(n, ("", ""))[0] in ("sent", "partial", "skipped") for n in names
+    )
+
+
+def execute(
+    config: Config,
+    preset_name: str,
+    *,
+    as_of: date,
+    trigger: str,
+    ledger: Ledger,
+    fired: datetime | None = None,
+    build_fn: BuildFn | None = None,
+    mailer: Mailer | None = None,
+    send: bool = True,
+    dry_run: bool = False,
+    out_dir: Path | None = None,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> RunOutcome:
+    """Build (or reuse) one preset's window under a ledger claim, then send its email(s).
+
+    Raises RunBusy when another live process holds the window, the build's ReportgenError when
+    it fails (recorded as failed) and DeliveryError when an email could not go out.
+    """
+    preset = config.select([preset_name])[0]
+    window = preset.window_for(as_of)
+    started = time.monotonic()
+    if send and not dry_run and not rebuild and _already_done(ledger, preset, window):
+        logger.info("%s %s: already built and sent; nothing to do", preset.name, window.label())
+        return RunOutcome(preset.name, window, as_of, "done")
+    with ledger.claim(preset.name, window, as_of, trigger, fired=fired) as claim:
+        outputs: list[Any] | None = None
+        if not rebuild:
+            outputs = load_stored(preset, window, as_of, claim.built_files)
+            if outputs:
+                logger.info(
+                    "%s %s: reusing the build from run %s", preset.name, window.label(), claim.id
+                )
+        built = outputs is None
+        if outputs is None:
+            logger.info(
+                "%s %s: building (as of %s, %s)", preset.name, window.label(), as_of, trigger
+            )
+            outputs = (build_fn or default_build)(
+                config, presets=[preset.name], as_of=as_of, progress=progress
+            )
+            claim.record_files(files_record(outputs))
+        outcome = RunOutcome(preset.name, window, as_of, "succeeded", built=built)
+        errors: list[str] = []
+        if send:
+            for out in outputs:
+                try:
+                    outcome.sends.append(
+                        deliver(
+                            config,
+                            preset,
+                            out,
+                            ledger=ledger,
+                            mailer=mailer,
+                            dry_run=dry_run,
+                            out_dir=out_dir,
+                        )
+                    )
+                except DeliveryError as exc:
+                    # One group's failure must not keep the other groups' emails back.
+                    errors.append(str(exc))
+        outcome.seconds = time.monotonic() - started
+        if errors:
+            outcome.state, outcome.error = "failed", "; ".join(errors)
+            claim.finish("failed", f"delivery: {outcome.error}")
+            raise DeliveryError(outcome.error)
+        claim.finish("succeeded")
+    return outcome
+
+
+# -- the scheduler ---------------------------------------------------------------------------
+
+
+class ReportScheduler:
+    """Runs scheduled presets with APScheduler, exactly once per window, surviving restarts."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        build_fn: BuildFn | None = None,
+        mailer_factory: Callable[[Config], Mailer] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        dry_run: bool = False,
+        poll_seconds: float = 5.0,
+        trigger_factory: Callable[[Preset], BaseTrigger] = make_trigger,
+        max_workers: int = 4,
+    ) -> None:
+        self.config = config
+        self.ledger = Ledger(config.schedule.state_dir)
+        self.build_fn = build_fn
+        self.mailer_factory = mailer_factory or (lambda c: Mailer(c.email))
+        self.clock = clock
+        self.dry_run = dry_run
+        self.poll_seconds = poll_seconds
+        self.trigger_factory = trigger_factory
+        self.max_workers = max_workers
+        self._busy: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._reload_requested = False
+        self._stamp = _stamp(config.path)
+        self._scheduler: BackgroundScheduler | None = None
+        self._specs: dict[str, tuple[str, str]] = {}
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def scheduled(self) -> dict[str, Preset]:
+        """Return the presets that have a schedule."""
+        return {n: p for n, p in self.config.presets.items() if p.schedule}
+
+    def reload(self, why: str = "requested") -> bool:
+        """Load the config file again; keep the last good config when the new one is invalid."""
+        path = self.config.path
+        if path is None:
+            return False
+        self._stamp = _stamp(path)
+        try:
+            new = config_mod.load(path)
+        except ReportgenError as exc:
+            logger.error("config reload (%s) rejected, keeping the last good config: %s", why, exc)
+            return False
+        except Exception as exc:
+            logger.error(
+                "config reload (%s) failed, keeping the last good config: %s: %s",
+                why,
+                type(exc).__name__,
+                exc,
+            )
+            return False
+        if new.schedule.state_dir != self.config.schedule.state_dir:
+            logger.warning(
+                "schedule.state_dir changed to %s; restart the scheduler to use it",
+                new.schedule.state_dir,
+            )
+            new = dataclasses.replace(
+                new,
+                schedule=dataclasses.replace(
+                    new.schedule, state_dir=self.config.schedule.state_dir
+                ),
+            )
+        self.config = new
+        self._init_cursors()
+        if self._scheduler is not None:
+            self._sync_jobs()
+        logger.info("config reloaded (%s): %d scheduled preset(s)", why, len(self.scheduled()))
+        return True
+
+    def config_changed(self) -> bool:
+        """Return True when config.yaml's mtime or size differs from the loaded one."""
+        return self.config.path is not None and _stamp(self.config.path) != self._stamp
+
+    # -- fire handling ---------------------------------------------------------------------
+
+    def _init_cursors(self) -> None:
+        """Give presets the scheduler has never seen a cursor at now: nothing is missed yet."""
+        now = self.clock()
+        for name in self.scheduled():
+            if self.ledger.cursor(name) is None:
+                self.ledger.advance_cursor(name, now)
+                logger.info("%s: first time scheduled; runs from now on", name)
+
+    def start_up(self) -> None:
+        """Mark crashed runs and start every preset's cursor; call with the scheduler lock."""
+        for run in self.ledger.mark_crashed():
+            logger.warning(
+                "run %s of %s %s crashed: %s", run.id, run.preset, run.window.label(), run.error
+            )
+        self._init_cursors()
+
+    def due(self, name: str, now: datetime) -> list[datetime]:
+        """Return the fire times of ``name`` after its cursor, up to ``now``."""
+        preset = self.config.presets.get(name)
+        if preset is None or not preset.schedule:
+            return []
+        cursor = self.ledger.cursor(name)
+        if cursor is None:
+            self.ledger.advance_cursor(name, now)
+            return []
+        return fires_between(self.trigger_factory(preset), cursor, now)
+
+    def tick(self, name: str, *, now: datetime | None = None) -> list[RunOutcome]:
+        """Handle every due fire of ``name``; the job APScheduler runs at each fire time."""
+        lock = self._busy[name]
+        if not lock.acquire(blocking=False):
+            logger.info("%s: a run is still going; it picks up due fire times when done", name)
+            return []
+        try:
+            outcomes: list[RunOutcome] = []
+            # Loop: fires that fall due during a long build are handled before letting go.
+            for _ in range(100):
+                current = now or self.clock()
+                fires = self.due(name, current)
+                if not fires:
+                    break
+                outcomes += self._handle(name, fires, current)
+                if now is not None:
+                    break
+            return outcomes
+        finally:
+            lock.release()
+
+    def _handle(self, name: str, fires: list[datetime], now: datetime) -> list[RunOutcome]:
+        config = self.config
+        preset = config.presets[name]
+        actions = plan(
+            fires,
+            now,
+            grace_seconds=config.schedule.misfire_grace_seconds,
+            missed=preset.missed,
+            coalesce=config.schedule.coalesce,
+        )
+        outcomes = []
+        for action in actions:
+            as_of = as_of_for(action.fire, preset.timezone)
+            window = preset.window_for(as_of)
+            local = action.fire.astimezone(ZoneInfo(preset.timezone))
+            if action.trigger == "catch-up":
+                logger.warning(
+                    "%s: missed the run due %s (window %s): %s",
+                    name,
+                    _local(local),
+                    window.label(),
+                    "running it now" if action.kind == "run" else action.reason,
+                )
+            elif action.kind == "skip":
+                logger.info("%s: run due %s %s", name, _local(local), action.reason)
+            if action.kind == "skip":
+                self.ledger.record_skipped(
+                    name,
+                    window,
+                    as_of,
+                    action.trigger,
+                    f"{_local(local)}: {action.reason}",
+                    fired=action.fire,
+                )
+            else:
+                outcome = self._run(config, preset, action, as_of, window)
+                if outcome:
+                    outcomes.append(outcome)
+            self.ledger.advance_cursor(name, action.fire)
+        return outcomes
+
+    def _run(
+        self, config: Config, preset: Preset, action: Action, as_of: date, window: Window
+    ) -> RunOutcome | None:
+        logger.info(
+            "%s: run due %s for %s",
+            preset.name,
+            _local(action.fire.astimezone(ZoneInfo(preset.timezone))),
+            window.label(),
+        )
+        mailer = self.mailer_factory(config)
+        try:
+            outcome = execute(
+                config,
+                preset.name,
+                as_of=as_of,
+                trigger=action.trigger,
+                ledger=self.ledger,
+                fired=action.fire,
+                build_fn=self.build_fn,
+                mailer=mailer,
+                dry_run=self.dry_run,
+            )
+        except RunBusy as exc:
+            logger.info("%s", exc)
+            return None
+        except ReportgenError as exc:
+            reason = str(exc)
+            logger.error("%s %s: run failed: %s", preset.name, window.label(), reason)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc} (traceback in the scheduler log)"
+            logger.exception("%s %s: run failed unexpectedly", preset.name, window.label())
+        else:
+            for result in outcome.sends:
+                logger.info("%s", result.describe())
+            logger.info(
+                "%s %s: %s in %.1fs", preset.name, window.label(), outcome.state, outcome.seconds
+            )
+            return outcome
+        if not self.dry_run:
+            notify_failure(config, preset, window, reason, mailer=mailer, as_of=as_of)
+        return RunOutcome(preset.name, window, as_of, "failed", error=reason)
+
+    # -- APScheduler ---------------------------------------------------------------------------
+
+    def _job_spec(self, preset: Preset) -> tuple[str, str]:
+        return (preset.schedule or "", preset.timezone)
+
+    def _add_job(self, preset: Preset, *, run_now: bool) -> None:
+        assert self._scheduler is not None
+        extra: dict[str, Any] = {}
+        if run_now:
+            # One immediate wake-up performs the start-up catch-up on the preset's own job,
+            # so max_instances=1 covers it too.
+            extra["next_run_time"] = datetime.now(UTC)
+        self._scheduler.add_job(
+            self.tick,
+            trigger=self.trigger_factory(preset),
+            args=[preset.name],
+            id=preset.name,
+            name=f"reportgen {preset.name}",
+            misfire_grace_time=self.config.schedule.misfire_grace_seconds,
+            coalesce=self.config.schedule.coalesce,
+            max_instances=1,
+            replace_existing=True,
+            **extra,
+        )
+        self._specs[preset.name] = self._job_spec(preset)
+
+    def _sync_jobs(self) -> None:
+        assert self._scheduler is not None
+        wanted = self.scheduled()
+        for job_id in list(self._specs):
+            if job_id not in wanted:
+                self._scheduler.remove_job(job_id)
+                del self._specs[job_id]
+                logger.info("%s: no longer scheduled", job_id)
+        for name, preset in wanted.items():
+            if self._specs.get(name) != self._job_spec(preset):
+                new = name not in self._specs
+                self._add_job(preset, run_now=new)
+                logger.info(
+                    "%s: %s '%s' (%s)",
+                    name,
+                    "scheduled" if new else "rescheduled",
+                    preset.schedule,
+                    preset.timezone,
+                )
+            else:
+                # Same schedule; misfire and coalesce settings may still have changed.
+                self._scheduler.modify_job(
+                    name,
+                    misfire_grace_time=self.config.schedule.misfire_grace_seconds,
+                    coalesce=self.config.schedule.coalesce,
+                )
+
+    def start(self) -> None:
+        """Start APScheduler in the background with one job per scheduled preset."""
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(self.max_workers)},
+            job_defaults={"max_instances": 1},
+        )
+        for preset in self.scheduled().values():
+            self._add_job(preset, run_now=True)
+            logger.info("%s: scheduled '%s' (%s)", preset.name, preset.schedule, preset.timezone)
+        self._scheduler.start()
+        for preset in self.scheduled().values():
+            nxt = self.trigger_factory(preset).get_next_fire_time(None, datetime.now(UTC))
+            if nxt:
+                logger.info("%s: next run %s", preset.name, _local(nxt))
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop waking up; wait for running builds when ``wait``."""
+        self._stop.set()
+        self._wake.set()
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+
+    def request_reload(self) -> None:
+        """Ask the main loop to reload the config (what SIGHUP does)."""
+        self._reload_requested = True
+        self._wake.set()
+
+    def serve(self, *, install_signals: bool = True) -> int:
+        """Run until SIGINT/SIGTERM: take the lock, catch up, then schedule; return exit code."""
+        if not self.scheduled():
+            raise ConfigError(
+                f"{self.config.path or 'the config'}: no preset has a schedule; add one such as "
+                "schedule: '0 7 * * 1' (minute hour day month weekday, in the preset's timezone)"
+            )
+        lock = scheduler_lock(self.config.schedule.state_dir)
+        try:
+            logger.info(
+                "scheduler started (pid %d, state folder %s)",
+                os.getpid(),
+                self.config.schedule.state_dir,
+            )
+            if install_signals:
+                self._install_signals()
+            self.start_up()
+            self.start()
+            self._main_loop()
+        finally:
+            self.stop(wait=True)
+            lock.release()
+            logger.info("scheduler stopped")
+        return 0
+
+    def _main_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            if self._reload_requested:
+                self._reload_requested = False
+                self.reload("SIGHUP")
+            elif self.config_changed():
+                self.reload("config file changed")
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGHUP, lambda *_: self.request_reload())
+
+        def _terminate(signum: int, _frame: Any) -> None:
+            logger.info(
+                "%s received; finishing running builds, then stopping", signal.Signals(signum).name
+            )
+            self._stop.set()
+            self._wake.set()
+
+        signal.signal(signal.SIGTERM, _terminate)
+        signal.signal(signal.SIGINT, _terminate)
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)

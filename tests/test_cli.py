@@ -1,0 +1,117 @@
+"""The command line end to end: exit codes, one-line errors, untouched output, ad hoc builds."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PEER, ROOT
+
+HOSTILE = '=HYPERLINK("http://evil.example/x","click")'
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "reportgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(cwd)},
+    )
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def adhoc(tiny: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run(
+        "build", "--data", str(tiny), "--from", "2025-07-01", "--to", "2025-07-07",
+        "--out", str(out), *extra, cwd=tiny.parent,
+    )
+
+
+def test_validate_reports_one_line_and_exit_2(tmp_path):
+    (tmp_path / "config.yaml").write_text("presets:\n  a:\n    brands: [MuscleBlast]\n")
+    r = run("validate", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0
+    assert "config.yaml:3: presets.a.brands[0]: unknown brand 'MuscleBlast'" in r.stderr
+
+
+def test_validate_ok_lists_presets():
+    r = run("validate", cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "weekly-overview: previous_week" in r.stdout
+
+
+def test_adhoc_build_writes_everything(tmp_path, tiny):
+    out = tmp_path / "out"
+    r = adhoc(tiny, out, "--brand", "MuscleBlaze")
+    assert r.returncode == 0, r.stderr
+    d = out / "adhoc-2025-07-01-2025-07-07" / "2025-07-07"
+    names = {p.name for p in d.iterdir()}
+    assert {"report.html", "report.pdf", "summary.json", "payouts.csv", "data_quality.csv"} <= names
+    s = json.loads((d / "summary.json").read_text())
+    assert s["window"] == {"start": "2025-07-01", "end": "2025-07-07"}
+    assert s["kpis"]["revenue"] == 3800 and s["kpis"]["payout"] == 1750
+    assert s["top_influencers_by_revenue"][0]["influencer_id"] == "A1"
+    assert (out / "adhoc-2025-07-01-2025-07-07" / "latest").resolve() == d.resolve()
+    assert "adhoc-2025-07-01-2025-07-07/2025-07-07/report.html" in (out / "index.html").read_text()
+
+
+def test_bad_data_fails_and_keeps_previous_output(tmp_path, tiny):
+    out = tmp_path / "out"
+    assert adhoc(tiny, out).returncode == 0
+    before = snapshot(out)
+    path = tiny / "tracking_data.csv"
+    path.write_text(path.read_text().replace("2025-07-05 15:00:00", "yesterday-ish"))
+    r = adhoc(tiny, out)
+    assert r.returncode == 3
+    assert "Traceback" not in r.stderr
+    assert "tracking_data.csv: row 6 (line 7), column 'date': cannot read 'yesterday-ish'" in r.stderr
+    assert snapshot(out) == before
+
+
+def test_adhoc_flags_are_validated(tmp_path, tiny):
+    r = adhoc(tiny, tmp_path / "out", "--brand", "Nope")
+    assert r.returncode == 2 and "unknown brand 'Nope'" in r.stderr
+    r = run("build", "--from", "2025-07-07", "--to", "2025-07-01", cwd=tmp_path)
+    assert r.returncode == 2 and "--to 2025-07-01 is before --from 2025-07-07" in r.stderr
+
+
+def test_csv_cells_are_neutralised(tmp_path, tiny):
+    path = tiny / "influencers.csv"
+    path.write_text(path.read_text().replace("Asha Rao", f'"{HOSTILE.replace(chr(34), chr(34) * 2)}"'))
+    out = tmp_path / "out"
+    assert adhoc(tiny, out).returncode == 0
+    d = out / "adhoc-2025-07-01-2025-07-07" / "2025-07-07"
+    rows = list(csv.DictReader((d / "payouts.csv").open()))
+    a1 = next(r for r in rows if r["influencer_id"] == "A1")
+    assert a1["name"] == "'" + HOSTILE
+    assert a1["revenue"] == "4000"  # numbers untouched
+    html = (d / "report.html").read_text()
+    assert HOSTILE not in html  # the quotes are escaped in HTML
+    assert "=HYPERLINK(&#34;http://evil.example/x&#34;" in html or "=HYPERLINK(&quot;" in html
+
+
+@pytest.mark.skipif(not PEER.exists(), reason="shared/peer-data not present")
+def test_peer_seed_builds(tmp_path):
+    out = tmp_path / "out"
+    r = run(
+        "build", "--data", str(PEER / "seed-layout-pranavadache"), "--from", "2025-06-28",
+        "--to", "2025-07-27", "--out", str(out), cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    s = json.loads(next(out.glob("*/2025-07-27/summary.json")).read_text())
+    codes = {d["code"] for d in s["data_quality"]}
+    assert {"no_payout_terms", "payout_mismatch", "window_no_payout_terms"} <= codes
+    # Only INF050 has terms: ROAS covers its revenue alone, and says so.
+    assert "of revenue" in s["roas_note"]

@@ -1,0 +1,226 @@
+"""The run ledger: atomic claims, crash detection, per-recipient delivery records, cursors."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reportgen.errors import DataError
+from reportgen.ledger import Ledger, RunBusy
+from reportgen.lock import FileLock, run_lock
+from reportgen.model import Window
+from tests.conftest import ROOT
+
+W = Window(date(2025, 7, 1), date(2025, 7, 7))
+AS_OF = date(2025, 7, 7)
+
+
+def test_claim_records_a_running_row_then_its_result(tmp_path):
+    ledger = Ledger(tmp_path)
+    claim = ledger.claim("weekly", W, AS_OF, "scheduled", fired=datetime(2025, 7, 8, 2, 30, tzinfo=UTC))
+    run = ledger.get_run("weekly", W)
+    assert (run.state, run.pid, run.trigger, run.attempts) == ("running", os.getpid(), "scheduled", 1)
+    assert run.fired == "2025-07-08T02:30:00+00:00"
+    claim.record_files({"outputs": [{"name": "weekly"}]})
+    claim.finish("succeeded")
+    run = ledger.get_run("weekly", W)
+    assert run.state == "succeeded" and run.ended and run.files == {"outputs": [{"name": "weekly"}]}
+
+
+def test_a_held_window_is_busy_for_everyone_else(tmp_path):
+    first = Ledger(tmp_path).claim("weekly", W, AS_OF, "scheduled")
+    with pytest.raises(RunBusy, match=rf"another run \(scheduled\) is in progress \(pid {os.getpid()}"):
+        Ledger(tmp_path).claim("weekly", W, AS_OF, "manual")
+    # Other windows and presets are independent.
+    Ledger(tmp_path).claim("weekly", W.previous(), AS_OF, "manual").finish("succeeded")
+    Ledger(tmp_path).claim("monthly", W, AS_OF, "manual").finish("succeeded")
+    first.finish("succeeded")
+    again = Ledger(tmp_path).claim("weekly", W, AS_OF, "manual")
+    assert again.previous.state == "succeeded" and again.previous.attempts == 1
+    again.finish("succeeded")
+    assert Ledger(tmp_path).get_run("weekly", W).attempts == 2
+
+
+def test_an_exception_inside_the_claim_marks_the_run_failed_and_frees_it(tmp_path):
+    ledger = Ledger(tmp_path)
+    with pytest.raises(DataError), ledger.claim("weekly", W, AS_OF, "manual"):
+        raise DataError("posts.csv:3: date: not a date")
+    run = ledger.get_run("weekly", W)
+    assert run.state == "failed" and run.error == "posts.csv:3: date: not a date"
+    ledger.claim("weekly", W, AS_OF, "manual").finish("succeeded")
+
+
+def test_built_files_are_offered_to_the_next_claim(tmp_path):
+    ledger = Ledger(tmp_path)
+    claim = ledger.claim("weekly", W, AS_OF, "scheduled")
+    claim.record_files({"outputs": []})
+    claim.finish("failed", "delivery: 421")
+    assert ledger.claim("weekly", W, AS_OF, "manual").built_files == {"outputs": []}
+
+
+def _contend(state_dir: str, barrier, results) -> None:
+    barrier.wait()
+    try:
+        claim = Ledger(Path(state_dir)).claim("weekly", W, AS_OF, "manual")
+    except RunBusy:
+        results.put("busy")
+        return
+    time.sleep(0.5)  # hold it while the others try
+    claim.finish("succeeded")
+    results.put("won")
+
+
+def test_only_one_of_many_processes_wins_a_claim(tmp_path):
+    Ledger(tmp_path)  # create the schema once
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(6), ctx.Queue()
+    procs = [ctx.Process(target=_contend, args=(str(tmp_path), barrier, results)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    outcomes = sorted(results.get(timeout=5) for _ in procs)
+    assert outcomes == ["busy"] * 5 + ["won"]
+    assert Ledger(tmp_path).get_run("weekly", W).attempts == 1
+
+
+HOLDER = """
+import sys, time
+from datetime import date
+sys.path.insert(0, {root!r})
+from reportgen.ledger import Ledger
+from reportgen.model import Window
+claim = Ledger({state!r}).claim("weekly", Window(date(2025, 7, 1), date(2025, 7, 7)),
+                               date(2025, 7, 7), "scheduled")
+print("claimed", flush=True)
+time.sleep(60)
+"""
+
+
+def _hold_in_subprocess(state: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER.format(root=str(ROOT), state=str(state))],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout.readline().strip() == "claimed"
+    return proc
+
+
+def test_running_row_of_a_killed_process_is_marked_crashed(tmp_path):
+    proc = _hold_in_subprocess(tmp_path)
+    try:
+        ledger = Ledger(tmp_path)
+        assert ledger.mark_crashed() == [], "a live owner is left alone"
+        with pytest.raises(RunBusy, match=f"pid {proc.pid}"):
+            ledger.claim("weekly", W, AS_OF, "manual")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    crashed = Ledger(tmp_path).mark_crashed()
+    assert [r.pid for r in crashed] == [proc.pid]
+    run = Ledger(tmp_path).get_run("weekly", W)
+    assert run.state == "crashed" and f"process {proc.pid} stopped" in run.error
+    assert Ledger(tmp_path).mark_crashed() == []
+
+
+def test_a_claim_takes_over_a_dead_owners_running_row(tmp_path, caplog):
+    proc = _hold_in_subprocess(tmp_path)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    claim = Ledger(tmp_path).claim("weekly", W, AS_OF, "manual")
+    assert claim.previous.state == "crashed"
+    assert "died before finishing" in caplog.text
+    claim.finish("succeeded")
+
+
+def test_skipped_never_overwrites_and_can_be_claimed_later(tmp_path):
+    ledger = Ledger(tmp_path)
+    assert ledger.record_skipped("weekly", W, AS_OF, "catch-up", "missed; missed: skip")
+    assert not ledger.record_skipped("weekly", W, AS_OF, "catch-up", "again")
+    assert ledger.get_run("weekly", W).error == "missed; missed: skip"
+    ledger.claim("weekly", W, AS_OF, "manual").finish("succeeded")
+    assert not ledger.record_skipped("weekly", W, AS_OF, "scheduled", "coalesced")
+    assert ledger.get_run("weekly", W).state == "succeeded"
+
+
+def test_deliveries_are_per_recipient_and_sent_is_final(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.record_delivery("weekly", W, "Ana@Example.com", "sent", message_id="<1@x>")
+    ledger.record_delivery("weekly", W, "bob@example.com", "failed", error="421 busy")
+    ledger.record_delivery("weekly", W, "cara@example.com", "refused", error="550 no such user")
+    ledger.record_delivery("weekly", W, "ana@example.com", "failed", error="late failure")
+    rows = ledger.deliveries("weekly", W)
+    assert rows["ana@example.com"].state == "sent" and rows["ana@example.com"].message_id == "<1@x>"
+    pending = ledger.pending_recipients(
+        "weekly", W, ["ANA@example.com", "bob@example.com", "cara@example.com", "dan@example.com",
+                      "Dan@example.com"],
+    )
+    assert pending == ["bob@example.com", "dan@example.com"]
+    ledger.record_delivery("weekly", W, "bob@example.com", "sent")
+    assert ledger.deliveries("weekly", W)["bob@example.com"].attempts == 2
+    assert ledger.pending_recipients("weekly", W, ["bob@example.com"]) == []
+    # Another group or window is a different delivery.
+    assert ledger.pending_recipients("weekly.mb", W, ["ana@example.com"]) == ["ana@example.com"]
+    assert ledger.delivery_counts("weekly", W) == {"sent": 2, "refused": 1}
+
+
+emails = st.from_regex(r"[a-c]{1,2}@(ex|EX)\.com", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(recipients=st.lists(emails, max_size=8), sent=st.lists(emails, max_size=8))
+def test_pending_never_includes_a_sent_mailbox(tmp_path_factory, recipients, sent):
+    ledger = Ledger(tmp_path_factory.mktemp("ledger"))
+    for addr in sent:
+        ledger.record_delivery("p", W, addr, "sent")
+    pending = ledger.pending_recipients("p", W, recipients)
+    done = {a.lower() for a in sent}
+    assert not {a.lower() for a in pending} & done
+    assert {a.lower() for a in pending} | done >= {a.lower() for a in recipients}
+    assert len({a.lower() for a in pending}) == len(pending)
+
+
+def test_cursor_only_moves_forward(tmp_path):
+    ledger = Ledger(tmp_path)
+    assert ledger.cursor("weekly") is None
+    t = datetime(2025, 7, 7, 2, 30, tzinfo=UTC)
+    ledger.advance_cursor("weekly", t)
+    ledger.advance_cursor("weekly", t - timedelta(days=1))
+    assert ledger.cursor("weekly") == t
+    ledger.advance_cursor("weekly", t + timedelta(days=1))
+    assert ledger.cursor("weekly") == t + timedelta(days=1)
+
+
+def test_recent_runs_newest_first(tmp_path):
+    clock = iter(datetime(2025, 7, d, tzinfo=UTC) for d in range(1, 30))
+    ledger = Ledger(tmp_path, clock=lambda: next(clock))
+    for days in range(3):
+        w = type(W)(W.start + timedelta(days=days), W.end + timedelta(days=days))
+        ledger.claim("daily", w, w.end, "scheduled").finish("succeeded")
+    runs = ledger.recent_runs(limit=2)
+    assert [r.window.end for r in runs] == [date(2025, 7, 9), date(2025, 7, 8)]
+    assert ledger.recent_runs("nope") == []
+
+
+def test_file_lock_is_exclusive_between_open_files_and_released_on_close(tmp_path):
+    a = run_lock(tmp_path, "weekly", "2025-07-01", "2025-07-07")
+    b = run_lock(tmp_path, "weekly", "2025-07-01", "2025-07-07")
+    assert a.try_acquire() and not b.try_acquire()
+    assert b.holder_pid() == os.getpid()
+    a.release()
+    assert b.try_acquire()
+    b.release()
+    assert run_lock(tmp_path, "a.b", "x", "y").path != run_lock(tmp_path, "a_b", "x", "y").path
+    with FileLock(tmp_path / "x.lock") as lock:
+        assert lock.try_acquire() and lock.held
+    assert not lock.held

@@ -1,0 +1,490 @@
+"""Rendering: number formats, charts, self-contained HTML, PDF, URL fetching, browser and export."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import logging
+import math
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from markupsafe import escape
+from plotly.offline import get_plotlyjs
+
+from reportgen import charts, export, fmt, render
+from reportgen.errors import RenderError
+from tests.factories import (
+    HOSTILE,
+    NA_ROAS_NAME,
+    SCRIPT,
+    empty_report,
+    make_preset,
+    make_report,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+needs_chromium = pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} missing: apt-get install -y chromium"
+)
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report():
+    return make_report()
+
+
+@pytest.fixture(scope="module")
+def figures(report):
+    return charts.build_figures(report)
+
+
+@pytest.fixture(scope="module")
+def env():
+    return render.make_environment(None)
+
+
+@pytest.fixture(scope="module")
+def page(report, figures, env) -> str:
+    return render.render_html(report, figures, env)
+
+
+def fake_svgs(figures) -> dict[str, str]:
+    """Return small stand-in SVGs so PDF tests need no browser."""
+    return {
+        key: (
+            '<svg xmlns="http://www.w3.org/2000/svg" width="680" height="120" '
+            f'viewBox="0 0 680 120"><rect width="680" height="120" fill="#eef"/>'
+            f'<text x="10" y="60">chart {key}</text></svg>'
+        )
+        for key in figures
+    }
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    from pypdf import PdfReader
+
+    return [p.extract_text() or "" for p in PdfReader(io.BytesIO(data)).pages]
+
+
+def squash(text: str) -> str:
+    """Drop all whitespace: table cells wrap long strings at arbitrary points."""
+    return re.sub(r"\s+", "", text)
+
+
+class Tags(HTMLParser):
+    """Collect start tags with their attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags_of(page: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = Tags()
+    parser.feed(page)
+    return parser.tags
+
+
+# --- fmt -------------------------------------------------------------------------------------
+
+
+def test_money_uses_indian_grouping_without_paise_for_large_amounts():
+    assert fmt.money(1234567.891, "INR", "en_IN") == "₹12,34,568"
+    assert fmt.money(999.5, "INR", "en_IN") == "₹999.50"
+    assert fmt.money(0, "INR", "en_IN") == "₹0"
+    assert fmt.money(1234567, "USD", "en_US") == "$1,234,567"
+
+
+def test_count_groups_by_locale():
+    assert fmt.count(1234567, "en_IN") == "12,34,567"
+    assert fmt.count(1234567, "en_US") == "1,234,567"
+    assert fmt.count(np.int64(42), "en_IN") == "42"
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), np.nan, pd.NA, pd.NaT, math.inf, "x"])
+def test_every_format_says_na_for_missing_values(missing):
+    assert fmt.money(missing) == "n/a"
+    assert fmt.count(missing) == "n/a"
+    assert fmt.pct(missing) == "n/a"
+    assert fmt.ratio(missing) == "n/a"
+    assert fmt.money_short(missing) == "n/a"
+
+
+def test_pct_and_ratio_signs():
+    assert fmt.pct(0.1234) == "+12.3%"
+    assert fmt.pct(-0.04) == "\u22124.0%"
+    assert fmt.pct(0) == "0.0%"
+    assert fmt.pct(-0.00001) == "0.0%"  # rounds to zero: no sign claiming a direction
+    assert fmt.pct(0.0345, 2, signed=False) == "3.45%"
+    assert fmt.ratio(3.4178) == "3.42x"
+
+
+def test_fmt_functions_are_jinja_filters(env):
+    out = env.from_string("{{ 1234567 | count('en_IN') }} {{ -0.04 | pct }} {{ none | ratio }}")
+    assert out.render() == "12,34,567 \u22124.0% n/a"
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+def test_figures_are_deterministic_and_carry_no_random_ids(report, figures):
+    again = charts.build_figures(make_report())
+    assert list(figures) == [
+        "daily",
+        "by_brand",
+        "by_category",
+        "by_platform",
+        "top_revenue",
+        "top_roas",
+        "roas_break_even",
+    ]
+    for key, fig in figures.items():
+        text = fig.to_json()
+        assert text == again[key].to_json(), key
+        assert '"uid"' not in text, key
+        assert charts.meta(fig)["title"], key
+
+
+def test_data_strings_are_escaped_inside_figures(figures):
+    fig = figures["top_revenue"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in fig.layout.yaxis.ticktext
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in {row[0] for row in fig.data[0].customdata}
+    assert "\\u003cscript\\u003e" not in fig.to_json()
+
+
+def test_break_even_chart_excludes_na_roas_and_says_so(report, figures):
+    fig = figures["roas_break_even"]
+    shown = sum(len(trace.x) for trace in fig.data)
+    assert shown == report.influencers["roas"].notna().sum()
+    assert "1 influencer with ROAS n/a" in charts.meta(fig)["caption"]
+    names = [t for trace in fig.data for t in trace.customdata]
+    assert NA_ROAS_NAME not in {row[0] for row in names}
+    # Profitable and unprofitable differ in symbol as well as colour.
+    assert {trace.marker.symbol for trace in fig.data} == {"circle", "x"}
+    assert fig.layout.xaxis.type == "log"  # the factory's ROAS spans more than 20x
+
+
+def test_empty_window_charts_say_no_data():
+    for key, fig in charts.build_figures(empty_report()).items():
+        texts = [a.text for a in fig.layout.annotations]
+        assert charts.NO_DATA in texts, key
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+
+def test_html_inlines_plotly_once_and_has_a_div_per_chart(page, figures):
+    banner = get_plotlyjs()[:300]
+    assert page.count(banner) == 1
+    tags = tags_of(page)
+    executable = [a for t, a in tags if t == "script" and a.get("type") != "application/json"]
+    assert len(executable) == 2  # plotly.js, then the one init script
+    ids = {a.get("id") for t, a in tags if t == "div"}
+    targets = [a.get("data-target") for t, a in tags if t == "script" and "data-target" in a]
+    for key in figures:
+        assert f"chart-{key.replace('_', '-')}" in ids
+    assert sorted(targets) == sorted(f"chart-{k.replace('_', '-')}" for k in figures)
+
+
+def test_html_loads_nothing_from_the_network(page):
+    for tag, attrs in tags_of(page):
+        for name in ("src", "href"):
+            value = (attrs.get(name) or "").strip().lower()
+            assert not value.startswith(("http:", "https:", "//")), (tag, attrs)
+        assert tag != "link", attrs
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", page)
+    assert "@import" not in page
+
+
+def test_hostile_strings_appear_only_escaped(page):
+    for bad in HOSTILE:
+        assert bad not in page, bad
+        assert str(escape(bad)) in page, bad
+    for tag, attrs in tags_of(page):
+        assert tag != "img", attrs
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
+
+
+def test_same_input_gives_identical_html_bytes(env):
+    one = make_report()
+    two = make_report()
+    first = render.render_html(one, charts.build_figures(one), env)
+    second = render.render_html(two, charts.build_figures(two), env)
+    assert first.encode() == second.encode()
+
+
+def test_html_is_readable_without_scripts(page, report):
+    assert "<noscript>" in page
+    kpi = report.kpis["revenue"]
+    assert fmt.money(kpi.value, "INR", "en_IN") in page
+    assert "+12.4%" in page and "▲" in page  # sign and arrow, not only colour
+    assert ">n/a<" in page  # the ROAS n/a influencer
+    assert "Per order" in page and "/ post" in page
+
+
+def test_empty_report_renders(env):
+    empty = empty_report()
+    page = render.render_html(empty, charts.build_figures(empty), env)
+    assert "No data in this window" in page
+    assert "No influencers in this window." in page
+
+
+def test_context_keys_match_the_docstring(report, figures):
+    documented = set(re.findall(r"^\s*- ``(\w+)``", render.context.__doc__ or "", re.M))
+    documented |= set(re.findall(r"^\s*- ``\w+``, ``(\w+)``", render.context.__doc__ or "", re.M))
+    assert documented == set(render.context(report, figures))
+
+
+def test_user_template_overrides_win(tmp_path, report, figures):
+    (tmp_path / "_kpis.html").write_text(
+        '<section class="kpis custom">{% for k in kpis %}<b>{{ k.label }}</b>{% endfor %}'
+        "{{ title }}</section>"
+    )
+    env = render.make_environment(tmp_path)
+    page = render.render_html(report, figures, env)
+    assert 'class="kpis custom"' in page
+    assert 'class="kpi-value"' not in page
+    assert "Daily trend" in page  # the rest still comes from the shipped templates
+
+    (tmp_path / "report.html").write_text(
+        '{% extends "base.html" %}{% block body %}<p id="mine">{{ title }}: {{ description }}'
+        "</p>{% endblock %}"
+    )
+    page = render.render_html(report, figures, render.make_environment(tmp_path))
+    assert '<p id="mine">' in page
+    assert '<img src="http://evil/x">' not in page  # overrides are autoescaped too
+
+
+def test_template_mistakes_are_one_line_render_errors(tmp_path, report, figures):
+    (tmp_path / "_kpis.html").write_text("<p>\n{{ no_such_key }}</p>")
+    with pytest.raises(RenderError, match=r"_kpis.html:2") as info:
+        render.render_html(report, figures, render.make_environment(tmp_path))
+    assert "\n" not in str(info.value)
+
+
+def test_index_lists_builds_escaped(env):
+    builds = [
+        {
+            "preset": "weekly",
+            "title": SCRIPT,
+            "as_of": "2025-07-30",
+            "window_start": "2025-07-21",
+            "window_end": "2025-07-27",
+            "href_html": "weekly/2025-07-30/report.html",
+            "href_pdf": "weekly/2025-07-30/report.pdf",
+            "href_summary": "weekly/2025-07-30/summary.json",
+        }
+    ]
+    page = render.render_index(builds, env)
+    assert SCRIPT not in page and str(escape(SCRIPT)) in page
+    assert 'href="weekly/2025-07-30/report.pdf"' in page
+    assert "No reports" in render.render_index([], env)
+
+
+# --- PDF -------------------------------------------------------------------------------------
+
+
+def test_pdf_holds_title_window_kpis_page_numbers_and_literal_hostile_text(report, figures, env):
+    data = render.render_pdf(report, fake_svgs(figures), env, figures=figures)
+    assert data.startswith(b"%PDF")
+    pages = pdf_pages(data)
+    text = "\n".join(pages)
+    assert "MuscleBlaze influencer ROAS" in pages[1]  # running header on later pages too
+    assert "1 Jul 2025 – 30 Jul 2025" in pages[1]
+    assert "Page 1 of" in pages[0]
+    assert f"Page {len(pages)} of {len(pages)}" in pages[-1]
+    kpis = report.kpis
+    assert fmt.money(kpis["revenue"].value, "INR", "en_IN") in text
+    assert fmt.count(kpis["orders"].value, "en_IN") in text
+    assert fmt.ratio(kpis["roas"].value) in text
+    flat = squash(text)
+    for bad in HOSTILE:
+        assert squash(bad) in flat, bad
+
+
+def test_long_payout_table_repeats_its_header_on_every_page(env):
+    big = make_report(n_influencers=300)
+    figs = charts.build_figures(big)
+    pages = pdf_pages(render.render_pdf(big, fake_svgs(figs), env, figures=figs))
+    # Rate cells ("/ post", "/ order", "of revenue") exist only in the payout table.
+    table_pages = [p for p in pages if re.search(r"/ post|/ order|of revenue", p)]
+    assert len(table_pages) >= 3
+    for text in table_pages:
+        assert squash(text).count("ORDERSINWINDOW") == 1
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    requests: list[str] = []
+
+    def do_GET(self):
+        type(self).requests.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[int, list[str]]]:
+    _Recorder.requests = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], _Recorder.requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_pdf_fetches_nothing_from_the_network_or_outside_its_folders(
+    tmp_path, recorder, figures, caplog
+):
+    port, requests = recorder
+    base = f"http://127.0.0.1:{port}"
+    outside = tmp_path / "outside.png"
+    shutil.copy(Path(render.__file__), outside)  # any readable file outside allowed folders
+    user = tmp_path / "templates"
+    user.mkdir()
+    (user / "_header.html").write_text(
+        f'<link rel="stylesheet" href="{base}/style.css">'
+        f'<style>@import url("{base}/import.css"); h1 {{ background: url({base}/bg.png) }}</style>'
+        f'<h1 class="report-title">{{{{ title }}}}</h1><img src="{base}/logo.png">'
+        f'<img src="file://{outside}"><img src="../outside.png"><img src="https://127.0.0.1:{port}/s.png">'
+    )
+    hostile = make_report(preset=make_preset(title=f'<img src="{base}/title.png">'))
+    env = render.make_environment(user)
+    with caplog.at_level(logging.WARNING, logger="reportgen.render"):
+        data = render.render_pdf(hostile, fake_svgs(figures), env, figures=figures)
+    assert data.startswith(b"%PDF")
+    assert requests == []
+    refused = " ".join(r.getMessage() for r in caplog.records if "refused" in r.getMessage())
+    assert f"{base}/logo.png" in refused
+    assert "outside.png" in refused
+
+
+def test_fetcher_allows_only_data_and_files_under_allowed_folders(tmp_path):
+    allowed = tmp_path / "tpl"
+    allowed.mkdir()
+    (allowed / "logo.svg").write_text("<svg/>")
+    fetcher = render.safe_fetcher([allowed])
+    assert fetcher.permits(f"file://{allowed}/logo.svg")
+    assert fetcher.permits("data:image/svg+xml;base64,PHN2Zy8+")
+    assert not fetcher.permits(f"file://{allowed}/../secret.txt")
+    assert not fetcher.permits("file:///etc/passwd")
+    assert not fetcher.permits(f"file://otherhost{allowed}/logo.svg")
+    assert not fetcher.permits("http://127.0.0.1/x.png")
+    assert not fetcher.permits("https://example.org/x.png")
+    assert not fetcher.permits("ftp://example.org/x.png")
+    with pytest.raises(ValueError, match="refuses"):
+        fetcher.fetch("http://127.0.0.1:9/x.png")
+
+
+# --- chart export ----------------------------------------------------------------------------
+
+
+def test_export_without_chromium_is_a_one_line_render_error(monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    with pytest.raises(RenderError) as info, export.ChartExporter():
+        pass
+    assert str(info.value) == export.NO_CHROMIUM
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_exporter_uses_one_browser_for_all_figures(monkeypatch, figures):
+    opened = []
+    original = export._Session.open
+
+    async def counting_open(self):
+        opened.append(self)
+        await original(self)
+
+    monkeypatch.setattr(export._Session, "open", counting_open)
+    with export.ChartExporter(browser=CHROMIUM) as ex:
+        svgs = {key: ex.to_svg(fig) for key, fig in figures.items()}
+        svgs.update({f"{key}-again": ex.to_svg(fig) for key, fig in figures.items()})
+    assert len(opened) == 1
+    assert len(svgs) == 2 * len(figures)
+    for key, svg in svgs.items():
+        assert svg.startswith("<svg"), key
+        assert 'viewBox="0 0 680 ' in svg[:400], key
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svgs["top_revenue"]
+    print(f"per-figure SVG export: {ex.per_figure():.3f} s; browser start {ex.startup_seconds:.2f} s")
+    assert ex.per_figure() < 1.0  # target 0.2 s; generous for a loaded CI machine
+
+
+# --- real browser ----------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize("width", [1280, 390])
+def test_html_renders_in_chromium_offline(tmp_path, page, width):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    path = tmp_path / "report.html"
+    path.write_text(page, encoding="utf-8")
+    problems: list[str] = []
+    blocked: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        try:
+            tab = browser.new_page(viewport={"width": width, "height": 900})
+            tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            tab.on("pageerror", lambda e: problems.append(str(e)))
+            tab.route("**/*", route)
+            tab.goto(path.as_uri())
+            tab.wait_for_function("document.querySelectorAll('.plot .main-svg').length > 0")
+            counts = tab.eval_on_selector_all(
+                ".plot", "els => els.map(e => e.querySelectorAll('.main-svg').length)"
+            )
+            assert len(counts) == 7 and all(counts), counts
+            bar = tab.locator("#chart-top-revenue .bars .point path").first
+            bar.hover()
+            tab.wait_for_function(
+                "document.querySelector('#chart-top-revenue .hoverlayer .hovertext') !== null"
+            )
+            hover = tab.inner_text("#chart-top-revenue .hoverlayer")
+            assert "Revenue" in hover and "ROAS" in hover
+            # Tables scroll sideways inside their box instead of widening the page.
+            overflow = tab.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+            assert not overflow
+            tab.screenshot(path=f"/tmp/reportgen-report-{width}.png", full_page=False)
+        finally:
+            browser.close()
+    assert problems == []
+    assert blocked == []
