@@ -190,7 +190,9 @@ def main() -> None:
         for k, v in st.items():
             print(f"  {k:10s} {v:6.2f} s")
         if b["figures"] and "svg" in st:
-            print(f"  chart export {st['svg'] / b['figures']:.3f} s per figure ({b['figures']} figures)")
+            print(
+                f"  chart export {st['svg'] / b['figures']:.3f} s per figure ({b['figures']} figures)"
+            )
 
 
 if __name__ == "__main__":

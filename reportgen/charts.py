@@ -52,7 +52,7 @@ TEMPLATE = go.layout.Template(
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
         "margin": {"l": 8, "r": 16, "t": 16, "b": 8, "pad": 4},
-        "hoverlabel": {"font": {"family": FONT, "size": 12}, "bgcolor": "#ffffff"},
+        "hoverlabel": {"font": {"family": FONT, "size": 12}, "bgcolor": "#ffffff", "align": "left"},
         "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "xaxis": {
             "gridcolor": GRID,
@@ -495,8 +495,8 @@ def _break_even_line(fig: go.Figure, *, annotate: bool, log: bool = False) -> No
         y1=1,
         yref="paper",
         line={"color": INK, "width": 1.5, "dash": "dash"},
-        # Under the marks, so bar labels and points stay readable where they cross it.
-        layer="below",
+        # "above": WeasyPrint does not draw shapes that plotly puts in its "between" layer.
+        layer="above",
     )
     if annotate:
         fig.add_annotation(

@@ -147,7 +147,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         "rows": args.rows,
         "fmt": args.format,
     }
-    spec = SimulationSpec(**{**spec.__dict__, **{k: v for k, v in changes.items() if v is not None}})
+    spec = SimulationSpec(
+        **{**spec.__dict__, **{k: v for k, v in changes.items() if v is not None}}
+    )
     t0 = time.perf_counter()
     counts = simulate(spec, args.out)
     logger.info("simulated %s in %.1f s", counts, time.perf_counter() - t0)
@@ -164,14 +166,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for p in cfg.presets.values():
         w = p.window_for(default_as_of(p.timezone))
         sched = f", schedule '{p.schedule}'" if p.schedule else ""
-        print(f"  {p.name}: {p.window_spec()} -> {w.label()} ({p.timezone}); {p.filters.describe()}{sched}")
+        print(
+            f"  {p.name}: {p.window_spec()} -> {w.label()} ({p.timezone}); {p.filters.describe()}{sched}"
+        )
     if args.data:
         from reportgen.sources import open_dataset
 
         ds = open_dataset(cfg)
         print(f"data: {ds.rows}")
         for issue in ds.issues:
-            print(f"  {issue.severity}: {issue.message} (rows {issue.rows}, revenue {issue.revenue:,.2f})")
+            print(
+                f"  {issue.severity}: {issue.message} (rows {issue.rows}, revenue {issue.revenue:,.2f})"
+            )
     return 0
 
 

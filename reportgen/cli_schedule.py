@@ -92,20 +92,21 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
-def _ensure_logging() -> None:
-    # The scheduler is a long-running service: without a configured handler it would be silent.
+def _service_logging() -> None:
+    """Give the long-running scheduler timestamped log lines, whoever configured logging."""
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-    # APScheduler's per-job INFO lines duplicate ours.
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+        logging.basicConfig(level=logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in root.handlers:
+        handler.setFormatter(fmt)
+    # APScheduler's INFO lines (job added, started) repeat ours; its warnings still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
     """Run the scheduler until stopped."""
-    _ensure_logging()
+    _service_logging()
     scheduler = ReportScheduler(config, dry_run=args.dry_run, poll_seconds=args.poll)
     return scheduler.serve()
 

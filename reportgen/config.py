@@ -294,7 +294,7 @@ class EmailConfig:
     port: int = 587
     security: str = "starttls"
     username: str | None = None
-    password_env: str = "REPORTGEN_SMTP_PASSWORD"
+    password_env: str = "REPORTGEN_SMTP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
     sender: str = "reportgen@localhost"
     reply_to: str | None = None
     timeout: float = 30.0

@@ -125,7 +125,7 @@ class SendResult:
         return text
 
 
-# -- header and secret hygiene ------------------------------------------------------------
+# -- header and secret hygiene --------------------------------------------------------------------
 
 
 def clean_header(value: str, limit: int = 250) -> str:
@@ -152,7 +152,7 @@ def _auth_forms(user: str | None, password: str | None) -> list[str]:
     return [password, plain]
 
 
-# -- deciding whether to send --------------------------------------------------------------
+# -- deciding whether to send ---------------------------------------------------------------------
 
 
 def _num(value: Any) -> float | None:
@@ -240,7 +240,7 @@ def recipients_for(preset: Preset, output: Output) -> Recipients:
     )
 
 
-# -- composing -----------------------------------------------------------------------------
+# -- composing ------------------------------------------------------------------------------------
 
 
 @cache
@@ -464,7 +464,7 @@ def _headers(
     msg["X-Reportgen-Window"] = f"{output.window.start}/{output.window.end}"
 
 
-# -- sending -------------------------------------------------------------------------------
+# -- sending --------------------------------------------------------------------------------------
 
 
 class Mailer:
@@ -652,7 +652,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-# -- the whole delivery of one output -------------------------------------------------------
+# -- the whole delivery of one output -------------------------------------------------------------
 
 
 def eml_path(output: Output, out_dir: Path | None) -> Path:

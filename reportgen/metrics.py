@@ -36,8 +36,7 @@ logger = logging.getLogger(__name__)
 ASSUMPTIONS = [
     "Attribution is last-touch: each tracked order counts for the one influencer on its "
     "tracking row.",
-    "ROAS is direct, not incremental: revenue / payout, with no holdout or baseline "
-    "subtracted.",
+    "ROAS is direct, not incremental: revenue / payout, with no holdout or baseline subtracted.",
     "Payouts are computed for this window from each influencer's terms (rate x posts, rate x "
     "orders, or rate x revenue), not taken from the lifetime total_payout column.",
     "Days are calendar days in {tz}; timestamps without a zone are read as local time there.",
@@ -92,6 +91,7 @@ class Engine:
             df = expr.select(
                 "influencer_id", "name", "category", "platform", "basis", "rate"
             ).to_pandas()
+            df = df.sort_values("influencer_id", ignore_index=True)
             self._dims["influencers"] = df.set_index("influencer_id", drop=False)
         return self._dims["influencers"]
 
@@ -101,7 +101,10 @@ class Engine:
         if key not in self._dims:
             f = self.facts(tz)
             self._dims[key] = (
-                f.group_by("influencer_id", "brand").aggregate(revenue=f.revenue.sum()).to_pandas()
+                f.group_by("influencer_id", "brand")
+                .aggregate(revenue=f.revenue.sum().cast("float64"))
+                .to_pandas()
+                .sort_values(["influencer_id", "brand"], ignore_index=True)
             )
         return self._dims[key]
 
@@ -112,9 +115,10 @@ class Engine:
         ids = self._influencer_ids(preset)
         if ids is not None:
             f = f.filter(f.influencer_id.isin(ids))
-        df = f.to_pandas()
+        df = f.mutate(revenue=f.revenue.cast("float64")).to_pandas()
         df["day"] = pd.to_datetime(df["day"]).dt.date
-        return df
+        # Engines return rows in any order; float sums must not depend on it.
+        return df.sort_values(["day", "influencer_id", "brand"], ignore_index=True)
 
     def post_slice(self, preset: Preset, span: Window) -> pd.DataFrame:
         """Return per-post rows (influencer, day, platform, reach, likes, comments) for ``span``."""
@@ -134,7 +138,7 @@ class Engine:
         )
         df = expr.to_pandas()
         df["day"] = pd.to_datetime(df["day"]).dt.date
-        return df
+        return df.sort_values(["day", "influencer_id", "platform"], ignore_index=True)
 
     def _influencer_ids(self, preset: Preset) -> list[str] | None:
         flt = preset.filters
@@ -284,7 +288,9 @@ def _rank_roas(t: pd.DataFrame, by_revenue_first: bool = False) -> pd.DataFrame:
     if by_revenue_first:
         key = key.sort_values(["revenue", "influencer_id"], ascending=[False, True])
     else:
-        key = key.sort_values(["_na", "_r", "revenue", "influencer_id"], ascending=[True, False, False, True])
+        key = key.sort_values(
+            ["_na", "_r", "revenue", "influencer_id"], ascending=[True, False, False, True]
+        )
     return key.drop(columns=["_na", "_r"]).reset_index(drop=True)
 
 
@@ -333,8 +339,18 @@ def _breakdown(f: pd.DataFrame, column: str) -> pd.DataFrame:
 
 def _engagement(t: pd.DataFrame, p: pd.DataFrame, dim: pd.DataFrame) -> pd.DataFrame:
     """Return reach, likes, comments, engagement rate, CPM and CPE per influencer and platform."""
-    cols = ["influencer_id", "name", "platform", "posts", "reach", "likes", "comments",
-            "engagement_rate", "cpm", "cpe"]
+    cols = [
+        "influencer_id",
+        "name",
+        "platform",
+        "posts",
+        "reach",
+        "likes",
+        "comments",
+        "engagement_rate",
+        "cpm",
+        "cpe",
+    ]
     if p.empty:
         return pd.DataFrame(columns=cols)
     g = p.groupby(["influencer_id", "platform"], as_index=False)[
@@ -343,9 +359,10 @@ def _engagement(t: pd.DataFrame, p: pd.DataFrame, dim: pd.DataFrame) -> pd.DataF
     g = g[g["influencer_id"].isin(t["influencer_id"])]
     g["name"] = g["influencer_id"].map(dim["name"])
     # Cost per platform: the influencer's window payout shared by reach across platforms.
-    payout = t.set_index("influencer_id")["payout"]
+    payout = t.set_index("influencer_id")["payout"].astype(float)
     reach_tot = g.groupby("influencer_id")["reach"].transform("sum")
-    cost = g["influencer_id"].map(payout) * np.where(reach_tot > 0, g["reach"] / reach_tot, 0)
+    share = np.where(reach_tot > 0, g["reach"] / reach_tot.where(reach_tot > 0), 0.0)
+    cost = g["influencer_id"].map(payout).astype(float) * share
     eng = g["likes"] + g["comments"]
     g["engagement_rate"] = np.where(g["reach"] > 0, eng / g["reach"].where(g["reach"] > 0), np.nan)
     g["cpm"] = np.where(g["reach"] > 0, cost / g["reach"].where(g["reach"] > 0) * 1000, np.nan)

@@ -40,7 +40,9 @@ def to_csv(frame: pd.DataFrame) -> bytes:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(neutralise)
     buf = io.StringIO()
-    out.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n", float_format="%.6g")
+    out.to_csv(
+        buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n", float_format="%.6g"
+    )
     return buf.getvalue().encode("utf-8")
 
 
@@ -112,10 +114,16 @@ def collect_builds(output_dir: Path) -> list[dict[str, Any]]:
                 "window_end": data.get("window", {}).get("end", ""),
                 "revenue": data.get("kpis", {}).get("revenue"),
                 "roas": data.get("kpis", {}).get("roas"),
-                "href_html": f"{rel}/report.html" if (summary.parent / "report.html").exists() else None,
-                "href_pdf": f"{rel}/report.pdf" if (summary.parent / "report.pdf").exists() else None,
+                "href_html": f"{rel}/report.html"
+                if (summary.parent / "report.html").exists()
+                else None,
+                "href_pdf": f"{rel}/report.pdf"
+                if (summary.parent / "report.pdf").exists()
+                else None,
                 "href_summary": f"{rel}/summary.json",
-                "files": sorted(p.name for p in summary.parent.iterdir() if not p.name.startswith(".")),
+                "files": sorted(
+                    p.name for p in summary.parent.iterdir() if not p.name.startswith(".")
+                ),
             }
         )
     builds.sort(key=lambda b: (b["preset"], b["as_of"]), reverse=False)

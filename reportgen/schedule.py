@@ -8,10 +8,12 @@ whether the scheduler was down, busy with a long build, or woken by a catch-up a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import select
 import signal
 import threading
 import time
@@ -43,7 +45,7 @@ BuildFn = Callable[..., list[Any]]
 MAX_MISSED = 1000
 
 
-# -- triggers and fire times ---------------------------------------------------------------
+# -- triggers and fire times ----------------------------------------------------------------------
 
 
 class LocalCronTrigger(CronTrigger):
@@ -228,7 +230,7 @@ def _local(when: datetime) -> str:
     return when.isoformat(sep=" ", timespec="minutes")
 
 
-# -- one run: build (or reuse) then send ------------------------------------------------------
+# -- one run: build (or reuse) then send ----------------------------------------------------------
 
 
 @dataclass
@@ -396,7 +398,7 @@ def execute(
     return outcome
 
 
-# -- the scheduler ---------------------------------------------------------------------------
+# -- the scheduler --------------------------------------------------------------------------------
 
 
 class ReportScheduler:
@@ -424,10 +426,12 @@ class ReportScheduler:
         self.trigger_factory = trigger_factory
         self.max_workers = max_workers
         self._busy: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._wake = threading.Event()
+        self._pipe: tuple[int, int] | None = None  # wakes the main loop; made by serve()
+        self._signalled = ""
         self._stop = threading.Event()
         self._reload_requested = False
         self._stamp = _stamp(config.path)
+        self._settling: tuple[int, int] | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._specs: dict[str, tuple[str, str]] = {}
 
@@ -496,6 +500,19 @@ class ReportScheduler:
             )
         self._init_cursors()
 
+    def _trigger(self, preset: Preset) -> BaseTrigger | None:
+        try:
+            return self.trigger_factory(preset)
+        except ValueError as exc:
+            # One bad schedule must not stop the other presets.
+            logger.error(
+                "%s: schedule %r cannot be used: %s; not scheduled",
+                preset.name,
+                preset.schedule,
+                exc,
+            )
+            return None
+
     def due(self, name: str, now: datetime) -> list[datetime]:
         """Return the fire times of ``name`` after its cursor, up to ``now``."""
         preset = self.config.presets.get(name)
@@ -505,7 +522,8 @@ class ReportScheduler:
         if cursor is None:
             self.ledger.advance_cursor(name, now)
             return []
-        return fires_between(self.trigger_factory(preset), cursor, now)
+        trigger = self._trigger(preset)
+        return fires_between(trigger, cursor, now) if trigger else []
 
     def tick(self, name: str, *, now: datetime | None = None) -> list[RunOutcome]:
         """Handle every due fire of ``name``; the job APScheduler runs at each fire time."""
@@ -618,6 +636,9 @@ class ReportScheduler:
 
     def _add_job(self, preset: Preset, *, run_now: bool) -> None:
         assert self._scheduler is not None
+        trigger = self._trigger(preset)
+        if trigger is None:
+            return
         extra: dict[str, Any] = {}
         if run_now:
             # One immediate wake-up performs the start-up catch-up on the preset's own job,
@@ -625,7 +646,7 @@ class ReportScheduler:
             extra["next_run_time"] = datetime.now(UTC)
         self._scheduler.add_job(
             self.tick,
-            trigger=self.trigger_factory(preset),
+            trigger=trigger,
             args=[preset.name],
             id=preset.name,
             name=f"reportgen {preset.name}",
@@ -673,24 +694,37 @@ class ReportScheduler:
         )
         for preset in self.scheduled().values():
             self._add_job(preset, run_now=True)
-            logger.info("%s: scheduled '%s' (%s)", preset.name, preset.schedule, preset.timezone)
         self._scheduler.start()
-        for preset in self.scheduled().values():
-            nxt = self.trigger_factory(preset).get_next_fire_time(None, datetime.now(UTC))
-            if nxt:
-                logger.info("%s: next run %s", preset.name, _local(nxt))
+        for name in self._specs:
+            preset = self.config.presets[name]
+            trigger = self._trigger(preset)
+            nxt = trigger.get_next_fire_time(None, datetime.now(UTC)) if trigger else None
+            logger.info(
+                "%s: scheduled '%s' (%s); next run %s",
+                name,
+                preset.schedule,
+                preset.timezone,
+                _local(nxt) if nxt else "never",
+            )
 
     def stop(self, wait: bool = True) -> None:
         """Stop waking up; wait for running builds when ``wait``."""
         self._stop.set()
-        self._wake.set()
+        self._poke()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
 
     def request_reload(self) -> None:
         """Ask the main loop to reload the config (what SIGHUP does)."""
         self._reload_requested = True
-        self._wake.set()
+        self._poke()
+
+    def _poke(self) -> None:
+        # A byte down a pipe is all a signal handler may safely do: no locks, no logging
+        # (an Event or a log call could deadlock on a lock the interrupted code holds).
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._pipe[1], b"x")
 
     def serve(self, *, install_signals: bool = True) -> int:
         """Run until SIGINT/SIGTERM: take the lock, catch up, then schedule; return exit code."""
@@ -700,6 +734,9 @@ class ReportScheduler:
                 "schedule: '0 7 * * 1' (minute hour day month weekday, in the preset's timezone)"
             )
         lock = scheduler_lock(self.config.schedule.state_dir)
+        self._pipe = os.pipe()
+        for fd in self._pipe:
+            os.set_blocking(fd, False)
         try:
             logger.info(
                 "scheduler started (pid %d, state folder %s)",
@@ -713,34 +750,46 @@ class ReportScheduler:
             self._main_loop()
         finally:
             self.stop(wait=True)
+            pipe, self._pipe = self._pipe, None
+            for fd in pipe:
+                os.close(fd)
             lock.release()
             logger.info("scheduler stopped")
         return 0
 
     def _main_loop(self) -> None:
+        assert self._pipe is not None
+        wake = self._pipe[0]
         while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
+            ready, _, _ = select.select([wake], [], [], self.poll_seconds)
+            if ready:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake, 512)
+            if self._signalled:
+                logger.info("%s received; finishing running builds, then stopping", self._signalled)
+                break
             if self._stop.is_set():
                 break
             if self._reload_requested:
                 self._reload_requested = False
                 self.reload("SIGHUP")
             elif self.config_changed():
-                self.reload("config file changed")
+                # Reload once the file has stopped changing for a poll, so a save caught
+                # half-written is not rejected (and logged) before the editor has finished.
+                stamp = _stamp(self.config.path)
+                if stamp == self._settling:
+                    self.reload("config file changed")
+                self._settling = stamp
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        signal.signal(signal.SIGHUP, lambda *_: self.request_reload())
 
         def _terminate(signum: int, _frame: Any) -> None:
-            logger.info(
-                "%s received; finishing running builds, then stopping", signal.Signals(signum).name
-            )
-            self._stop.set()
-            self._wake.set()
+            self._signalled = signal.Signals(signum).name
+            self._poke()
 
+        signal.signal(signal.SIGHUP, lambda *_: self.request_reload())
         signal.signal(signal.SIGTERM, _terminate)
         signal.signal(signal.SIGINT, _terminate)
 

@@ -770,19 +770,19 @@ def _tracking_chunks(
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
     """Yield tracking_data in chronological chunks of about CHUNK_ROWS rows (table, influencer)."""
     n_inf = len(infl)
-    per_day = lam.reshape(-1, 24 * n_inf).sum(axis=1)
-    total = per_day.sum()
-    bounds = _chunk_bounds(n_rows * per_day / total if total > 0 else per_day)
-    masses = np.array([per_day[a:b].sum() for a, b in bounds])
+    per_hour = lam.sum(axis=1)
+    total = per_hour.sum()
+    bounds = _chunk_bounds(n_rows * per_hour / total if total > 0 else per_hour)
+    masses = np.array([per_hour[a:b].sum() for a, b in bounds])
     sizes = _multinomial(rng, n_rows, masses)
 
     context = _TrackingContext.build(infl, cal, n_rows, lam, rng)
     next_id = 1
-    for (d0, d1), size in zip(bounds, sizes, strict=True):
+    for (h0, h1), size in zip(bounds, sizes, strict=True):
         # Exact counts per (hour, influencer) cell; same shape for any total.
-        counts = _multinomial(rng, int(size), lam[d0 * 24 : d1 * 24].ravel())
+        counts = _multinomial(rng, int(size), lam[h0:h1].ravel())
         cells = np.repeat(np.arange(len(counts)), counts)
-        hour = d0 * 24 + cells // n_inf
+        hour = h0 + cells // n_inf
         inf_idx = cells % n_inf
         second = (WARMUP_DAYS * 24 + hour) * 3_600 + rng.integers(0, 3_600, len(cells))
         order = np.argsort(second, kind="stable")
@@ -807,16 +807,16 @@ def _write_tracking(
     return orders, revenue
 
 
-def _chunk_bounds(expected_per_day: np.ndarray) -> list[tuple[int, int]]:
-    """Cut the window into runs of whole days holding about CHUNK_ROWS expected rows each."""
+def _chunk_bounds(expected_per_hour: np.ndarray) -> list[tuple[int, int]]:
+    """Cut the window into runs of hours holding about CHUNK_ROWS expected rows each."""
     bounds: list[tuple[int, int]] = []
     start, acc = 0, 0.0
-    for d, rows in enumerate(expected_per_day):
-        if d > start and acc + rows > CHUNK_ROWS:
-            bounds.append((start, d))
-            start, acc = d, 0.0
+    for h, rows in enumerate(expected_per_hour.tolist()):
+        if h > start and acc + rows > CHUNK_ROWS:
+            bounds.append((start, h))
+            start, acc = h, 0.0
         acc += rows
-    bounds.append((start, len(expected_per_day)))
+    bounds.append((start, len(expected_per_hour)))
     return bounds
 
 

@@ -95,11 +95,24 @@ def dumps(summary: dict[str, Any]) -> bytes:
 def csv_tables(report: ReportData) -> dict[str, bytes]:
     """Return the report's tables as neutralised CSV files."""
     payouts = report.influencers[
-        ["influencer_id", "name", "category", "platform", "basis", "rate", "posts", "orders",
-         "payout", "revenue", "roas"]
+        [
+            "influencer_id",
+            "name",
+            "category",
+            "platform",
+            "basis",
+            "rate",
+            "posts",
+            "orders",
+            "payout",
+            "revenue",
+            "roas",
+        ]
     ].copy()
-    payouts["profitable"] = report.influencers["profitable"].astype("object").where(
-        report.influencers["profitable"].notna(), ""
+    payouts["profitable"] = (
+        report.influencers["profitable"]
+        .astype("object")
+        .where(report.influencers["profitable"].notna(), "")
     )
     dq = pd.DataFrame(
         [i.as_dict() | {"examples": "; ".join(i.examples)} for i in report.data_quality],

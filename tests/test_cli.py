@@ -27,13 +27,24 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def adhoc(tiny: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     return run(
-        "build", "--data", str(tiny), "--from", "2025-07-01", "--to", "2025-07-07",
-        "--out", str(out), *extra, cwd=tiny.parent,
+        "build",
+        "--data",
+        str(tiny),
+        "--from",
+        "2025-07-01",
+        "--to",
+        "2025-07-07",
+        "--out",
+        str(out),
+        *extra,
+        cwd=tiny.parent,
     )
 
 
@@ -76,7 +87,9 @@ def test_bad_data_fails_and_keeps_previous_output(tmp_path, tiny):
     r = adhoc(tiny, out)
     assert r.returncode == 3
     assert "Traceback" not in r.stderr
-    assert "tracking_data.csv: row 6 (line 7), column 'date': cannot read 'yesterday-ish'" in r.stderr
+    assert (
+        "tracking_data.csv: row 6 (line 7), column 'date': cannot read 'yesterday-ish'" in r.stderr
+    )
     assert snapshot(out) == before
 
 
@@ -89,7 +102,9 @@ def test_adhoc_flags_are_validated(tmp_path, tiny):
 
 def test_csv_cells_are_neutralised(tmp_path, tiny):
     path = tiny / "influencers.csv"
-    path.write_text(path.read_text().replace("Asha Rao", f'"{HOSTILE.replace(chr(34), chr(34) * 2)}"'))
+    path.write_text(
+        path.read_text().replace("Asha Rao", f'"{HOSTILE.replace(chr(34), chr(34) * 2)}"')
+    )
     out = tmp_path / "out"
     assert adhoc(tiny, out).returncode == 0
     d = out / "adhoc-2025-07-01-2025-07-07" / "2025-07-07"
@@ -106,8 +121,16 @@ def test_csv_cells_are_neutralised(tmp_path, tiny):
 def test_peer_seed_builds(tmp_path):
     out = tmp_path / "out"
     r = run(
-        "build", "--data", str(PEER / "seed-layout-pranavadache"), "--from", "2025-06-28",
-        "--to", "2025-07-27", "--out", str(out), cwd=tmp_path,
+        "build",
+        "--data",
+        str(PEER / "seed-layout-pranavadache"),
+        "--from",
+        "2025-06-28",
+        "--to",
+        "2025-07-27",
+        "--out",
+        str(out),
+        cwd=tmp_path,
     )
     assert r.returncode == 0, r.stderr
     s = json.loads(next(out.glob("*/2025-07-27/summary.json")).read_text())

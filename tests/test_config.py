@@ -45,24 +45,69 @@ def test_defaults_apply_and_presets_override(tmp_path):
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("presets:\n  a:\n    windw: last_7_days\n", "config.yaml:3: presets.a.windw: unknown key (did you mean 'window'?)"),
-        ("presets:\n  a:\n    brands: [MuscleBlast]\n", "config.yaml:3: presets.a.brands[0]: unknown brand 'MuscleBlast' (did you mean 'MuscleBlaze'?)"),
-        ("presets:\n  a:\n    categories:\n      - Fitness\n      - Gaming\n", "config.yaml:5: presets.a.categories[1]: unknown category 'Gaming'"),
-        ("presets:\n  a:\n    timezone: Asia/Kolkatta\n", "config.yaml:3: presets.a.timezone: unknown timezone 'Asia/Kolkatta'"),
-        ("presets:\n  a:\n    window: {start: 2025-02-30, end: 2025-03-01}\n", "config.yaml:3: presets.a.window.start: expected a date YYYY-MM-DD, got '2025-02-30'"),
-        ("presets:\n  a:\n    window: {start: 2025-03-02, end: 2025-03-01}\n", "presets.a.window.end: end 2025-03-01 is before start 2025-03-02"),
+        (
+            "presets:\n  a:\n    windw: last_7_days\n",
+            "config.yaml:3: presets.a.windw: unknown key (did you mean 'window'?)",
+        ),
+        (
+            "presets:\n  a:\n    brands: [MuscleBlast]\n",
+            "config.yaml:3: presets.a.brands[0]: unknown brand 'MuscleBlast' (did you mean 'MuscleBlaze'?)",
+        ),
+        (
+            "presets:\n  a:\n    categories:\n      - Fitness\n      - Gaming\n",
+            "config.yaml:5: presets.a.categories[1]: unknown category 'Gaming'",
+        ),
+        (
+            "presets:\n  a:\n    timezone: Asia/Kolkatta\n",
+            "config.yaml:3: presets.a.timezone: unknown timezone 'Asia/Kolkatta'",
+        ),
+        (
+            "presets:\n  a:\n    window: {start: 2025-02-30, end: 2025-03-01}\n",
+            "config.yaml:3: presets.a.window.start: expected a date YYYY-MM-DD, got '2025-02-30'",
+        ),
+        (
+            "presets:\n  a:\n    window: {start: 2025-03-02, end: 2025-03-01}\n",
+            "presets.a.window.end: end 2025-03-01 is before start 2025-03-02",
+        ),
         ("presets:\n  a:\n    window: last_week\n", "presets.a.window: unknown window 'last_week'"),
-        ("presets:\n  a:\n    top_n: ten\n", "config.yaml:3: presets.a.top_n: expected an integer, got 'ten'"),
-        ("presets:\n  a:\n    formats: [html, docx]\n", "presets.a.formats[1]: 'docx' is not one of html, pdf, csv"),
-        ("presets:\n  a:\n    schedule: '0 25 * * *'\n", "presets.a.schedule: invalid cron expression '0 25 * * *'"),
-        ("defaults:\n  currency: RUPEES\npresets:\n  a: {}\n", "config.yaml:2: defaults.currency: unknown currency 'RUPEES'"),
-        ("sourc:\n  kind: files\npresets:\n  a: {}\n", "config.yaml:1: sourc: unknown key (did you mean 'source'?)"),
-        ("source:\n  kind: csv\npresets:\n  a: {}\n", "config.yaml:2: source.kind: 'csv' is not one of simulate, files"),
-        ("source:\n  columns:\n    tracking: {date: order_date}\npresets:\n  a: {}\n", "config.yaml:3: source.columns.tracking: unknown table (did you mean 'tracking_data'?)"),
-        ("presets:\n  a: {}\n  a: {}\n", "config.yaml:3: presets.a: duplicate key (first at line 2)"),
+        (
+            "presets:\n  a:\n    top_n: ten\n",
+            "config.yaml:3: presets.a.top_n: expected an integer, got 'ten'",
+        ),
+        (
+            "presets:\n  a:\n    formats: [html, docx]\n",
+            "presets.a.formats[1]: 'docx' is not one of html, pdf, csv",
+        ),
+        (
+            "presets:\n  a:\n    schedule: '0 25 * * *'\n",
+            "presets.a.schedule: invalid cron expression '0 25 * * *'",
+        ),
+        (
+            "defaults:\n  currency: RUPEES\npresets:\n  a: {}\n",
+            "config.yaml:2: defaults.currency: unknown currency 'RUPEES'",
+        ),
+        (
+            "sourc:\n  kind: files\npresets:\n  a: {}\n",
+            "config.yaml:1: sourc: unknown key (did you mean 'source'?)",
+        ),
+        (
+            "source:\n  kind: csv\npresets:\n  a: {}\n",
+            "config.yaml:2: source.kind: 'csv' is not one of simulate, files",
+        ),
+        (
+            "source:\n  columns:\n    tracking: {date: order_date}\npresets:\n  a: {}\n",
+            "config.yaml:3: source.columns.tracking: unknown table (did you mean 'tracking_data'?)",
+        ),
+        (
+            "presets:\n  a: {}\n  a: {}\n",
+            "config.yaml:3: presets.a: duplicate key (first at line 2)",
+        ),
         ("presets:\n  a: [1, 2\n", "config.yaml:"),
         ("presets: {}\n", "presets: define at least one preset"),
-        ("presets:\n  a:\n    to: [not-an-address]\n", "presets.a.to[0]: expected one email address"),
+        (
+            "presets:\n  a:\n    to: [not-an-address]\n",
+            "presets.a.to[0]: expected one email address",
+        ),
     ],
 )
 def test_errors_name_line_and_key(tmp_path, body, expected):

@@ -1,4 +1,4 @@
-"""Email delivery against a real aiosmtpd server on 127.0.0.1, with faults injected by the handler."""
+"""Email delivery against a real aiosmtpd server on 127.0.0.1, faults injected by its handler."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from aiosmtpd.smtp import AuthResult
 
 from reportgen import config as config_mod
 from reportgen import summary as summary_mod
-from reportgen.deliver import Mailer, clean_header, compose, decide, deliver, recipients_for
+from reportgen.deliver import Mailer, clean_header, decide, deliver, recipients_for
 from reportgen.errors import DeliveryError
 from reportgen.ledger import Ledger
 from reportgen.model import Window
@@ -37,7 +37,7 @@ from tests.factories import SCRIPT, make_report
 PASSWORD = "s3cret-Pa55!word"
 
 
-# -- a real SMTP server with fault injection ---------------------------------------------------
+# -- a real SMTP server with fault injection ------------------------------------------------------
 
 
 class Recorder:
@@ -126,7 +126,7 @@ def smtp():
     controller.stop()
 
 
-# -- config and fake build outputs ------------------------------------------------------------
+# -- config and fake build outputs ----------------------------------------------------------------
 
 
 def make_config(tmp_path: Path, port: int, extra: str = "", **email: Any) -> config_mod.Config:
@@ -189,7 +189,13 @@ def make_output(
     files["html"].write_text("<!doctype html><title>report</title><p>full report</p>")
     group = preset.name.split(".", 1)[1] if "." in preset.name else None
     return StoredOutput(
-        preset, group, window, window.end, directory, files, data,
+        preset,
+        group,
+        window,
+        window.end,
+        directory,
+        files,
+        data,
         report if with_report else None,
     )
 
@@ -218,7 +224,7 @@ def text_part(msg: email.message.EmailMessage) -> str:
     return msg.get_body(preferencelist=("plain",)).get_content()
 
 
-# -- structure and content -------------------------------------------------------------------------
+# -- structure and content ------------------------------------------------------------------------
 
 
 def test_mime_structure_headers_and_body(tmp_path, smtp):
@@ -260,7 +266,13 @@ def test_mime_structure_headers_and_body(tmp_path, smtp):
     assert "javascript:" not in html.lower()
     # The influencer named like a script tag is shown, escaped.
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    for needle in ("Revenue", "ROAS", "Asia/Kolkata", "brands: MuscleBlaze", "2025-07-01 to 2025-07-30"):
+    for needle in (
+        "Revenue",
+        "ROAS",
+        "Asia/Kolkata",
+        "brands: MuscleBlaze",
+        "2025-07-01 to 2025-07-30",
+    ):
         assert needle in html and needle in text
     assert "₹" in html  # money in the preset's currency and locale
     assert "▲" in html or "▼" in html  # change against the previous window
@@ -279,13 +291,17 @@ def test_attach_pdf_and_html(tmp_path, smtp):
 def test_oversized_attachment_fails_without_base_url(tmp_path, smtp):
     cfg = make_config(tmp_path, smtp.port, max_attachment_mb=0.1)
     out = make_output(cfg, pdf_bytes=200_000)
-    with pytest.raises(DeliveryError, match=r"report\.pdf is 0\.2 MB, over email\.max_attachment_mb"):
+    with pytest.raises(
+        DeliveryError, match=r"report\.pdf is 0\.2 MB, over email\.max_attachment_mb"
+    ):
         deliver(cfg, cfg.presets["weekly"], out, ledger=Ledger(cfg.schedule.state_dir))
     assert smtp.messages == []
 
 
 def test_oversized_attachment_becomes_a_link_with_base_url(tmp_path, smtp):
-    cfg = make_config(tmp_path, smtp.port, max_attachment_mb=0.1, base_url="https://reports.example.com/r/")
+    cfg = make_config(
+        tmp_path, smtp.port, max_attachment_mb=0.1, base_url="https://reports.example.com/r/"
+    )
     out = make_output(cfg, pdf_bytes=200_000)
     deliver(cfg, cfg.presets["weekly"], out, ledger=Ledger(cfg.schedule.state_dir))
     msg = smtp.parsed()
@@ -317,7 +333,7 @@ def test_header_setter_rejects_raw_newlines():
         msg["Subject"] = "x\r\nBcc: evil@example.com"
 
 
-# -- transient and permanent SMTP failures ---------------------------------------------------------
+# -- transient and permanent SMTP failures --------------------------------------------------------
 
 
 def test_421_then_success_is_delivered_once(tmp_path, smtp):
@@ -355,8 +371,13 @@ def test_disconnect_after_data_is_retried_and_delivered_once(tmp_path, smtp):
     cfg = make_config(tmp_path, smtp.port)
     smtp.close_after_data = 1
     mailer = Mailer(cfg.email)
-    deliver(cfg, cfg.presets["weekly"], make_output(cfg), ledger=Ledger(cfg.schedule.state_dir),
-            mailer=mailer)
+    deliver(
+        cfg,
+        cfg.presets["weekly"],
+        make_output(cfg),
+        ledger=Ledger(cfg.schedule.state_dir),
+        mailer=mailer,
+    )
     assert len(smtp.messages) == 1
     assert mailer.connections == 2
 
@@ -365,8 +386,13 @@ def test_disconnect_in_the_middle_of_data_is_retried_and_delivered_once(tmp_path
     cfg = make_config(tmp_path, smtp.port)
     smtp.drop_after_354 = 1
     mailer = Mailer(cfg.email)
-    deliver(cfg, cfg.presets["weekly"], make_output(cfg, pdf_bytes=300_000),
-            ledger=Ledger(cfg.schedule.state_dir), mailer=mailer)
+    deliver(
+        cfg,
+        cfg.presets["weekly"],
+        make_output(cfg, pdf_bytes=300_000),
+        ledger=Ledger(cfg.schedule.state_dir),
+        mailer=mailer,
+    )
     assert len(smtp.messages) == 1
     assert mailer.connections == 2
 
@@ -378,7 +404,7 @@ def test_transient_failures_exhausted_then_a_rerun_sends_once(tmp_path, smtp):
     out = make_output(cfg)
     delays: list[float] = []
     mailer = Mailer(cfg.email, sleep=delays.append)
-    with pytest.raises(DeliveryError, match="could not deliver to 4 of 4: .*421 busy"):
+    with pytest.raises(DeliveryError, match=r"could not deliver to 4 of 4: .*421 busy"):
         deliver(cfg, cfg.presets["weekly"], out, ledger=ledger, mailer=mailer)
     assert delays == [0.01, 0.02], "exponential backoff"
     assert mailer.connections == 3
@@ -393,8 +419,13 @@ def test_connection_refused_is_retried_then_reported(tmp_path):
     cfg = make_config(tmp_path, free_port(), retries=2)
     mailer = Mailer(cfg.email, sleep=lambda s: None)
     with pytest.raises(DeliveryError, match="could not deliver"):
-        deliver(cfg, cfg.presets["weekly"], make_output(cfg), ledger=Ledger(cfg.schedule.state_dir),
-                mailer=mailer)
+        deliver(
+            cfg,
+            cfg.presets["weekly"],
+            make_output(cfg),
+            ledger=Ledger(cfg.schedule.state_dir),
+            mailer=mailer,
+        )
     assert mailer.connections == 3
 
 
@@ -407,8 +438,13 @@ def test_authentication_failure_fails_at_once_without_the_password(tmp_path, cap
         mailer = Mailer(cfg.email, env={"RG_TEST_PW": PASSWORD})
         caplog.set_level(logging.DEBUG)
         with pytest.raises(DeliveryError) as err:
-            deliver(cfg, cfg.presets["weekly"], make_output(cfg),
-                    ledger=Ledger(cfg.schedule.state_dir), mailer=mailer)
+            deliver(
+                cfg,
+                cfg.presets["weekly"],
+                make_output(cfg),
+                ledger=Ledger(cfg.schedule.state_dir),
+                mailer=mailer,
+            )
     finally:
         controller.stop()
     message = str(err.value)
@@ -434,8 +470,13 @@ def test_authentication_success_uses_the_env_password(tmp_path):
     try:
         cfg = make_config(tmp_path, controller.port, username="reporter", password_env="RG_TEST_PW")
         mailer = Mailer(cfg.email, env={"RG_TEST_PW": PASSWORD})
-        deliver(cfg, cfg.presets["weekly"], make_output(cfg), ledger=Ledger(cfg.schedule.state_dir),
-                mailer=mailer)
+        deliver(
+            cfg,
+            cfg.presets["weekly"],
+            make_output(cfg),
+            ledger=Ledger(cfg.schedule.state_dir),
+            mailer=mailer,
+        )
     finally:
         controller.stop()
     assert len(rec.messages) == 1
@@ -444,12 +485,17 @@ def test_authentication_success_uses_the_env_password(tmp_path):
 def test_missing_password_env_is_a_clear_error(tmp_path, smtp):
     cfg = make_config(tmp_path, smtp.port, username="reporter", password_env="RG_MISSING_PW")
     with pytest.raises(DeliveryError, match="RG_MISSING_PW"):
-        deliver(cfg, cfg.presets["weekly"], make_output(cfg), ledger=Ledger(cfg.schedule.state_dir),
-                mailer=Mailer(cfg.email, env={}))
+        deliver(
+            cfg,
+            cfg.presets["weekly"],
+            make_output(cfg),
+            ledger=Ledger(cfg.schedule.state_dir),
+            mailer=Mailer(cfg.email, env={}),
+        )
     assert smtp.connections == 1 and smtp.messages == []
 
 
-# -- TLS -----------------------------------------------------------------------------------------
+# -- TLS ------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -463,10 +509,26 @@ def self_signed(tmp_path_factory) -> tuple[Path, Path]:
         if not shutil.which("openssl"):
             pytest.skip("neither the cryptography package nor the openssl tool is available")
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-             "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-            check=True, capture_output=True,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            ],
+            check=True,
+            capture_output=True,
         )
     return cert, key
 
@@ -485,20 +547,29 @@ def _self_signed_cryptography(cert_path: Path, key_path: Path) -> None:
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-        ), critical=False)
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -511,16 +582,31 @@ def test_starttls_with_a_self_signed_certificate(tmp_path, self_signed):
     cert, key = self_signed
     rec = Recorder()
     controller = start_server(
-        rec, tls_context=_server_context(cert, key), require_starttls=True,
+        rec,
+        tls_context=_server_context(cert, key),
+        require_starttls=True,
         authenticator=rec.authenticate,
     )
     try:
-        cfg = make_config(tmp_path, controller.port, security="starttls", username="reporter",
-                          password_env="RG_TEST_PW")
-        mailer = Mailer(cfg.email, env={"RG_TEST_PW": PASSWORD},
-                        tls_context=ssl.create_default_context(cafile=str(cert)))
-        deliver(cfg, cfg.presets["weekly"], make_output(cfg), ledger=Ledger(cfg.schedule.state_dir),
-                mailer=mailer)
+        cfg = make_config(
+            tmp_path,
+            controller.port,
+            security="starttls",
+            username="reporter",
+            password_env="RG_TEST_PW",
+        )
+        mailer = Mailer(
+            cfg.email,
+            env={"RG_TEST_PW": PASSWORD},
+            tls_context=ssl.create_default_context(cafile=str(cert)),
+        )
+        deliver(
+            cfg,
+            cfg.presets["weekly"],
+            make_output(cfg),
+            ledger=Ledger(cfg.schedule.state_dir),
+            mailer=mailer,
+        )
     finally:
         controller.stop()
     assert len(rec.messages) == 1
@@ -534,8 +620,13 @@ def test_implicit_tls(tmp_path, self_signed):
     try:
         cfg = make_config(tmp_path, controller.port, security="ssl")
         mailer = Mailer(cfg.email, tls_context=ssl.create_default_context(cafile=str(cert)))
-        deliver(cfg, cfg.presets["weekly"], make_output(cfg), ledger=Ledger(cfg.schedule.state_dir),
-                mailer=mailer)
+        deliver(
+            cfg,
+            cfg.presets["weekly"],
+            make_output(cfg),
+            ledger=Ledger(cfg.schedule.state_dir),
+            mailer=mailer,
+        )
     finally:
         controller.stop()
     assert len(rec.messages) == 1
@@ -548,9 +639,14 @@ def test_untrusted_certificate_fails_at_once(tmp_path, self_signed):
     try:
         cfg = make_config(tmp_path, controller.port, security="starttls")
         mailer = Mailer(cfg.email)  # the default trust store does not know our certificate
-        with pytest.raises(DeliveryError, match="TLS with 127.0.0.1:.* failed.*certificate"):
-            deliver(cfg, cfg.presets["weekly"], make_output(cfg),
-                    ledger=Ledger(cfg.schedule.state_dir), mailer=mailer)
+        with pytest.raises(DeliveryError, match=r"TLS with 127\.0\.0\.1:.* failed.*certificate"):
+            deliver(
+                cfg,
+                cfg.presets["weekly"],
+                make_output(cfg),
+                ledger=Ledger(cfg.schedule.state_dir),
+                mailer=mailer,
+            )
     finally:
         controller.stop()
     assert mailer.connections == 1 and rec.messages == []
@@ -563,7 +659,7 @@ def test_starttls_required_but_not_offered(tmp_path, smtp):
     assert smtp.connections == 1
 
 
-# -- exactly once, conditions, dry run -------------------------------------------------------------
+# -- exactly once, conditions, dry run ------------------------------------------------------------
 
 
 def test_rerun_never_sends_twice(tmp_path, smtp):
@@ -624,7 +720,8 @@ def test_only_if_any_revenue_drop(tmp_path, smtp):
 def test_only_if_any_top_below_break_even(tmp_path):
     cfg = make_config(tmp_path, 25)
     preset = dataclasses.replace(
-        cfg.presets["weekly"], top_n=3,
+        cfg.presets["weekly"],
+        top_n=3,
         send={"skip_if_empty": True, "only_if_any": ["top_below_break_even"]},
     )
     out = make_output(cfg)
@@ -636,7 +733,8 @@ def test_only_if_any_top_below_break_even(tmp_path):
     ]
     fine = dataclasses.replace(out, summary={**out.summary, "top_influencers_by_revenue": top})
     assert decide(preset, fine) == (
-        False, "no send.only_if_any rule held: every top-3 influencer has ROAS >= 1"
+        False,
+        "no send.only_if_any rule held: every top-3 influencer has ROAS >= 1",
     )
     top[1]["roas"] = 0.8
     assert decide(preset, fine) == (True, "top-3 influencers below break-even: Bala")
@@ -651,14 +749,15 @@ def test_dry_run_writes_eml_and_sends_nothing(tmp_path, smtp):
     msg = email.message_from_bytes(result.path.read_bytes(), policy=default_policy)
     assert msg["Subject"].startswith("Weekly performance — ")
     assert msg["Bcc"] == "dan@example.com"  # shown in the preview only
-    elsewhere = deliver(cfg, cfg.presets["weekly"], out, ledger=ledger, dry_run=True,
-                        out_dir=tmp_path / "eml")
+    elsewhere = deliver(
+        cfg, cfg.presets["weekly"], out, ledger=ledger, dry_run=True, out_dir=tmp_path / "eml"
+    )
     assert elsewhere.path == tmp_path / "eml" / "weekly_2025-07-30.eml"
     assert smtp.connections == 0 and smtp.messages == []
     assert ledger.deliveries("weekly", out.window) == {}
 
 
-# -- fan-out groups: each group sees only its own figures -------------------------------------------
+# -- fan-out groups: each group sees only its own figures -----------------------------------------
 
 GROUPS = """\
   fanout:
@@ -671,8 +770,9 @@ GROUPS = """\
 """
 
 
-def fake_group_build(config: config_mod.Config, *, presets: list[str], as_of: date,
-                     **_: Any) -> list[StoredOutput]:
+def fake_group_build(
+    config: config_mod.Config, *, presets: list[str], as_of: date, **_: Any
+) -> list[StoredOutput]:
     """Build each group with its own influencer names and figures."""
     from reportgen.build import expand
 
@@ -692,13 +792,23 @@ def fake_group_build(config: config_mod.Config, *, presets: list[str], as_of: da
 def test_group_emails_carry_only_their_own_rows(tmp_path, smtp):
     cfg = make_config(tmp_path, smtp.port, extra=GROUPS)
     ledger = Ledger(cfg.schedule.state_dir)
-    outcome = execute(cfg, "fanout", as_of=date(2025, 7, 30), trigger="manual", ledger=ledger,
-                      build_fn=fake_group_build)
+    outcome = execute(
+        cfg,
+        "fanout",
+        as_of=date(2025, 7, 30),
+        trigger="manual",
+        ledger=ledger,
+        build_fn=fake_group_build,
+    )
     assert [s.state for s in outcome.sends] == ["sent", "sent"]
     assert sorted(r for _, rcpts, _ in smtp.messages for r in rcpts) == [
-        "gz-boss@example.com", "gz-team@example.com", "mb-team@example.com"
+        "gz-boss@example.com",
+        "gz-team@example.com",
+        "mb-team@example.com",
     ]
-    outputs = {o.group: o for o in fake_group_build(cfg, presets=["fanout"], as_of=date(2025, 7, 30))}
+    outputs = {
+        o.group: o for o in fake_group_build(cfg, presets=["fanout"], as_of=date(2025, 7, 30))
+    }
     mails = {"mb": smtp.to("mb-team@example.com"), "gz": smtp.to("gz-team@example.com")}
     assert len(mails["mb"]) == 1 and len(mails["gz"]) == 1
     for group, other in (("mb", "gz"), ("gz", "mb")):
@@ -723,7 +833,7 @@ def test_recipients_of_a_group_exclude_the_preset_list(tmp_path):
     assert recipients_for(preset, out).envelope() == ["mb-team@example.com"]
 
 
-# -- end to end with the real build -------------------------------------------------------------------
+# -- end to end with the real build ---------------------------------------------------------------
 
 
 def _real_build_or_skip():
@@ -760,8 +870,9 @@ presets:
 def e2e_config(tmp_path, smtp):
     _real_build_or_skip()
     path = tmp_path / "config.yaml"
-    path.write_text(E2E.format(data=TINY, out=tmp_path / "out", state=tmp_path / "state",
-                               port=smtp.port))
+    path.write_text(
+        E2E.format(data=TINY, out=tmp_path / "out", state=tmp_path / "state", port=smtp.port)
+    )
     return config_mod.load(path)
 
 
@@ -770,8 +881,14 @@ def test_e2e_real_build_is_sent(e2e_config, smtp):
     build = _real_build_or_skip()
     ledger = Ledger(e2e_config.schedule.state_dir)
     t0 = time.monotonic()
-    outcome = execute(e2e_config, "weekly", as_of=date(2025, 7, 7), trigger="manual",
-                      ledger=ledger, build_fn=build)
+    outcome = execute(
+        e2e_config,
+        "weekly",
+        as_of=date(2025, 7, 7),
+        trigger="manual",
+        ledger=ledger,
+        build_fn=build,
+    )
     elapsed = time.monotonic() - t0
     assert outcome.state == "succeeded" and outcome.built
     assert len(smtp.messages) == 1
@@ -787,8 +904,14 @@ def test_e2e_real_build_is_sent(e2e_config, smtp):
     for row in summary["top_influencers_by_revenue"]:
         assert row["name"] in html
     # Sending again reuses the build and sends nothing.
-    again = execute(e2e_config, "weekly", as_of=date(2025, 7, 7), trigger="manual",
-                    ledger=ledger, build_fn=build)
+    again = execute(
+        e2e_config,
+        "weekly",
+        as_of=date(2025, 7, 7),
+        trigger="manual",
+        ledger=ledger,
+        build_fn=build,
+    )
     assert again.state == "done" and len(smtp.messages) == 1
     print(f"build + send of one real report: {elapsed:.2f}s")
 
@@ -797,8 +920,14 @@ def test_e2e_real_build_is_sent(e2e_config, smtp):
 def test_e2e_real_groups_are_scoped(e2e_config, smtp):
     build = _real_build_or_skip()
     ledger = Ledger(e2e_config.schedule.state_dir)
-    outcome = execute(e2e_config, "brands", as_of=date(2025, 7, 7), trigger="manual",
-                      ledger=ledger, build_fn=build)
+    outcome = execute(
+        e2e_config,
+        "brands",
+        as_of=date(2025, 7, 7),
+        trigger="manual",
+        ledger=ledger,
+        build_fn=build,
+    )
     assert outcome.state == "succeeded"
     run = ledger.get_run("brands", Window(date(2025, 7, 1), date(2025, 7, 7)))
     summaries = {
@@ -806,8 +935,10 @@ def test_e2e_real_groups_are_scoped(e2e_config, smtp):
         for o in run.files["outputs"]
     }
     names = {g: {r["name"] for r in s["top_influencers_by_revenue"]} for g, s in summaries.items()}
-    for group, other, addr in (("mb", "gz", "mb-team@example.com"),
-                               ("gz", "mb", "gz-team@example.com")):
+    for group, other, addr in (
+        ("mb", "gz", "mb-team@example.com"),
+        ("gz", "mb", "gz-team@example.com"),
+    ):
         mails = smtp.to(addr)
         assert len(mails) == 1
         body = html_part(mails[0]) + text_part(mails[0])

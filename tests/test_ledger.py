@@ -27,9 +27,16 @@ AS_OF = date(2025, 7, 7)
 
 def test_claim_records_a_running_row_then_its_result(tmp_path):
     ledger = Ledger(tmp_path)
-    claim = ledger.claim("weekly", W, AS_OF, "scheduled", fired=datetime(2025, 7, 8, 2, 30, tzinfo=UTC))
+    claim = ledger.claim(
+        "weekly", W, AS_OF, "scheduled", fired=datetime(2025, 7, 8, 2, 30, tzinfo=UTC)
+    )
     run = ledger.get_run("weekly", W)
-    assert (run.state, run.pid, run.trigger, run.attempts) == ("running", os.getpid(), "scheduled", 1)
+    assert (run.state, run.pid, run.trigger, run.attempts) == (
+        "running",
+        os.getpid(),
+        "scheduled",
+        1,
+    )
     assert run.fired == "2025-07-08T02:30:00+00:00"
     claim.record_files({"outputs": [{"name": "weekly"}]})
     claim.finish("succeeded")
@@ -39,7 +46,9 @@ def test_claim_records_a_running_row_then_its_result(tmp_path):
 
 def test_a_held_window_is_busy_for_everyone_else(tmp_path):
     first = Ledger(tmp_path).claim("weekly", W, AS_OF, "scheduled")
-    with pytest.raises(RunBusy, match=rf"another run \(scheduled\) is in progress \(pid {os.getpid()}"):
+    with pytest.raises(
+        RunBusy, match=rf"another run \(scheduled\) is in progress \(pid {os.getpid()}"
+    ):
         Ledger(tmp_path).claim("weekly", W, AS_OF, "manual")
     # Other windows and presets are independent.
     Ledger(tmp_path).claim("weekly", W.previous(), AS_OF, "manual").finish("succeeded")
@@ -110,7 +119,8 @@ time.sleep(60)
 def _hold_in_subprocess(state: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER.format(root=str(ROOT), state=str(state))],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout.readline().strip() == "claimed"
     return proc
@@ -162,8 +172,15 @@ def test_deliveries_are_per_recipient_and_sent_is_final(tmp_path):
     rows = ledger.deliveries("weekly", W)
     assert rows["ana@example.com"].state == "sent" and rows["ana@example.com"].message_id == "<1@x>"
     pending = ledger.pending_recipients(
-        "weekly", W, ["ANA@example.com", "bob@example.com", "cara@example.com", "dan@example.com",
-                      "Dan@example.com"],
+        "weekly",
+        W,
+        [
+            "ANA@example.com",
+            "bob@example.com",
+            "cara@example.com",
+            "dan@example.com",
+            "Dan@example.com",
+        ],
     )
     assert pending == ["bob@example.com", "dan@example.com"]
     ledger.record_delivery("weekly", W, "bob@example.com", "sent")

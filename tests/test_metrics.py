@@ -58,7 +58,10 @@ def test_kpis_all_brands(reports):
 
 def test_previous_window_and_change(reports):
     r = reports["all"]
-    assert (r.previous_window.start, r.previous_window.end) == (date(2025, 6, 24), date(2025, 6, 30))
+    assert (r.previous_window.start, r.previous_window.end) == (
+        date(2025, 6, 24),
+        date(2025, 6, 30),
+    )
     k = r.kpis
     # Only T08 (06-30 23:59:59) and post P4 (06-28) fall in the previous window.
     assert k["revenue"].previous == pytest.approx(1000)
@@ -144,3 +147,17 @@ def test_data_quality_counts_missing_terms(reports):
     assert codes["window_no_payout_terms"].revenue == pytest.approx(800)
     assert codes["window_zero_payout"].examples == ["D4"]
     assert "no_payout_terms" in codes  # C3 over all data
+
+
+def test_empty_window_gives_zeros_not_errors(tmp_path):
+    cfg = make_config(
+        tmp_path, "presets:\n  e: {window: {start: 2030-01-01, end: 2030-01-31}}\n", data=TINY
+    )
+    p = cfg.presets["e"]
+    r = metrics.compute(
+        metrics.Engine(open_dataset(cfg)), p, p.window_for(date(2030, 1, 31)), date(2030, 1, 31)
+    )
+    assert r.kpis["revenue"].value == 0 and r.kpis["orders"].value == 0
+    assert r.kpis["roas"].value is None and r.kpis["aov"].value is None
+    assert r.influencers.empty and r.engagement.empty and not r.has_data
+    assert len(r.daily) == 31 and r.daily["revenue"].sum() == 0

@@ -3,6 +3,7 @@ DST, one scheduler per state folder, crash recovery, failure notices and config 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -10,7 +11,6 @@ import queue
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections import Counter
@@ -34,6 +34,7 @@ from reportgen.schedule import (
     ReportScheduler,
     StoredOutput,
     as_of_for,
+    cron_weekdays,
     fires_between,
     is_repeated_wall_time,
     make_trigger,
@@ -41,7 +42,7 @@ from reportgen.schedule import (
 )
 from tests.conftest import ROOT
 
-# -- fakes -------------------------------------------------------------------------------------
+# -- fakes ----------------------------------------------------------------------------------------
 
 
 class FakeBuild:
@@ -54,8 +55,9 @@ class FakeBuild:
         self.intervals: list[tuple[float, float]] = []
         self._lock = threading.Lock()
 
-    def __call__(self, config: config_mod.Config, *, presets: list[str], as_of: date,
-                 **_: Any) -> list[StoredOutput]:
+    def __call__(
+        self, config: config_mod.Config, *, presets: list[str], as_of: date, **_: Any
+    ) -> list[StoredOutput]:
         start = time.monotonic()
         name = presets[0]
         with self._lock:
@@ -71,8 +73,13 @@ class FakeBuild:
         stage.mkdir(parents=True, exist_ok=True)
         summary = {
             "kpis": {"revenue": 1000.0, "orders": 4, "payout": 400.0, "roas": 2.5, "aov": 250.0},
-            "kpis_previous": {"revenue": 900.0, "orders": 3, "payout": 400.0, "roas": 2.25,
-                              "aov": 300.0},
+            "kpis_previous": {
+                "revenue": 900.0,
+                "orders": 3,
+                "payout": 400.0,
+                "roas": 2.25,
+                "aov": 300.0,
+            },
             "top_influencers_by_revenue": [
                 {"influencer_id": "A1", "name": "Asha Rao", "revenue": 1000.0, "roas": 2.5}
             ],
@@ -83,8 +90,11 @@ class FakeBuild:
         (stage / "report.html").write_text("<p>report</p>")
         directory.mkdir(parents=True, exist_ok=True)
         files = {}
-        for key, fname in (("summary", "summary.json"), ("pdf", "report.pdf"),
-                           ("html", "report.html")):
+        for key, fname in (
+            ("summary", "summary.json"),
+            ("pdf", "report.pdf"),
+            ("html", "report.html"),
+        ):
             os.replace(stage / fname, directory / fname)
             files[key] = directory / fname
         stage.rmdir()
@@ -127,13 +137,29 @@ presets:
 """
 
 
-def write_config(tmp_path: Path, *, cron: str = "30 2 * * *", tz: str = "Asia/Kolkata",
-                 missed: str = "latest", grace: int = 3600, coalesce: bool = True,
-                 extra: str = "") -> config_mod.Config:
+def write_config(
+    tmp_path: Path,
+    *,
+    cron: str = "30 2 * * *",
+    tz: str = "Asia/Kolkata",
+    missed: str = "latest",
+    grace: int = 3600,
+    coalesce: bool = True,
+    extra: str = "",
+) -> config_mod.Config:
     path = tmp_path / "config.yaml"
-    path.write_text(CONFIG.format(out=tmp_path / "output", state=tmp_path / "state", grace=grace,
-                                  coalesce=str(coalesce).lower(), tz=tz, cron=cron,
-                                  missed=missed) + extra)
+    path.write_text(
+        CONFIG.format(
+            out=tmp_path / "output",
+            state=tmp_path / "state",
+            grace=grace,
+            coalesce=str(coalesce).lower(),
+            tz=tz,
+            cron=cron,
+            missed=missed,
+        )
+        + extra
+    )
     return config_mod.load(path)
 
 
@@ -147,8 +173,9 @@ class Clock:
         return self.now
 
 
-def make_scheduler(cfg: config_mod.Config, clock: Clock, build: FakeBuild,
-                   **kwargs: Any) -> tuple[ReportScheduler, list[FakeMailer]]:
+def make_scheduler(
+    cfg: config_mod.Config, clock: Clock, build: FakeBuild, **kwargs: Any
+) -> tuple[ReportScheduler, list[FakeMailer]]:
     mailers: list[FakeMailer] = []
 
     def factory(c: config_mod.Config) -> FakeMailer:
@@ -167,28 +194,50 @@ IST = ZoneInfo("Asia/Kolkata")
 T0 = datetime(2025, 7, 7, 12, 0, tzinfo=IST)  # after Monday's 02:30 run
 
 
-# -- planning ----------------------------------------------------------------------------------
+# -- planning -------------------------------------------------------------------------------------
 
 
 def test_plan_policies():
     now = datetime(2025, 7, 10, 3, 0, tzinfo=UTC)
     fires = [now - timedelta(days=3), now - timedelta(days=2), now - timedelta(days=1)]
     latest = plan(fires, now, grace_seconds=3600, missed="latest", coalesce=True)
-    assert [(a.kind, a.trigger) for a in latest] == [("skip", "catch-up")] * 2 + [("run", "catch-up")]
+    assert [(a.kind, a.trigger) for a in latest] == [("skip", "catch-up")] * 2 + [
+        ("run", "catch-up")
+    ]
     assert all(isinstance(a, Action) for a in latest)
     every = plan(fires, now, grace_seconds=3600, missed="all", coalesce=True)
     assert [a.kind for a in every] == ["run"] * 3
     skip = plan(fires, now, grace_seconds=3600, missed="skip", coalesce=True)
     assert [a.kind for a in skip] == ["skip"] * 3
     # A timely fire stands in for the late ones under `latest` when coalescing.
-    mixed = plan([*fires, now - timedelta(minutes=5)], now, grace_seconds=3600,
-                 missed="latest", coalesce=True)
-    assert [(a.kind, a.trigger) for a in mixed] == [("skip", "catch-up")] * 3 + [("run", "scheduled")]
-    both = plan([now - timedelta(minutes=50), now - timedelta(minutes=20)], now,
-                grace_seconds=3600, missed="latest", coalesce=True)
+    mixed = plan(
+        [*fires, now - timedelta(minutes=5)],
+        now,
+        grace_seconds=3600,
+        missed="latest",
+        coalesce=True,
+    )
+    assert [(a.kind, a.trigger) for a in mixed] == [("skip", "catch-up")] * 3 + [
+        ("run", "scheduled")
+    ]
+    both = plan(
+        [now - timedelta(minutes=50), now - timedelta(minutes=20)],
+        now,
+        grace_seconds=3600,
+        missed="latest",
+        coalesce=True,
+    )
     assert [a.kind for a in both] == ["skip", "run"] and "coalesced" in both[0].reason
-    assert [a.kind for a in plan([now - timedelta(minutes=50), now - timedelta(minutes=20)], now,
-                                 grace_seconds=3600, missed="latest", coalesce=False)] == ["run"] * 2
+    assert [
+        a.kind
+        for a in plan(
+            [now - timedelta(minutes=50), now - timedelta(minutes=20)],
+            now,
+            grace_seconds=3600,
+            missed="latest",
+            coalesce=False,
+        )
+    ] == ["run"] * 2
 
 
 def test_as_of_is_the_local_day_before_the_fire():
@@ -197,7 +246,7 @@ def test_as_of_is_the_local_day_before_the_fire():
     assert as_of_for(fire, "America/New_York") == date(2025, 7, 6)
 
 
-# -- missed runs after downtime ----------------------------------------------------------------
+# -- missed runs after downtime -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -207,7 +256,7 @@ def test_missed_runs_after_downtime(tmp_path, caplog, missed, builds, skipped):
     cfg = write_config(tmp_path, missed=missed)
     clock = Clock(T0)
     build = FakeBuild()
-    sched, mailers = make_scheduler(cfg, clock, build)
+    sched, _mailers = make_scheduler(cfg, clock, build)
     sched.start_up()  # first start: the cursor starts now, nothing is missed
     assert sched.tick("daily") == []
     # Down for three days; back at noon, long after the 02:30 runs' grace period.
@@ -240,13 +289,16 @@ def test_two_due_runs_are_coalesced(tmp_path, caplog):
     cfg = write_config(tmp_path, cron="0 * * * *", grace=3 * 3600)
     clock = Clock(datetime(2025, 7, 7, 9, 59, tzinfo=IST))
     build = FakeBuild()
-    sched, mailers = make_scheduler(cfg, clock, build)
+    sched, _mailers = make_scheduler(cfg, clock, build)
     sched.start_up()
     clock.now = datetime(2025, 7, 7, 11, 1, tzinfo=IST)  # 10:00 and 11:00 are both due
     caplog.set_level(logging.INFO)
     outcomes = sched.tick("daily")
     assert len(outcomes) == 1 and len(build.calls) == 1
-    assert "run due 2025-07-07 10:00+05:30 coalesced into the 2025-07-07 11:00+05:30 run" in caplog.text
+    assert (
+        "run due 2025-07-07 10:00+05:30 coalesced into the 2025-07-07 11:00+05:30 run"
+        in caplog.text
+    )
     assert Ledger(cfg.schedule.state_dir).cursor("daily") == datetime(2025, 7, 7, 5, 30, tzinfo=UTC)
 
 
@@ -263,7 +315,7 @@ def test_without_coalesce_each_due_run_runs(tmp_path):
     assert len(build.calls) == 1
 
 
-# -- overlap ---------------------------------------------------------------------------------------
+# -- overlap --------------------------------------------------------------------------------------
 
 
 class RecordingScheduler(ReportScheduler):
@@ -286,8 +338,12 @@ def test_a_build_longer_than_its_interval_never_overlaps(tmp_path, caplog):
     cfg = write_config(tmp_path)
     build = FakeBuild(delay=2.5)
     every_second = lambda preset: CronTrigger(second="*", timezone=UTC)  # noqa: E731
-    sched = RecordingScheduler(cfg, build_fn=build, trigger_factory=every_second,
-                               mailer_factory=lambda c: FakeMailer(c.email))
+    sched = RecordingScheduler(
+        cfg,
+        build_fn=build,
+        trigger_factory=every_second,
+        mailer_factory=lambda c: FakeMailer(c.email),
+    )
     caplog.set_level(logging.WARNING, logger="apscheduler")
     sched.start_up()
     sched.start()
@@ -297,7 +353,7 @@ def test_a_build_longer_than_its_interval_never_overlaps(tmp_path, caplog):
         sched.stop(wait=True)
     spans = sorted(sched.ticks)
     assert len(spans) >= 2
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end, "two runs of one preset overlapped"
     assert "maximum number of running instances reached (1)" in caplog.text
     assert len(build.calls) == 1  # later fires map to the same window, already built
@@ -311,8 +367,9 @@ def test_concurrent_ticks_of_one_preset_do_not_both_build(tmp_path):
     sched.start_up()
     clock.now = T0 + timedelta(days=1)
     results: list[Any] = []
-    threads = [threading.Thread(target=lambda: results.append(sched.tick("daily")))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: results.append(sched.tick("daily"))) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -321,7 +378,7 @@ def test_concurrent_ticks_of_one_preset_do_not_both_build(tmp_path):
     assert sorted(len(r) for r in results) == [0, 0, 1]
 
 
-# -- daylight saving time --------------------------------------------------------------------------
+# -- daylight saving time -------------------------------------------------------------------------
 
 DST_NIGHTS = [
     ("Europe/Berlin", date(2025, 3, 30)),  # 02:00 -> 03:00: 02:30 does not exist
@@ -382,6 +439,31 @@ def test_scheduler_over_a_simulated_dst_night_builds_each_day_once(tmp_path, tz,
     assert len(sent(mailers)) == 3
 
 
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("1", "mon"),
+        ("0", "sun"),
+        ("7", "sun"),
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("*", "*"),
+        ("*/2", "tue,thu,sat,sun"),
+        ("5-7", "fri,sat,sun"),
+        ("sat,sun", "sat,sun"),
+        ("0-6", "*"),
+        ("mon-fri", "mon,tue,wed,thu,fri"),
+    ],
+)
+def test_weekdays_follow_crontab_not_apscheduler_numbering(field, expected):
+    assert cron_weekdays(field) == expected
+
+
+def test_monday_means_monday(tmp_path):
+    cfg = write_config(tmp_path, cron="0 8 * * 1")  # the shipped weekly-overview schedule
+    nxt = make_trigger(cfg.presets["daily"]).get_next_fire_time(None, T0)
+    assert nxt == datetime(2025, 7, 14, 8, 0, tzinfo=IST) and nxt.weekday() == 0
+
+
 def test_make_trigger_uses_the_preset_timezone(tmp_path):
     cfg = write_config(tmp_path, tz="America/New_York")
     trigger = make_trigger(cfg.presets["daily"])
@@ -390,7 +472,7 @@ def test_make_trigger_uses_the_preset_timezone(tmp_path):
     assert len(fires_between(trigger, nxt - timedelta(seconds=1), nxt + timedelta(days=2))) == 3
 
 
-# -- one scheduler per state folder ----------------------------------------------------------------
+# -- one scheduler per state folder ---------------------------------------------------------------
 
 HOLD_LOCK = """
 import sys, time
@@ -407,7 +489,8 @@ def test_a_second_scheduler_is_refused_naming_the_holder(tmp_path):
     cfg = write_config(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK.format(root=str(ROOT), state=str(cfg.schedule.state_dir))],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout.readline().strip() == "locked"
@@ -422,7 +505,7 @@ def test_a_second_scheduler_is_refused_naming_the_holder(tmp_path):
     scheduler_lock(cfg.schedule.state_dir).release()  # the kernel freed it with the process
 
 
-# -- crash recovery ------------------------------------------------------------------------------------
+# -- crash recovery -------------------------------------------------------------------------------
 
 SLOW_RUN = """
 import sys, time
@@ -454,9 +537,9 @@ def test_a_run_killed_mid_build_is_marked_crashed_and_old_output_survives(tmp_pa
     before = {p.name: p.read_bytes() for p in old.iterdir()}
     # Make the old build look as if it came from an earlier, unrecorded run.
     proc = subprocess.Popen(
-        [sys.executable, "-c",
-         SLOW_RUN.format(root=str(ROOT), config=str(cfg.path))],
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", SLOW_RUN.format(root=str(ROOT), config=str(cfg.path))],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout.readline().strip() == "building"
@@ -465,21 +548,21 @@ def test_a_run_killed_mid_build_is_marked_crashed_and_old_output_survives(tmp_pa
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    sched, mailers = make_scheduler(cfg, Clock(T0), FakeBuild())
+    sched, _ = make_scheduler(cfg, Clock(T0), FakeBuild())
     sched.start_up()
     run = Ledger(cfg.schedule.state_dir).recent_runs("daily")[0]
     assert run.state == "crashed" and f"process {proc.pid} stopped" in run.error
     assert {p.name: p.read_bytes() for p in old.iterdir()} == before, "old report intact"
     # The window can be run again.
     clock = Clock(datetime(2025, 7, 8, 2, 0, tzinfo=IST))
-    sched, mailers = make_scheduler(cfg, clock, FakeBuild())
+    sched, _mailers = make_scheduler(cfg, clock, FakeBuild())
     sched.start_up()
     clock.now = datetime(2025, 7, 8, 2, 31, tzinfo=IST)
     assert [o.state for o in sched.tick("daily")] == ["succeeded"]
     assert Ledger(cfg.schedule.state_dir).recent_runs("daily")[0].attempts == 2
 
 
-# -- failures ----------------------------------------------------------------------------------------
+# -- failures -------------------------------------------------------------------------------------
 
 SECOND = """\
   hourly:
@@ -504,8 +587,9 @@ def test_a_failing_build_is_recorded_owners_are_told_and_others_go_on(tmp_path, 
     run = Ledger(cfg.schedule.state_dir).recent_runs("daily")[0]
     assert run.state == "failed" and run.error.startswith("tracking_data.csv:7: revenue")
     notices = sent(mailers)
-    assert notices == [("reportgen: Daily sales failed — 2025-07-07 to 2025-07-07",
-                        ["owner@example.com"])]
+    assert notices == [
+        ("reportgen: Daily sales failed — 2025-07-07 to 2025-07-07", ["owner@example.com"])
+    ]
     assert (good / "report.html").read_bytes() == before
     assert "Traceback" not in caplog.text  # a user error is one line
     clock.now = datetime(2025, 7, 8, 3, 1, tzinfo=IST)
@@ -528,7 +612,7 @@ def test_an_unexpected_error_is_logged_with_traceback_and_notified(tmp_path, cap
     assert len(sent(mailers)) == 1
 
 
-# -- config reload -----------------------------------------------------------------------------------
+# -- config reload --------------------------------------------------------------------------------
 
 
 def test_invalid_config_is_rejected_and_the_last_good_one_stays(tmp_path, caplog):
@@ -542,11 +626,19 @@ def test_invalid_config_is_rejected_and_the_last_good_one_stays(tmp_path, caplog
     assert "presets.daily.window: unknown window 'fortnight'" in caplog.text
     assert sched.config is cfg
     assert not sched.config_changed(), "a rejected file is not retried until it changes again"
-    cfg.path.write_text(cfg.path.read_text().replace("window: fortnight", "window: last_7_days")
-                        + SECOND)
+    cfg.path.write_text(
+        cfg.path.read_text().replace("window: fortnight", "window: last_7_days") + SECOND
+    )
     assert sched.config_changed() and sched.reload("config file changed")
     assert set(sched.scheduled()) == {"daily", "hourly"}
     assert Ledger(cfg.schedule.state_dir).cursor("hourly") == T0
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write ``path`` the way editors save: a new file renamed over the old one."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _reader(stream, lines: queue.Queue) -> None:
@@ -572,33 +664,48 @@ def _wait_for(lines: queue.Queue, needle: str, timeout: float = 20) -> str:
 def test_schedule_command_reloads_on_sighup_and_refuses_a_second_instance(tmp_path):
     cfg = write_config(tmp_path, cron="0 8 * * 1")
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
-    cmd = [sys.executable, "-m", "reportgen", "--config", str(cfg.path), "schedule", "--poll", "0.3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reportgen",
+        "--config",
+        str(cfg.path),
+        "schedule",
+        "--poll",
+        "0.3",
+    ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_reader, args=(proc.stderr, lines), daemon=True).start()
     try:
         _wait_for(lines, "scheduler started")
-        _wait_for(lines, "daily: next run")
-        second = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path,
-                                timeout=60)
+        _wait_for(lines, "daily: scheduled '0 8 * * 1' (Asia/Kolkata); next run")
+        second = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+        )
         assert second.returncode == LockHeld.exit_code
         assert f"(pid {proc.pid}) is already running" in second.stderr
         assert "Traceback" not in second.stderr
 
         text = cfg.path.read_text()
-        cfg.path.write_text(text.replace('"0 8 * * 1"', '"0 8 * * 1 extra"'))
+        replace_file(cfg.path, text.replace('"0 8 * * 1"', '"0 8 * * 1 extra"'))
         proc.send_signal(signal.SIGHUP)
         line = _wait_for(lines, "rejected")
         assert "invalid cron expression" in line
-        cfg.path.write_text(text + SECOND)
+        replace_file(cfg.path, text + SECOND)
         proc.send_signal(signal.SIGHUP)
         _wait_for(lines, "config reloaded (SIGHUP): 2 scheduled preset(s)")
-        # A change picked up by polling the file's mtime, without a signal.
-        time.sleep(0.05)
-        cfg.path.write_text(text)
+        # A change picked up by polling the file's mtime, without a signal; written in two
+        # steps to show a half-saved file is not reloaded before it settles.
+        with cfg.path.open("w") as fh:
+            fh.write(text[:20])
+            fh.flush()
+            time.sleep(0.1)
+            fh.write(text[20:])
         _wait_for(lines, "config reloaded (config file changed): 1 scheduled preset(s)")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
+        assert not [line for line in list(lines.queue) if "rejected" in line]
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -615,8 +722,15 @@ def test_runs_command_lists_recent_runs(tmp_path, capsys):
     sched.config = cfg
     from reportgen.schedule import execute
 
-    execute(cfg, "daily", as_of=date(2025, 7, 10), trigger="manual",
-            ledger=sched.ledger, build_fn=FakeBuild(), mailer=FakeMailer(cfg.email))
+    execute(
+        cfg,
+        "daily",
+        as_of=date(2025, 7, 10),
+        trigger="manual",
+        ledger=sched.ledger,
+        build_fn=FakeBuild(),
+        mailer=FakeMailer(cfg.email),
+    )
     args = type("Args", (), {"preset": "daily", "limit": 10})()
     assert cmd_runs(args, cfg) == 0
     out = capsys.readouterr().out.splitlines()

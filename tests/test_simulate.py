@@ -254,6 +254,28 @@ def test_rows_gives_exact_count(tmp_path: Path) -> None:
         assert payouts.total_orders_by_influencer.sum() == _column_sum(tracking, "orders")
 
 
+def test_rows_keeps_the_shape_of_the_natural_volume(tmp_path: Path) -> None:
+    natural = replace(TINY, rows=None)
+    simulate(natural, tmp_path / "natural")
+    base = pd.read_parquet(tmp_path / "natural" / "tracking_data.parquet")
+    simulate(replace(natural, rows=5 * len(base)), tmp_path / "scaled")
+    scaled = pd.read_parquet(tmp_path / "scaled" / "tracking_data.parquet")
+    assert len(scaled) == 5 * len(base)
+    share = pd.DataFrame(
+        {
+            "base": base.influencer_id.value_counts(normalize=True),
+            "scaled": scaled.influencer_id.value_counts(normalize=True),
+        }
+    ).fillna(0)
+    assert share.corr().loc["base", "scaled"] > 0.95
+    # Payouts scale with the volume, so ROAS stays comparable.
+    roas = []
+    for run, tracking in (("natural", base), ("scaled", scaled)):
+        payouts = pd.read_parquet(tmp_path / run / "payouts.parquet")
+        roas.append(tracking.revenue.sum() / payouts.total_payout.sum())
+    assert 0.7 < roas[1] / roas[0] < 1.4
+
+
 def _column_sum(table: pa.Table, column: str) -> int:
     """Return the integer sum of a column (0 for an empty table)."""
     return int(table.column(column).to_numpy().sum()) if table.num_rows else 0

@@ -70,18 +70,26 @@ def test_missing_folder(tmp_path):
 
 
 def test_negative_orders_excluded_and_counted(tmp_path, tiny):
-    edit(tiny / "tracking_data.csv", "U6,Collagen,2025-07-05 15:00:00,1,800", "U6,Collagen,2025-07-05 15:00:00,-1,800")
+    edit(
+        tiny / "tracking_data.csv",
+        "U6,Collagen,2025-07-05 15:00:00,1,800",
+        "U6,Collagen,2025-07-05 15:00:00,-1,800",
+    )
     found = issues(load(tmp_path, tiny))["negative_values"]
     assert (found.rows, found.revenue, found.examples) == (1, 800, ["row 6"])
 
 
 def test_duplicate_tracking_ids_keep_one(tmp_path, tiny):
     with (tiny / "tracking_data.csv").open("a") as fh:
-        fh.write("T01,influencer_marketing,MB_Summer,A1,U1,Whey Protein,2025-07-02 11:00:00,1,2000\n")
+        fh.write(
+            "T01,influencer_marketing,MB_Summer,A1,U1,Whey Protein,2025-07-02 11:00:00,1,2000\n"
+        )
     ds = load(tmp_path, tiny)
     dup = issues(ds)["duplicate_ids"]
     assert (dup.rows, dup.revenue, dup.examples) == (1, 2000, ["T01"])
-    assert ds.con.execute("select sum(revenue) from tracking").fetchall()[0][0] == pytest.approx(8699)
+    assert ds.con.execute("select sum(revenue) from tracking").fetchall()[0][0] == pytest.approx(
+        8699
+    )
 
 
 def test_duplicate_influencer_is_an_error(tmp_path, tiny):
@@ -128,7 +136,9 @@ def test_naive_timestamps_are_local_days(tmp_path, tiny):
         data=tiny,
     )
     p = cfg.presets["ny"]
-    r = metrics.compute(metrics.Engine(open_dataset(cfg)), p, p.window_for(date(2025, 7, 7)), date(2025, 7, 7))
+    r = metrics.compute(
+        metrics.Engine(open_dataset(cfg)), p, p.window_for(date(2025, 7, 7)), date(2025, 7, 7)
+    )
     assert r.kpis["revenue"].value == pytest.approx(400)
 
 

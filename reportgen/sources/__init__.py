@@ -33,7 +33,9 @@ class Dataset:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def open_dataset(config: Config, *, data_dir: Path | None = None, today: date | None = None) -> Dataset:
+def open_dataset(
+    config: Config, *, data_dir: Path | None = None, today: date | None = None
+) -> Dataset:
     """Open the configured source (or ``data_dir`` for ad hoc builds) as a Dataset."""
     from reportgen.sources import files, simulated
 

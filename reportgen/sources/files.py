@@ -164,7 +164,9 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
         # CSV is parsed once into a table (parsing dominates); Parquet is scanned lazily.
         kind = "TABLE" if is_csv else "VIEW"
         con.execute(f"CREATE {kind} {raw} AS SELECT * FROM {reader}")
-        types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {raw})").fetchall())
+        types = dict(
+            con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {raw})").fetchall()
+        )
     except duckdb.Error as exc:
         raise DataError(f"{path}: cannot read {table}: {_first_line(exc)}") from None
 
@@ -207,7 +209,11 @@ def _typed(
     if src_type != "VARCHAR" and _native(src_type, col.type):
         # Typed Parquet columns need no parsing: a plain cast keeps the scan cheap.
         return f"CAST({c} AS {col.type})", None, False
-    text = f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '')" if src_type != "VARCHAR" else f"NULLIF(TRIM({c}), '')"
+    text = (
+        f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '')"
+        if src_type != "VARCHAR"
+        else f"NULLIF(TRIM({c}), '')"
+    )
     if col.type == "VARCHAR":
         return text, None, False
     if col.type == "TIMESTAMP":
@@ -225,7 +231,9 @@ def _typed(
         expr = f"TRY_CAST({text} AS TIMESTAMP)"
         if zoned_rows:
             # A mix of zoned and naive values has no single meaning: make it an error.
-            bad = f"{text} IS NOT NULL AND ({expr} IS NULL OR regexp_matches({text}, {_lit(_ZONED)}))"
+            bad = (
+                f"{text} IS NOT NULL AND ({expr} IS NULL OR regexp_matches({text}, {_lit(_ZONED)}))"
+            )
             return expr, bad, False
         return expr, f"{text} IS NOT NULL AND {expr} IS NULL", False
     if col.type == "DOUBLE":
@@ -256,7 +264,9 @@ def _check_values(con, raw: str, path: Path, table: str, checks: list, is_csv: b
     if not checks:
         return
     counts = con.execute(
-        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {bad})" for _, _, bad in checks) + f" FROM {raw}"
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (WHERE {bad})" for _, _, bad in checks)
+        + f" FROM {raw}"
     ).fetchall()[0]
     for (name, actual, bad), n in zip(checks, counts, strict=True):
         if not n:
@@ -319,9 +329,9 @@ def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> Non
         _aggregate_tracking(con, src, nulls, negative, zoned)
         total, n_null, rev_null, n_neg, rev_neg = con.execute(
             "SELECT sum(n), coalesce(sum(n) FILTER (WHERE status = 'missing'), 0), "
-            "coalesce(sum(revenue) FILTER (WHERE status = 'missing'), 0), "
+            "CAST(coalesce(sum(revenue) FILTER (WHERE status = 'missing'), 0) AS DOUBLE), "
             "coalesce(sum(n) FILTER (WHERE status = 'negative'), 0), "
-            "coalesce(sum(revenue) FILTER (WHERE status = 'negative'), 0) FROM tracking_agg"
+            "CAST(coalesce(sum(revenue) FILTER (WHERE status = 'negative'), 0) AS DOUBLE) FROM tracking_agg"
         ).fetchall()[0]
         total = total or 0
         n_dup = con.execute(
@@ -422,7 +432,9 @@ def _aggregate_tracking(con, src: str, nulls: str, negative: str, zoned: bool) -
         SELECT CASE WHEN {nulls} THEN 'missing'
                     WHEN coalesce({negative}, false) THEN 'negative' ELSE 'ok' END AS status,
                {bucket} AS bucket, influencer_id, product, brand AS src_brand,
-               CAST(sum(orders) AS BIGINT) AS orders, sum(revenue) AS revenue,
+               CAST(sum(orders) AS BIGINT) AS orders,
+               -- exact decimal sums: parallel float sums differ in the last bit run to run
+               sum(CAST(revenue AS DECIMAL(18, 4))) AS revenue,
                count(*) AS n
         FROM {src} GROUP BY ALL
         """
@@ -443,7 +455,7 @@ def _example_rows(con, src: str, cond: str) -> list[str]:
 
 def _register_catalogue(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     rows = ", ".join(f"({_lit(p)}, {_lit(b)})" for p, b in sorted(config.products.items()))
-    con.execute(f"CREATE TABLE catalogue (product VARCHAR, brand VARCHAR)")
+    con.execute("CREATE TABLE catalogue (product VARCHAR, brand VARCHAR)")
     if rows:
         con.execute(f"INSERT INTO catalogue VALUES {rows}")
 
@@ -459,7 +471,7 @@ def _check_references(ds: Dataset, config: Config) -> None:
         "WHERE a.status = 'ok'"
     )
     n, rev, ex = con.execute(
-        "SELECT coalesce(sum(n), 0), coalesce(sum(revenue), 0), "
+        "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
         "list(DISTINCT t.influencer_id ORDER BY t.influencer_id)[1:3] "
         "FROM tracking_ok t ANTI JOIN influencers_valid i USING (influencer_id)"
     ).fetchall()[0]
@@ -468,8 +480,7 @@ def _check_references(ds: Dataset, config: Config) -> None:
             Issue(
                 "unknown_influencer",
                 "warning",
-                f"{n} tracking row(s) name influencers missing from influencers and were "
-                "excluded",
+                f"{n} tracking row(s) name influencers missing from influencers and were excluded",
                 table="tracking_data",
                 rows=n,
                 revenue=rev,
@@ -505,7 +516,7 @@ def _check_references(ds: Dataset, config: Config) -> None:
         "SEMI JOIN influencers_valid USING (influencer_id)"
     )
     n, rev, ex = con.execute(
-        "SELECT coalesce(sum(n), 0), coalesce(sum(revenue), 0), "
+        "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
         "list(DISTINCT product ORDER BY product)[1:5] FROM tracking_facts "
         f"WHERE brand = {_lit(UNMAPPED_BRAND)}"
     ).fetchall()[0]
@@ -545,7 +556,8 @@ def _check_payouts(ds: Dataset) -> None:
             FROM tracking_facts GROUP BY 1
         ), posts_n AS (SELECT influencer_id, count(*) AS posts FROM posts GROUP BY 1)
         SELECT p.influencer_id, p.basis, p.rate, p.total_payout, p.total_orders_by_influencer,
-               coalesce(l.orders, 0), coalesce(l.revenue, 0), coalesce(n.posts, 0)
+               coalesce(l.orders, 0), CAST(coalesce(l.revenue, 0) AS DOUBLE),
+               coalesce(n.posts, 0)
         FROM payouts p LEFT JOIN life l USING (influencer_id)
         LEFT JOIN posts_n n USING (influencer_id)
         WHERE p.total_payout IS NOT NULL
@@ -554,7 +566,10 @@ def _check_payouts(ds: Dataset) -> None:
     ).fetchall()
     mismatched, examples, revenue = 0, [], 0.0
     for inf, basis, rate, total, stated_orders, orders, rev, posts in rows:
-        count = {"per_post": posts, "per_order": stated_orders if stated_orders is not None else orders}
+        count = {
+            "per_post": posts,
+            "per_order": stated_orders if stated_orders is not None else orders,
+        }
         expected = rate * rev if basis == "revenue_share" else rate * count.get(basis, 0)
         if abs(expected - total) <= max(0.01, 0.005 * abs(total)):
             continue
@@ -562,8 +577,10 @@ def _check_payouts(ds: Dataset) -> None:
         revenue += rev
         hint = ""
         if basis == "per_order" and rev and abs(rate * rev - total) <= max(0.01, 0.005 * total):
-            hint = " (it equals rate x revenue: if the rate is a revenue share, map the basis " \
+            hint = (
+                " (it equals rate x revenue: if the rate is a revenue share, map the basis "
                 "to revenue_share with source.values)"
+            )
         if len(examples) < _EXAMPLES:
             examples.append(
                 f"{inf}: {basis} x {rate:g} gives {expected:,.2f}, total_payout says "
@@ -584,7 +601,7 @@ def _check_payouts(ds: Dataset) -> None:
             )
         )
     n, rev, ex = con.execute(
-        "SELECT count(DISTINCT influencer_id), coalesce(sum(revenue), 0), "
+        "SELECT count(DISTINCT influencer_id), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
         "list(DISTINCT influencer_id ORDER BY influencer_id)[1:3] "
         "FROM tracking_facts ANTI JOIN payouts USING (influencer_id)"
     ).fetchall()[0]
