@@ -140,7 +140,7 @@ def render_all(
                 with timings.stage("svg"):
                     svgs = {k: ex.to_svg(f) for k, f in figs.items()}
                 with timings.stage("pdf"):
-                    files["report.pdf"] = render.render_pdf(report, svgs, env)
+                    files["report.pdf"] = render.render_pdf(report, svgs, env, figures=figs)
             if "csv" in fmts:
                 files.update(summary.csv_tables(report))
             out.append(files)
