@@ -328,10 +328,13 @@ def _link(config: Config, path: Path) -> str | None:
     return f"{base.rstrip('/')}/{quote(rel.as_posix())}"
 
 
-def _attachments(config: Config, preset: Preset, output: Output) -> tuple[list[Path], list[str]]:
-    """Return files to attach and notes for those replaced by links; raise when neither works."""
+def _attachments(
+    config: Config, preset: Preset, output: Output
+) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Return (kind, file) to attach and notes for files replaced by links; raise if neither."""
     cap = config.email.max_attachment_mb * 1024 * 1024
-    files, notes = [], []
+    files: list[tuple[str, Path]] = []
+    notes: list[str] = []
     for kind in preset.attach:
         path = output.files.get(kind)
         if path is None or not Path(path).is_file():
@@ -341,7 +344,7 @@ def _attachments(config: Config, preset: Preset, output: Output) -> tuple[list[P
             )
         size = Path(path).stat().st_size
         if size <= cap:
-            files.append(Path(path))
+            files.append((kind, Path(path)))
             continue
         url = _link(config, Path(path))
         mb = f"{size / 1024 / 1024:.1f} MB"
@@ -435,8 +438,7 @@ def compose(
     _headers(msg, config.email, output, recipients, now or utcnow())
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    for path in files:
-        kind = "pdf" if path.suffix.lower() == ".pdf" else "html"
+    for kind, path in files:
         name, maintype, subtype = ATTACHMENTS[kind]
         msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=name)
     return msg
@@ -801,7 +803,12 @@ def notify_failure(
     )
     try:
         outcomes = mailer.send(msg, list(preset.owners))
-    except DeliveryError as exc:
-        logger.error("%s: could not email the failure notice to the owners: %s", preset.name, exc)
+    except Exception as exc:
+        # A notice that cannot go out must not take the scheduler down with it.
+        logger.error(
+            "%s: could not email the failure notice to the owners: %s",
+            preset.name,
+            mailer._scrub(str(exc)),
+        )
         return False
     return any(o.state == "sent" for o in outcomes)

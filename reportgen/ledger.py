@@ -401,11 +401,14 @@ class Ledger:
 
     def record_send(self, preset: str, window: Window, state: str, reason: str = "") -> None:
         """Record the outcome of one email (sent, partial, skipped, failed, dry-run)."""
+        # A later dry run or skip must not hide that the email already went out.
         with self._tx() as db:
             db.execute(
                 "INSERT INTO sends (preset, window_start, window_end, state, reason, at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (preset, window_start, window_end) "
-                "DO UPDATE SET state=excluded.state, reason=excluded.reason, at=excluded.at",
+                "DO UPDATE SET state=excluded.state, reason=excluded.reason, at=excluded.at "
+                "WHERE NOT (sends.state IN ('sent', 'partial') "
+                "AND excluded.state IN ('dry-run', 'skipped'))",
                 (
                     preset,
                     window.start.isoformat(),

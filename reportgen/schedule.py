@@ -31,7 +31,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from reportgen import config as config_mod
-from reportgen.config import Config, Preset
+from reportgen.config import Config, Group, Preset
 from reportgen.deliver import Mailer, SendResult, deliver, notify_failure
 from reportgen.errors import ConfigError, DeliveryError, ReportgenError
 from reportgen.ledger import Ledger, RunBusy, utcnow
@@ -49,12 +49,11 @@ MAX_MISSED = 1000
 
 
 class LocalCronTrigger(CronTrigger):
-    """A cron trigger that fires a wall-clock time repeated by a DST fall-back only once.
+    """A cron trigger that fires a wall-clock time repeated by a DST fall-back only once."""
 
-    APScheduler's CronTrigger fires 02:30 twice on the night clocks go back in Europe (once per
-    UTC offset); a report schedule means "once at 02:30 local time", so the repeat is skipped.
-    A time skipped by spring-forward fires once, at the same offset after the gap (03:30).
-    """
+    # APScheduler's CronTrigger fires 02:30 twice on the night clocks go back in Europe (once
+    # per UTC offset); a report schedule means "once at 02:30 local time", so the repeat is
+    # skipped. A time skipped by spring-forward fires once, at the same offset after the gap.
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
@@ -109,10 +108,8 @@ _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 def cron_weekdays(field: str) -> str:
-    """Translate a crontab weekday field to APScheduler's (3.x counts 0 as Monday, cron Sunday).
-
-    ``1-5`` becomes ``mon,tue,wed,thu,fri``; ``*`` stays ``*``; names pass through as days.
-    """
+    """Translate a crontab weekday field (0 = Sunday) into APScheduler 3.x names (0 = Monday)."""
+    # "1-5" becomes "mon,tue,wed,thu,fri"; "*" stays "*"; names keep their meaning.
     days: set[int] = set()
     for item in field.lower().split(","):
         base, _, step_text = item.partition("/")
@@ -183,12 +180,10 @@ class Action:
 def plan(
     fires: list[datetime], now: datetime, *, grace_seconds: int, missed: str, coalesce: bool
 ) -> list[Action]:
-    """Decide what each due fire time gets: late ones follow ``missed``, timely ones coalesce.
-
-    A fire is late (missed) when it is more than ``grace_seconds`` old. ``missed``: latest runs
-    the newest late fire once, all runs each, skip records them skipped. With ``coalesce`` only
-    the newest timely fire runs, and it also stands in for late fires under ``latest``.
-    """
+    """Decide what each due fire time gets: late ones follow ``missed``, timely ones coalesce."""
+    # Late (missed) = older than the grace period. latest: run the newest late fire once; all:
+    # run each; skip: record them skipped. With coalesce only the newest timely fire runs, and
+    # under latest it also stands in for the late ones (one report, the freshest).
     grace = timedelta(seconds=grace_seconds)
     late = [f for f in fires if now - f > grace]
     timely = [f for f in fires if now - f <= grace]
@@ -276,6 +271,8 @@ def files_record(outputs: list[Any]) -> dict[str, Any]:
                 "name": o.preset.name,
                 "group": o.group,
                 "directory": str(o.directory),
+                "window": [o.window.start.isoformat(), o.window.end.isoformat()],
+                "as_of": o.as_of.isoformat(),
                 "files": {k: str(v) for k, v in o.files.items()},
             }
             for o in outputs
@@ -305,13 +302,28 @@ def load_stored(
             match = [g for g in preset.groups if g.name == group]
             if not match:
                 return None  # the config changed since; build again
-            view = dataclasses.replace(preset, name=item["name"], filters=match[0].filters)
-        outputs.append(
-            StoredOutput(view, group, window, as_of, Path(item["directory"]), files, summary)
-        )
-    if preset.groups and {o.group for o in outputs} < {g.name for g in preset.groups}:
-        return None
+            view = _group_view(preset, match[0], item["name"])
+        # Deliveries are keyed by the output's own window: reuse exactly what was sent before.
+        span = item.get("window") or [window.start.isoformat(), window.end.isoformat()]
+        own = Window(date.fromisoformat(span[0]), date.fromisoformat(span[1]))
+        day = date.fromisoformat(item["as_of"]) if item.get("as_of") else as_of
+        outputs.append(StoredOutput(view, group, own, day, Path(item["directory"]), files, summary))
+    if not {g.name for g in preset.groups} <= {o.group for o in outputs}:
+        return None  # a group was added since: build again
     return outputs
+
+
+def _group_view(preset: Preset, group: Group, name: str) -> Preset:
+    """Return the preset copy the build uses for one group."""
+    try:
+        from reportgen.build import expand
+    except ImportError:
+        expand = None
+    if expand is not None:
+        for view in expand([preset]):
+            if view.name == name:
+                return view
+    return dataclasses.replace(preset, name=name, filters=group.filters, groups=())
 
 
 def _already_done(ledger: Ledger, preset: Preset, window: Window) -> bool:
@@ -342,11 +354,9 @@ def execute(
     rebuild: bool = False,
     progress: bool = False,
 ) -> RunOutcome:
-    """Build (or reuse) one preset's window under a ledger claim, then send its email(s).
-
-    Raises RunBusy when another live process holds the window, the build's ReportgenError when
-    it fails (recorded as failed) and DeliveryError when an email could not go out.
-    """
+    """Build (or reuse) one preset's window under a ledger claim, then send its email(s)."""
+    # Raises RunBusy when another live process holds the window, the build's ReportgenError
+    # when it fails (recorded failed) and DeliveryError when an email could not go out.
     preset = config.select([preset_name])[0]
     window = preset.window_for(as_of)
     started = time.monotonic()
@@ -419,6 +429,9 @@ class ReportScheduler:
         self.config = config
         self.ledger = Ledger(config.schedule.state_dir)
         self.build_fn = build_fn
+        # One build at a time: builds share the data cache and a browser and saturate the CPU,
+        # so concurrent ones gain little and race on the simulated-data cache.
+        self._build_lock = threading.Lock()
         self.mailer_factory = mailer_factory or (lambda c: Mailer(c.email))
         self.clock = clock
         self.dry_run = dry_run
@@ -513,9 +526,9 @@ class ReportScheduler:
             )
             return None
 
-    def due(self, name: str, now: datetime) -> list[datetime]:
+    def due(self, name: str, now: datetime, config: Config | None = None) -> list[datetime]:
         """Return the fire times of ``name`` after its cursor, up to ``now``."""
-        preset = self.config.presets.get(name)
+        preset = (config or self.config).presets.get(name)
         if preset is None or not preset.schedule:
             return []
         cursor = self.ledger.cursor(name)
@@ -535,19 +548,23 @@ class ReportScheduler:
             outcomes: list[RunOutcome] = []
             # Loop: fires that fall due during a long build are handled before letting go.
             for _ in range(100):
+                # One config snapshot per round: a reload meanwhile applies to the next one.
+                config = self.config
                 current = now or self.clock()
-                fires = self.due(name, current)
+                fires = self.due(name, current, config)
                 if not fires:
                     break
-                outcomes += self._handle(name, fires, current)
+                outcomes += self._handle(config, name, fires, current)
                 if now is not None:
                     break
             return outcomes
         finally:
             lock.release()
 
-    def _handle(self, name: str, fires: list[datetime], now: datetime) -> list[RunOutcome]:
-        config = self.config
+    def _handle(
+        self, config: Config, name: str, fires: list[datetime], now: datetime
+    ) -> list[RunOutcome]:
+        """Run, skip or coalesce each due fire time of one preset, advancing its cursor."""
         preset = config.presets[name]
         actions = plan(
             fires,
@@ -587,6 +604,10 @@ class ReportScheduler:
             self.ledger.advance_cursor(name, action.fire)
         return outcomes
 
+    def _serial_build(self, config: Config, **kwargs: Any) -> list[Any]:
+        with self._build_lock:
+            return (self.build_fn or default_build)(config, **kwargs)
+
     def _run(
         self, config: Config, preset: Preset, action: Action, as_of: date, window: Window
     ) -> RunOutcome | None:
@@ -605,7 +626,7 @@ class ReportScheduler:
                 trigger=action.trigger,
                 ledger=self.ledger,
                 fired=action.fire,
-                build_fn=self.build_fn,
+                build_fn=self._serial_build,
                 mailer=mailer,
                 dry_run=self.dry_run,
             )

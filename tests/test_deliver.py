@@ -952,3 +952,108 @@ def test_e2e_real_groups_are_scoped(e2e_config, smtp):
             from reportgen.deliver import fmt
 
             assert fmt(theirs, "money", "INR", "en_IN") not in body
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    import os
+    import sys
+
+    from tests.conftest import ROOT
+
+    return subprocess.run(
+        [sys.executable, "-m", "reportgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(cwd)},
+    )
+
+
+@pytest.mark.slow
+def test_e2e_send_and_runs_commands(e2e_config, smtp, tmp_path):
+    cfg = str(e2e_config.path)
+    dry = _cli(
+        "--config",
+        cfg,
+        "send",
+        "--preset",
+        "weekly",
+        "--as-of",
+        "2025-07-07",
+        "--dry-run",
+        "--out",
+        str(tmp_path / "eml"),
+        cwd=tmp_path,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert (tmp_path / "eml" / "weekly_2025-07-07.eml").exists()
+    assert smtp.messages == []
+    real = _cli(
+        "--config",
+        cfg,
+        "send",
+        "--preset",
+        "weekly",
+        "brands",
+        "--as-of",
+        "2025-07-07",
+        cwd=tmp_path,
+    )
+    assert real.returncode == 0, real.stderr
+    assert "weekly 2025-07-01 to 2025-07-07: sent (1 sent)" in real.stdout
+    assert len(smtp.messages) == 3
+    again = _cli(
+        "--config", cfg, "send", "--preset", "weekly", "--as-of", "2025-07-07", cwd=tmp_path
+    )
+    assert again.returncode == 0 and "already sent" in again.stdout
+    assert len(smtp.messages) == 3
+    runs = _cli("--config", cfg, "runs", cwd=tmp_path)
+    assert runs.returncode == 0, runs.stderr
+    lines = runs.stdout.splitlines()
+    assert lines[0].startswith("ID") and len(lines) == 3
+    assert any(
+        "weekly" in line and "succeeded  manual" in line and "1 sent" in line for line in lines
+    )
+    bad = _cli("--config", cfg, "send", "--preset", "weekly", "--out", "x", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.startswith("reportgen: error: --out only applies")
+
+
+def test_a_reused_group_build_sends_the_same_email_as_a_fresh_one(tmp_path, smtp):
+    cfg = make_config(tmp_path, smtp.port, extra=GROUPS)
+    ledger = Ledger(cfg.schedule.state_dir)
+    calls: list[str] = []
+
+    def counting_build(config, **kwargs):
+        calls.append("build")
+        return fake_group_build(config, **kwargs)
+
+    smtp.data_replies = ["554 5.7.1 Rejected by policy"]  # the first group's email, once
+    with pytest.raises(DeliveryError, match="554 5.7.1 Rejected by policy"):
+        execute(
+            cfg,
+            "fanout",
+            as_of=date(2025, 7, 30),
+            trigger="scheduled",
+            ledger=ledger,
+            build_fn=counting_build,
+        )
+    run = ledger.recent_runs("fanout")[0]
+    assert run.state == "failed" and run.error.startswith("delivery: ")
+    outcome = execute(
+        cfg,
+        "fanout",
+        as_of=date(2025, 7, 30),
+        trigger="manual",
+        ledger=ledger,
+        build_fn=counting_build,
+    )
+    assert calls == ["build"] and not outcome.built
+    assert [s.state for s in outcome.sends] == ["sent", "already-sent"]
+    subjects = sorted(
+        str(m["Subject"]) for m in (smtp.parsed(i) for i in range(len(smtp.messages)))
+    )
+    assert subjects == [
+        "Brand review — gz — 2025-07-01 to 2025-07-30",
+        "Brand review — mb — 2025-07-01 to 2025-07-30",
+    ]

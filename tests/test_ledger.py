@@ -241,3 +241,14 @@ def test_file_lock_is_exclusive_between_open_files_and_released_on_close(tmp_pat
     with FileLock(tmp_path / "x.lock") as lock:
         assert lock.try_acquire() and lock.held
     assert not lock.held
+
+
+def test_a_dry_run_or_skip_does_not_hide_a_real_send(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.record_send("weekly", W, "dry-run", "/tmp/x.eml")
+    ledger.record_send("weekly", W, "sent", "")
+    ledger.record_send("weekly", W, "dry-run", "/tmp/y.eml")
+    ledger.record_send("weekly", W, "skipped", "no data")
+    assert ledger.sends("weekly", W) == {"weekly": ("sent", "")}
+    ledger.record_send("weekly", W, "failed", "421")
+    assert ledger.sends("weekly", W)["weekly"][0] == "failed"

@@ -739,3 +739,113 @@ def test_runs_command_lists_recent_runs(tmp_path, capsys):
     assert "1 sent" in out[1]
     assert all("skipped" in line and "missed; missed: skip" in line for line in out[2:])
     assert len(out) == 4
+
+
+class FlakyMailer(FakeMailer):
+    """Fails every send while ``down`` is set, like an unreachable SMTP server."""
+
+    down = True
+
+    def send(self, msg, recipients, *, on_result=None):
+        if FlakyMailer.down:
+            from reportgen.errors import DeliveryError
+
+            raise DeliveryError("SMTP server 127.0.0.1:2525 rejected the message: 554 no")
+        return super().send(msg, recipients, on_result=on_result)
+
+
+def test_a_failed_send_is_retried_by_the_next_run_without_rebuilding(tmp_path):
+    cfg = write_config(tmp_path)
+    ledger = Ledger(cfg.schedule.state_dir)
+    build = FakeBuild()
+    from reportgen.errors import DeliveryError
+    from reportgen.schedule import execute
+
+    FlakyMailer.down = True
+    with pytest.raises(DeliveryError, match="554"):
+        execute(
+            cfg,
+            "daily",
+            as_of=date(2025, 7, 7),
+            trigger="scheduled",
+            ledger=ledger,
+            build_fn=build,
+            mailer=FlakyMailer(cfg.email),
+        )
+    run = ledger.recent_runs("daily")[0]
+    assert run.state == "failed" and run.error.startswith("delivery: ") and run.files
+    FlakyMailer.down = False
+    mailer = FlakyMailer(cfg.email)
+    outcome = execute(
+        cfg,
+        "daily",
+        as_of=date(2025, 7, 7),
+        trigger="manual",
+        ledger=ledger,
+        build_fn=build,
+        mailer=mailer,
+    )
+    assert outcome.state == "succeeded" and not outcome.built
+    assert len(build.calls) == 1 and len(mailer.sent) == 1
+    # And once everything went out, another run is a no-op that does not even claim.
+    again = execute(
+        cfg,
+        "daily",
+        as_of=date(2025, 7, 7),
+        trigger="scheduled",
+        ledger=ledger,
+        build_fn=build,
+        mailer=mailer,
+    )
+    assert again.state == "done" and len(mailer.sent) == 1
+    assert ledger.recent_runs("daily")[0].attempts == 2
+
+
+def test_a_manual_build_only_run_is_still_sent_by_the_schedule(tmp_path):
+    cfg = write_config(tmp_path)
+    ledger = Ledger(cfg.schedule.state_dir)
+    build = FakeBuild()
+    from reportgen.schedule import execute
+
+    # What `reportgen build` does through the ledger: build, no email.
+    execute(
+        cfg,
+        "daily",
+        as_of=date(2025, 7, 7),
+        trigger="manual",
+        ledger=ledger,
+        build_fn=build,
+        send=False,
+        rebuild=True,
+    )
+    clock = Clock(datetime(2025, 7, 8, 2, 0, tzinfo=IST))
+    sched, mailers = make_scheduler(cfg, clock, build)
+    sched.start_up()
+    clock.now = datetime(2025, 7, 8, 2, 31, tzinfo=IST)
+    [outcome] = sched.tick("daily")
+    assert outcome.state == "succeeded" and not outcome.built
+    assert len(build.calls) == 1 and len(sent(mailers)) == 1
+
+
+def test_an_unreachable_smtp_server_for_the_notice_is_logged_not_fatal(tmp_path, caplog):
+    import dataclasses
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    cfg = write_config(tmp_path)
+    cfg = dataclasses.replace(cfg, email=dataclasses.replace(cfg.email, port=port, retries=1))
+    clock = Clock(datetime(2025, 7, 8, 2, 0, tzinfo=IST))
+    sched = ReportScheduler(
+        cfg,
+        build_fn=FakeBuild(fail={"daily"}),
+        clock=clock,
+        mailer_factory=lambda c: Mailer(c.email, sleep=lambda s: None),
+    )
+    sched.start_up()
+    clock.now = datetime(2025, 7, 8, 2, 31, tzinfo=IST)
+    [outcome] = sched.tick("daily")
+    assert outcome.state == "failed"
+    assert "gave up on 1 recipient(s)" in caplog.text
+    assert Ledger(cfg.schedule.state_dir).cursor("daily") == clock.now.replace(minute=30)
