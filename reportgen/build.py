@@ -76,12 +76,13 @@ def build(
     with timings.stage("load"):
         ds = sources.open_dataset(config, data_dir=data_dir)
         engine = metrics.Engine(ds)
-    reports = []
     with timings.stage("compute"):
-        for preset in jobs:
-            day = as_of or default_as_of(preset.timezone)
-            reports.append(metrics.compute(engine, preset, preset.window_for(day), day))
-            _say(progress, f"computed {preset.name} ({preset.window_for(day).label()})")
+        days = [as_of or default_as_of(p.timezone) for p in jobs]
+        reports = metrics.compute_all(
+            engine, [(p, p.window_for(d), d) for p, d in zip(jobs, days, strict=True)]
+        )
+    for r in reports:
+        _say(progress, f"computed {r.preset.name} ({r.window.label()})")
     rendered = render_all(config, reports, timings, progress)
     outputs = []
     with timings.stage("publish"):

@@ -67,13 +67,15 @@ class Engine:
         return self._backend
 
     def facts(self, tz: str) -> Any:
-        """Return the daily fact table (day, influencer_id, brand, orders, revenue) for ``tz``."""
+        """Return the daily fact table for ``tz``: day, influencer, category, platform, brand."""
         key = tz if self.ds.zoned else ""
         if key not in self._facts:
             b = self.backend
             t = b.table("tracking_facts")  # pre-aggregated per day (or 15 min when zoned)
+            i = b.table("influencers").select("influencer_id", "category", "platform")
             day = _at_zone(tz, t.bucket).date() if self.ds.zoned else t.bucket
-            expr = t.group_by(day=day, influencer_id=t.influencer_id, brand=t.brand).aggregate(
+            t = t.mutate(day=day).join(i, "influencer_id")
+            expr = t.group_by("day", "influencer_id", "category", "platform", "brand").aggregate(
                 orders=t.orders.sum().cast("int64"), revenue=t.revenue.sum()
             )
             name = f"facts_{len(self._facts)}"
@@ -108,49 +110,112 @@ class Engine:
             )
         return self._dims[key]
 
-    def fact_slice(self, preset: Preset, span: Window) -> pd.DataFrame:
-        """Return facts for ``span`` and the preset's category/platform filters, all brands."""
-        f = self.facts(preset.timezone)
-        f = f.filter(f.day >= span.start, f.day <= span.end)
-        ids = self._influencer_ids(preset)
-        if ids is not None:
-            f = f.filter(f.influencer_id.isin(ids))
-        df = f.mutate(revenue=f.revenue.cast("float64")).to_pandas()
-        df["day"] = pd.to_datetime(df["day"]).dt.date
-        # Engines return rows in any order; float sums must not depend on it.
-        return df.sort_values(["day", "influencer_id", "brand"], ignore_index=True)
+    def batch(self, jobs: list[tuple[Preset, Window]]) -> dict[str, pd.DataFrame]:
+        """Return the slices every job needs, from four queries for all jobs of one timezone.
 
-    def post_slice(self, preset: Preset, span: Window) -> pd.DataFrame:
-        """Return per-post rows (influencer, day, platform, reach, likes, comments) for ``span``."""
-        p = self.backend.table("posts")
-        day = _local_day(p.date, preset.timezone, self.ds.zoned)
-        p = p.mutate(day=day)
-        p = p.filter(p.day >= span.start, p.day <= span.end)
-        ids = self._influencer_ids(preset)
-        if ids is not None:
-            p = p.filter(p.influencer_id.isin(ids))
-        expr = p.group_by("influencer_id", "day", "platform").aggregate(
-            # Sums of BIGINT are HUGEINT in DuckDB, which Ibis turns into slow Python Decimals.
-            posts=p.count(),
-            reach=p.reach.sum().cast("int64"),
-            likes=p.likes.sum().cast("int64"),
-            comments=p.comments.sum().cast("int64"),
+        Each job is a preset and its window; its previous window comes along. Frames:
+          per:    job, period, influencer_id, orders, revenue (selected brands), revenue_all
+                  (all brands, to split per-post fees)
+          brands: job, brand, orders, revenue (current window, selected brands)
+          daily:  job, day, orders, revenue (current window, selected brands)
+          posts:  job, period, influencer_id, platform, posts, reach, likes, comments
+        """
+        tz = jobs[0][0].timezone
+        spec = self._spec(jobs)
+        f = self.facts(tz)
+        j = f.join(spec, [f.day >= spec.start, f.day <= spec.end])
+        j = j.filter(_matches(spec, j.category, j.platform))
+        selected = spec.all_brands | spec.brands.contains(j.brand)
+        per = j.group_by("job", "period", "influencer_id").aggregate(
+            orders=j.orders.sum(where=selected).cast("int64"),
+            revenue=j.revenue.sum(where=selected).cast("float64"),
+            revenue_all=j.revenue.sum().cast("float64"),
         )
-        df = expr.to_pandas()
-        df["day"] = pd.to_datetime(df["day"]).dt.date
-        return df.sort_values(["day", "influencer_id", "platform"], ignore_index=True)
+        cur = j.filter(j.period == "current", selected)
+        brands = cur.group_by("job", "brand").aggregate(
+            orders=cur.orders.sum().cast("int64"), revenue=cur.revenue.sum().cast("float64")
+        )
+        daily = cur.group_by("job", "day").aggregate(
+            orders=cur.orders.sum().cast("int64"), revenue=cur.revenue.sum().cast("float64")
+        )
+        exprs = {"per": per, "brands": brands, "daily": daily, "posts": self._posts(tz, spec)}
+        # Engines return rows in any order; float sums must not depend on it.
+        keys = {
+            "per": ["job", "period", "influencer_id"],
+            "brands": ["job", "brand"],
+            "daily": ["job", "day"],
+            "posts": ["job", "period", "influencer_id", "platform"],
+        }
+        out = {}
+        for name, expr in exprs.items():
+            frame = expr.to_pandas()
+            if frame.empty:
+                # Empty Arrow-backed string columns break pandas merges: use plain objects.
+                frame = frame.astype({c: object for c in frame.columns if frame[c].dtype == "str"})
+            if "day" in frame:
+                frame["day"] = pd.to_datetime(frame["day"]).dt.date
+            out[name] = frame.sort_values(keys[name], ignore_index=True)
+        out["per"][["orders", "revenue"]] = out["per"][["orders", "revenue"]].fillna(0)
+        return out
 
-    def _influencer_ids(self, preset: Preset) -> list[str] | None:
-        flt = preset.filters
-        if not flt.categories and not flt.platforms:
-            return None
-        dim = self.influencers()
-        mask = pd.Series(True, index=dim.index)
-        if flt.categories:
-            mask &= dim["category"].isin(flt.categories)
-        if flt.platforms:
-            mask &= dim["platform"].isin(flt.platforms)
-        return sorted(dim.index[mask])
+    def _spec(self, jobs: list[tuple[Preset, Window]]) -> Any:
+        """Return a small table: one row per job and period, with its bounds and filters."""
+        rows = []
+        for n, (preset, window) in enumerate(jobs):
+            flt = preset.filters
+            for period, w in (("current", window), ("previous", window.previous())):
+                rows.append(
+                    {
+                        "job": n,
+                        "period": period,
+                        "start": w.start,
+                        "end": w.end,
+                        "all_brands": not flt.brands,
+                        "brands": list(flt.brands) or [""],
+                        "all_categories": not flt.categories,
+                        "categories": list(flt.categories) or [""],
+                        "all_platforms": not flt.platforms,
+                        "platforms": list(flt.platforms) or [""],
+                    }
+                )
+        schema = {
+            "job": "int64",
+            "period": "string",
+            "start": "date",
+            "end": "date",
+            "all_brands": "boolean",
+            "brands": "array<string>",
+            "all_categories": "boolean",
+            "categories": "array<string>",
+            "all_platforms": "boolean",
+            "platforms": "array<string>",
+        }
+        return ibis.memtable(pd.DataFrame(rows), schema=schema)
+
+    def _posts(self, tz: str, spec: Any) -> Any:
+        """Return post counts and engagement per job, period, influencer and post platform."""
+        b = self.backend
+        p = b.table("posts")
+        i = b.table("influencers").select(
+            "influencer_id", inf_category="category", inf_platform="platform"
+        )
+        p = p.mutate(day=_local_day(p.date, tz, self.ds.zoned)).join(i, "influencer_id")
+        j = p.join(spec, [p.day >= spec.start, p.day <= spec.end])
+        j = j.filter(_matches(spec, j.inf_category, j.inf_platform))
+        return j.group_by("job", "period", "influencer_id", "platform").aggregate(
+            # Sums of BIGINT are HUGEINT in DuckDB, which Ibis turns into slow Python Decimals.
+            posts=j.count(),
+            reach=j.reach.sum().cast("int64"),
+            likes=j.likes.sum().cast("int64"),
+            comments=j.comments.sum().cast("int64"),
+        )
+
+
+def _matches(spec: Any, category: Any, platform: Any) -> Any:
+    """Return the predicate: a row passes the job's category and platform filters."""
+    return (spec.all_categories | spec.categories.contains(category)) & (
+        spec.all_platforms | spec.platforms.contains(platform)
+    )
 
 
 @ibis.udf.scalar.builtin(name="timezone")
@@ -167,109 +232,85 @@ def _local_day(col: Any, tz: str, zoned: bool) -> Any:
 
 def compute(engine: Engine, preset: Preset, window: Window, as_of: date) -> ReportData:
     """Compute everything one preset's report shows."""
-    prev = window.previous()
-    span = Window(prev.start, window.end)
-    facts = engine.fact_slice(preset, span)
-    posts = engine.post_slice(preset, span)
+    return compute_all(engine, [(preset, window, as_of)])[0]
+
+
+def compute_all(engine: Engine, jobs: list[tuple[Preset, Window, date]]) -> list[ReportData]:
+    """Compute many reports: one batch of engine queries per timezone, vectorised pandas."""
+    by_tz: dict[str, list[int]] = {}
+    for n, (preset, _, _) in enumerate(jobs):
+        by_tz.setdefault(preset.timezone if engine.ds.zoned else "", []).append(n)
+    out: list[ReportData | None] = [None] * len(jobs)
     dim = engine.influencers()
-    mix = engine.lifetime_brand_mix(preset.timezone)
-
-    cur = _period(facts, posts, window, preset, dim, mix)
-    old = _period(facts, posts, prev, preset, dim, mix)
-    kpis = _kpis(cur, old)
-    infl = cur["influencers"]
-    top_rev = infl.sort_values(["revenue", "influencer_id"], ascending=[False, True]).head(
-        preset.top_n
-    )
-    top_roas = _rank_roas(infl).head(preset.top_n)
-    quality = _quality(engine.ds.issues, infl, cur)
-    assumptions = [a.format(tz=preset.timezone, currency=preset.currency) for a in ASSUMPTIONS]
-    if preset.filters.brands:
-        assumptions.append(BRAND_SPLIT)
-    return ReportData(
-        preset=preset,
-        window=window,
-        previous_window=prev,
-        kpis=kpis,
-        daily=cur["daily"],
-        by_brand=_breakdown(cur["facts"], "brand"),
-        by_category=_breakdown(cur["facts"], "category"),
-        by_platform=_breakdown(cur["facts"], "platform"),
-        influencers=_rank_roas(infl, by_revenue_first=True),
-        top_by_revenue=top_rev.reset_index(drop=True),
-        top_by_roas=top_roas.reset_index(drop=True),
-        engagement=cur["engagement"],
-        data_quality=quality,
-        assumptions=assumptions,
-        provenance={"as_of": as_of.isoformat(), **engine.ds.provenance},
-    )
+    for members in by_tz.values():
+        group = [jobs[n] for n in members]
+        frames = engine.batch([(p, w) for p, w, _ in group])
+        mix = engine.lifetime_brand_mix(group[0][0].timezone)
+        table = _influencer_table(frames, [p for p, _, _ in group], dim, mix)
+        engagement = _engagement(table, frames["posts"], dim)
+        split = {
+            "table": _split(table, ["job", "period"]),
+            "engagement": _split(engagement, ["job"]),
+            "brands": _split(frames["brands"], ["job"]),
+            "daily": _split(frames["daily"], ["job"]),
+        }
+        for local, n in enumerate(members):
+            preset, window, as_of = jobs[n]
+            out[n] = _report(engine, preset, window, as_of, local, split, table)
+    return [r for r in out if r is not None]
 
 
-def _period(
-    facts: pd.DataFrame,
-    posts: pd.DataFrame,
-    window: Window,
-    preset: Preset,
-    dim: pd.DataFrame,
-    mix: pd.DataFrame,
-) -> dict[str, Any]:
-    """Compute the per-influencer table and daily series for one window."""
-    brands = set(preset.filters.brands)
-    f = facts[(facts["day"] >= window.start) & (facts["day"] <= window.end)]
-    p = posts[(posts["day"] >= window.start) & (posts["day"] <= window.end)]
-    share = _brand_share(f, mix, brands, dim)
-    if brands:
-        f = f[f["brand"].isin(brands)]
-    f = f.join(dim[["category", "platform"]], on="influencer_id")
+def _split(frame: pd.DataFrame, keys: list[str]) -> dict[Any, pd.DataFrame]:
+    """Return ``frame`` split by ``keys`` (a missing key later means an empty part)."""
+    parts = {k if len(keys) > 1 else k[0]: v for k, v in frame.groupby(keys, sort=False)}
+    parts[None] = frame.iloc[0:0]
+    return parts
 
-    per = f.groupby("influencer_id", sort=True)[["orders", "revenue"]].sum()
-    post_n = p.groupby("influencer_id", sort=True)[["posts", "reach", "likes", "comments"]].sum()
-    ids = per.index.union(post_n.index)
-    t = dim.loc[ids, ["influencer_id", "name", "category", "platform", "basis", "rate"]].copy()
-    t = t.join(per).join(post_n)
+
+def _influencer_table(
+    frames: dict[str, pd.DataFrame], presets: list[Preset], dim: pd.DataFrame, mix: pd.DataFrame
+) -> pd.DataFrame:
+    """Return one row per job, period and influencer with payout and ROAS, for all jobs."""
+    keys = ["job", "period", "influencer_id"]
+    posts = frames["posts"].groupby(keys, as_index=False)[["posts", "reach", "likes", "comments"]]
+    t = frames["per"].merge(posts.sum(), on=keys, how="outer").sort_values(keys, ignore_index=True)
     for c in ["orders", "posts", "reach", "likes", "comments"]:
         t[c] = t[c].fillna(0).astype("int64")
-    t["revenue"] = t["revenue"].fillna(0.0)
-    t["brand_share"] = share.reindex(ids).fillna(1.0) if brands else 1.0
+    for c in ["revenue", "revenue_all"]:
+        t[c] = t[c].fillna(0.0).astype(float)
+    t = t.join(dim[["name", "category", "platform", "basis", "rate"]], on="influencer_id")
+    t["brand_share"] = _brand_share(t, presets, mix)
     t["payout"] = _payout(t)
     t = t[(t["revenue"] > 0) | (t["payout"].fillna(0) > 0) | (t["orders"] > 0)].copy()
     t["roas"] = np.where(t["payout"] > 0, t["revenue"] / t["payout"].where(t["payout"] > 0), np.nan)
     t["profitable"] = pd.array(
         [pd.NA if np.isnan(r) else bool(r >= 1) for r in t["roas"]], dtype="boolean"
     )
-    t = t.drop(columns=["brand_share"]).reset_index(drop=True)
-
-    daily = f.groupby("day")[["revenue", "orders"]].sum()
-    daily = daily.reindex(window.dates(), fill_value=0).rename_axis("date").reset_index()
-    daily["orders"] = daily["orders"].astype("int64")
-    return {
-        "influencers": t,
-        "facts": f,
-        "daily": daily,
-        "engagement": _engagement(t, p, dim),
-    }
+    return t.drop(columns=["brand_share", "revenue_all"]).reset_index(drop=True)
 
 
-def _brand_share(
-    f: pd.DataFrame, mix: pd.DataFrame, brands: set[str], dim: pd.DataFrame
-) -> pd.Series:
-    """Return, per influencer, the share of a per-post fee that the selected brands carry."""
-    if not brands:
-        return pd.Series(dtype=float)
+def _brand_share(t: pd.DataFrame, presets: list[Preset], mix: pd.DataFrame) -> pd.Series:
+    """Return, per row, the share of a per-post fee that the job's selected brands carry.
 
-    def share(frame: pd.DataFrame) -> pd.Series:
-        tot = frame.groupby("influencer_id")["revenue"].sum()
-        sel = frame[frame["brand"].isin(brands)].groupby("influencer_id")["revenue"].sum()
-        return (sel.reindex(tot.index, fill_value=0) / tot).where(tot > 0)
-
-    window_share = share(f)
-    life_share = share(mix)
-    known = sorted({b for b in mix["brand"].unique() if b != UNMAPPED_BRAND}) or sorted(brands)
-    equal = len(brands & set(known)) / max(len(known), 1)
-    out = pd.Series(equal, index=dim.index, dtype=float)
-    out.update(life_share.dropna())
-    out.update(window_share.dropna())
-    return out
+    The influencer's revenue share of those brands in the window; the all-time share when the
+    window has no revenue; an equal split across catalogue brands when there is none at all.
+    """
+    share = pd.Series(1.0, index=t.index)
+    known = sorted({b for b in mix["brand"].unique() if b != UNMAPPED_BRAND})
+    life_total = mix.groupby("influencer_id")["revenue"].sum()
+    for job, preset in enumerate(presets):
+        brands = set(preset.filters.brands)
+        rows = t["job"] == job
+        if not brands or not rows.any():
+            continue
+        sel = mix[mix["brand"].isin(brands)].groupby("influencer_id")["revenue"].sum()
+        life = (sel.reindex(life_total.index, fill_value=0) / life_total).where(life_total > 0)
+        equal = len(brands & set(known)) / max(len(known), 1) if known else 1.0
+        sub = t.loc[rows]
+        window = (sub["revenue"] / sub["revenue_all"]).where(sub["revenue_all"] > 0)
+        fallback = sub["influencer_id"].map(life).fillna(equal)
+        share[rows] = window.fillna(fallback)
+    return share
 
 
 def _payout(t: pd.DataFrame) -> pd.Series:
@@ -280,6 +321,50 @@ def _payout(t: pd.DataFrame) -> pd.Series:
     pay = pay.mask(basis == "per_order", rate * t["orders"])
     pay = pay.mask(basis == "revenue_share", rate * t["revenue"])
     return pay.round(2)
+
+
+def _report(
+    engine: Engine,
+    preset: Preset,
+    window: Window,
+    as_of: date,
+    job: int,
+    split: dict[str, dict[Any, pd.DataFrame]],
+    table: pd.DataFrame,
+) -> ReportData:
+    """Assemble one report from its parts of the batch frames."""
+    tables = split["table"]
+    infl = tables.get((job, "current"), tables[None]).drop(columns=["job", "period"])
+    old = tables.get((job, "previous"), tables[None])
+    kpis = _kpis(infl, old)
+    infl = infl.reset_index(drop=True)
+    top_rev = infl.sort_values(["revenue", "influencer_id"], ascending=[False, True])
+    quality = _quality(engine.ds.issues, infl)
+    assumptions = [a.format(tz=preset.timezone, currency=preset.currency) for a in ASSUMPTIONS]
+    if preset.filters.brands:
+        assumptions.append(BRAND_SPLIT)
+    daily = split["daily"].get(job, split["daily"][None]).set_index("day")[["revenue", "orders"]]
+    daily = daily.reindex(window.dates(), fill_value=0).rename_axis("date").reset_index()
+    daily["orders"] = daily["orders"].astype("int64")
+    brands = split["brands"].get(job, split["brands"][None])
+    engagement = split["engagement"].get(job, split["engagement"][None])
+    return ReportData(
+        preset=preset,
+        window=window,
+        previous_window=window.previous(),
+        kpis=kpis,
+        daily=daily,
+        by_brand=_breakdown(brands, "brand"),
+        by_category=_breakdown(infl, "category"),
+        by_platform=_breakdown(infl, "platform"),
+        influencers=top_rev.reset_index(drop=True),
+        top_by_revenue=top_rev.head(preset.top_n).reset_index(drop=True),
+        top_by_roas=_rank_roas(infl).head(preset.top_n).reset_index(drop=True),
+        engagement=engagement.drop(columns=["job"]).reset_index(drop=True),
+        data_quality=quality,
+        assumptions=assumptions,
+        provenance={"as_of": as_of.isoformat(), **engine.ds.provenance},
+    )
 
 
 def _rank_roas(t: pd.DataFrame, by_revenue_first: bool = False) -> pd.DataFrame:
@@ -294,11 +379,10 @@ def _rank_roas(t: pd.DataFrame, by_revenue_first: bool = False) -> pd.DataFrame:
     return key.drop(columns=["_na", "_r"]).reset_index(drop=True)
 
 
-def _kpis(cur: dict, old: dict) -> dict[str, Kpi]:
+def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
     """Return the headline KPIs with their previous-window values."""
 
-    def values(period: dict) -> dict[str, float | None]:
-        t = period["influencers"]
+    def values(t: pd.DataFrame) -> dict[str, float | None]:
         revenue = float(t["revenue"].sum())
         orders = int(t["orders"].sum())
         payout = float(t["payout"].sum(skipna=True))
@@ -320,7 +404,7 @@ def _kpis(cur: dict, old: dict) -> dict[str, Kpi]:
         "aov": ("Avg order value", "money"),
     }
     out = {k: Kpi(k, lab, now[k], before[k], kind) for k, (lab, kind) in labels.items()}
-    t = cur["influencers"]
+    t = cur
     covered = float(t.loc[t["payout"].notna(), "revenue"].sum())
     if now["revenue"] and covered < now["revenue"]:
         share = covered / now["revenue"]
@@ -330,48 +414,35 @@ def _kpis(cur: dict, old: dict) -> dict[str, Kpi]:
 
 def _breakdown(f: pd.DataFrame, column: str) -> pd.DataFrame:
     """Return revenue and orders by ``column`` with each value's share of revenue."""
-    g = f.groupby(column)[["revenue", "orders"]].sum().reset_index()
+    g = f.groupby(column, sort=True)[["revenue", "orders"]].sum().reset_index()
     total = g["revenue"].sum()
     g["share"] = g["revenue"] / total if total else 0.0
     g["orders"] = g["orders"].astype("int64")
     return g.sort_values(["revenue", column], ascending=[False, True]).reset_index(drop=True)
 
 
-def _engagement(t: pd.DataFrame, p: pd.DataFrame, dim: pd.DataFrame) -> pd.DataFrame:
-    """Return reach, likes, comments, engagement rate, CPM and CPE per influencer and platform."""
-    cols = [
-        "influencer_id",
-        "name",
-        "platform",
-        "posts",
-        "reach",
-        "likes",
-        "comments",
-        "engagement_rate",
-        "cpm",
-        "cpe",
-    ]
-    if p.empty:
-        return pd.DataFrame(columns=cols)
-    g = p.groupby(["influencer_id", "platform"], as_index=False)[
-        ["posts", "reach", "likes", "comments"]
-    ].sum()
-    g = g[g["influencer_id"].isin(t["influencer_id"])]
+def _engagement(t: pd.DataFrame, posts: pd.DataFrame, dim: pd.DataFrame) -> pd.DataFrame:
+    """Return reach, likes, comments, engagement rate, CPM and CPE per job, influencer, platform."""
+    cols = ["job", "influencer_id", "name", "platform", "posts", "reach", "likes", "comments"]
+    cols += ["engagement_rate", "cpm", "cpe"]
+    cur = t.loc[t["period"] == "current", ["job", "influencer_id", "payout"]]
+    g = posts[posts["period"] == "current"].merge(cur, on=["job", "influencer_id"], how="inner")
+    if g.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
     g["name"] = g["influencer_id"].map(dim["name"])
     # Cost per platform: the influencer's window payout shared by reach across platforms.
-    payout = t.set_index("influencer_id")["payout"].astype(float)
-    reach_tot = g.groupby("influencer_id")["reach"].transform("sum")
+    reach_tot = g.groupby(["job", "influencer_id"])["reach"].transform("sum")
     share = np.where(reach_tot > 0, g["reach"] / reach_tot.where(reach_tot > 0), 0.0)
-    cost = g["influencer_id"].map(payout).astype(float) * share
+    cost = g["payout"].astype(float) * share
     eng = g["likes"] + g["comments"]
     g["engagement_rate"] = np.where(g["reach"] > 0, eng / g["reach"].where(g["reach"] > 0), np.nan)
     g["cpm"] = np.where(g["reach"] > 0, cost / g["reach"].where(g["reach"] > 0) * 1000, np.nan)
     g["cpe"] = np.where(eng > 0, cost / eng.where(eng > 0), np.nan)
-    g = g.sort_values(["reach", "influencer_id"], ascending=[False, True])
+    g = g.sort_values(["job", "reach", "influencer_id"], ascending=[True, False, True])
     return g[cols].reset_index(drop=True)
 
 
-def _quality(loaded: list[Issue], infl: pd.DataFrame, cur: dict) -> list[Issue]:
+def _quality(loaded: list[Issue], infl: pd.DataFrame) -> list[Issue]:
     """Return the load-time findings plus what this window's numbers leave out."""
     out = list(loaded)
     no_terms = infl[infl["payout"].isna()]

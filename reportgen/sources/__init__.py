@@ -8,6 +8,9 @@ data-quality findings met on the way. The metric layer sees only that shape.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,6 +34,17 @@ class Dataset:
     #: True when timestamps carry a zone; False when they are local time of each report.
     zoned: bool = False
     rows: dict[str, int] = field(default_factory=dict)
+    #: Seconds per loading step, for the benchmark and --verbose.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Add the time spent in the block to ``timings[step]``."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - t0
 
 
 def open_dataset(

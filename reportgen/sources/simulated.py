@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 from reportgen.config import Config
+from reportgen.lock import FileLock
 from reportgen.windows import default_as_of
 
 logger = logging.getLogger(__name__)
+
+#: Marker file inside a finished cache folder.
+COMPLETE = ".complete"
 
 
 def spec_for(config: Config, today: date | None = None):  # -> SimulationSpec
@@ -39,15 +46,42 @@ def folder_for(config: Config, spec) -> Path:
 
 
 def ensure(config: Config, today: date | None = None) -> Path:
-    """Return the folder of simulated data for the config, generating it when missing."""
-    from reportgen.simulate import simulate
+    """Return the folder of simulated data for the config, generating it when missing.
 
+    Safe when several builds (threads or processes) ask at once: one generates while holding
+    an ``flock`` on ``.<folder>.lock`` next to the folder, the others wait for it and then
+    reuse its files. Generation goes into a hidden temporary folder that is renamed into
+    place only when complete, so the folder never appears half-written.
+    """
     spec = spec_for(config, today)
     folder = folder_for(config, spec)
-    marker = folder / ".complete"
-    if not marker.exists():
-        logger.info("simulating data into %s", folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        simulate(spec, folder)
-        marker.write_text("ok\n")
+    if (folder / COMPLETE).exists():
+        return folder
+    lock = FileLock(folder.with_name(f".{folder.name}.lock"))
+    if not lock.try_acquire():
+        logger.info("waiting for another build to finish simulating data into %s", folder)
+        lock.acquire()
+    try:
+        if not (folder / COMPLETE).exists():  # another build may have made it meanwhile
+            _generate(spec, folder)
+    finally:
+        lock.release()
     return folder
+
+
+def _generate(spec, folder: Path) -> None:
+    """Simulate into a temporary sibling folder, then rename it to ``folder``."""
+    from reportgen.simulate import simulate
+
+    logger.info("simulating data into %s", folder)
+    # A unique hidden name (mkdir, unlike mkdtemp, keeps the usual umask permissions).
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp.mkdir()
+    try:
+        simulate(spec, tmp)
+        (tmp / COMPLETE).write_text("ok\n")
+        if folder.exists():  # left incomplete by an older version or an interrupted copy
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
