@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -38,7 +38,7 @@ class PresetOutput:
     directory: Path
     files: dict[str, Path]
     summary: dict[str, Any]
-    report: ReportData
+    report: ReportData | None  # None for a build read back from disk (no recompute)
 
 
 @dataclass
@@ -121,31 +121,67 @@ def expand(presets: list[Preset]) -> list[Preset]:
 def render_all(
     config: Config, reports: list[ReportData], timings: Timings, progress: bool
 ) -> list[dict[str, bytes]]:
-    """Render every report's files in memory: HTML, PDF, CSV tables."""
+    """Render every report's files in memory: HTML, PDF, CSV tables.
+
+    The PDF worker processes and Chromium start first and warm up while the figures are
+    built. Each report's charts are then exported as one batch and its print page goes to a
+    worker, so WeasyPrint lays out one PDF while the next report's charts export; the HTML
+    reports are rendered whenever this thread would otherwise wait (for Chromium, or for
+    the last PDFs). Stages are wall time on this thread: "browser" is what is left to wait
+    for Chromium, "pdf" what is left to wait for the PDFs at the end.
+    """
+    from concurrent.futures import Future
+
     from reportgen import charts, export, render
 
     env = render.make_environment(config.templates_dir)
-    needs_pdf = any("pdf" in r.preset.formats for r in reports)
-    out: list[dict[str, bytes]] = []
-    with timings.stage("charts"):
-        figures = [charts.build_figures(r) for r in reports]
-    exporter = export.ChartExporter() if needs_pdf else nullcontext()
-    with exporter as ex:
-        for report, figs in zip(reports, figures, strict=True):
-            files: dict[str, bytes] = {}
-            fmts = report.preset.formats
-            if "html" in fmts:
-                with timings.stage("html"):
-                    files["report.html"] = render.render_html(report, figs, env).encode("utf-8")
-            if "pdf" in fmts:
+    n_pdf = sum("pdf" in r.preset.formats for r in reports)
+    html: dict[int, bytes] = {}
+    pdf: dict[int, bytes] = {}
+    exporter = None
+
+    def render_html(i: int) -> None:
+        with timings.stage("html"):
+            html[i] = render.render_html(reports[i], figures[i], env).encode()
+
+    try:
+        # Workers first: they are forked, and must not inherit Chromium's pipes.
+        with render.PdfRenderer(expected=n_pdf) as renderer:
+            exporter = export.ChartExporter().start() if n_pdf else None
+            with timings.stage("charts"):
+                figures = [charts.build_figures(r) for r in reports]
+            html_due = [i for i, r in enumerate(reports) if "html" in r.preset.formats]
+            pending: list[tuple[int, Future[bytes]]] = []
+            for i, report in enumerate(reports):
+                if exporter is None or "pdf" not in report.preset.formats:
+                    continue
+                while html_due and not exporter.ready():
+                    render_html(html_due.pop(0))
+                with timings.stage("browser"):
+                    exporter.wait_ready()
                 with timings.stage("svg"):
-                    svgs = {k: ex.to_svg(f) for k, f in figs.items()}
-                with timings.stage("pdf"):
-                    files["report.pdf"] = render.render_pdf(report, svgs, env, figures=figs)
-            if "csv" in fmts:
-                files.update(summary.csv_tables(report))
-            out.append(files)
-            _say(progress, f"rendered {report.preset.name}")
+                    svgs = exporter.to_svgs(figures[i])
+                job = render.print_job(report, svgs, env, figures=figures[i])
+                pending.append((i, renderer.submit(job)))
+            if exporter is not None:
+                exporter.close()  # while the workers lay out the last PDFs
+            for i in html_due:
+                render_html(i)
+            with timings.stage("pdf"):
+                for i, future in pending:
+                    pdf[i] = renderer.result(future)
+    finally:
+        if exporter is not None:
+            exporter.close()
+    out = []
+    for i, report in enumerate(reports):
+        files = {"report.html": html[i]} if i in html else {}
+        if i in pdf:
+            files["report.pdf"] = pdf[i]
+        if "csv" in report.preset.formats:
+            files.update(summary.csv_tables(report))
+        out.append(files)
+        _say(progress, f"rendered {report.preset.name}")
     return out
 
 

@@ -83,8 +83,13 @@ def load_config(args: argparse.Namespace, *, optional: bool = False) -> config_m
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    """Build presets, or one ad hoc report when --from/--to are given."""
-    from reportgen.build import build
+    """Build presets, or one ad hoc report when --from/--to are given.
+
+    Preset builds claim each preset's window in the run ledger first (like `send` and the
+    scheduler), so they refuse with exit code 8 while another run holds one of the windows.
+    Ad hoc builds have no schedule and do not touch the ledger.
+    """
+    from reportgen.build import Timings, build
 
     ad_hoc = bool(args.start or args.end or args.data)
     cfg = load_config(args, optional=ad_hoc)
@@ -111,20 +116,17 @@ def cmd_build(args: argparse.Namespace) -> int:
         extra, as_of = [preset], args.end
     elif args.brand or args.category or args.platform:
         raise ConfigError("--brand/--category/--platform need --from and --to (an ad hoc build)")
-    from reportgen.build import Timings
-
     timings = Timings()
     t0 = time.perf_counter()
-    outputs = build(
-        cfg,
-        presets=args.preset or None,
-        as_of=as_of,
-        progress=not args.quiet,
-        data_dir=args.data,
-        extra=extra,
-        output_dir=args.out,
-        timings=timings,
-    )
+    common = {"progress": not args.quiet, "output_dir": args.out, "timings": timings}
+    if ad_hoc:
+        outputs = build(cfg, as_of=as_of, data_dir=args.data, extra=extra, **common)
+    else:
+        from reportgen.ledger import Ledger
+        from reportgen.schedule import build_presets
+
+        ledger = Ledger(cfg.schedule.state_dir)  # creates the state folder on first use
+        outputs = build_presets(cfg, args.preset or None, as_of=as_of, ledger=ledger, **common)
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in timings.stages.items())
     logger.info("built %d report(s) in %.1f s (%s)", len(outputs), time.perf_counter() - t0, stages)
     for o in outputs:

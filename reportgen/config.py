@@ -60,16 +60,18 @@ def _check_currency(value: Any) -> str:
 def _check_cron(value: Any) -> Any:
     if value is None:
         return None
-    from apscheduler.triggers.cron import CronTrigger
-
     if not isinstance(value, str):
         raise Invalid(f"expected a cron expression such as '0 7 * * 1', got {value!r}")
+    # The scheduler's own translation (crontab weekday numbering, day-of-month OR weekday), so
+    # whatever passes here is exactly what the scheduler runs. Imported late: it imports us.
+    from reportgen.schedule import crontab_trigger
+
     try:
-        CronTrigger.from_crontab(value, timezone="UTC")
+        crontab_trigger(value, "UTC")
     except ValueError as exc:
         raise Invalid(
             f"invalid cron expression {value!r}: {exc}; use five fields: minute hour day month "
-            "day-of-week"
+            "weekday, with crontab numbering (0 or 7 = Sunday)"
         ) from None
     return value
 
@@ -117,7 +119,11 @@ PRESET_FIELDS: dict[str, Option] = {
         default=lambda: list(FORMATS),
     ),
     "top_n": Int("How many influencers the top lists show.", 10, lo=1, hi=100),
-    "schedule": Custom("Cron expression (5 fields) in the preset's timezone.", _check_cron, None),
+    "schedule": Custom(
+        "Cron expression (5 fields, crontab numbering: 0 or 7 = Sunday) in the preset's timezone.",
+        _check_cron,
+        None,
+    ),
     "missed": Choice(
         "What to do on start for runs missed while the scheduler was down.",
         ["latest", "all", "skip"],

@@ -23,7 +23,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from babel import Locale
@@ -42,6 +42,11 @@ from reportgen.errors import DeliveryError
 from reportgen.ledger import Ledger, utcnow
 from reportgen.model import Window
 
+if TYPE_CHECKING:
+    # Only for annotations: importing the build pipeline here would make every import of
+    # delivery (and of the scheduler) load the analytics engine.
+    from reportgen.build import PresetOutput
+
 logger = logging.getLogger(__name__)
 
 ATTACHMENTS = {"pdf": ("report.pdf", "application", "pdf"), "html": ("report.html", "text", "html")}
@@ -55,18 +60,6 @@ KPIS = (  # key, label, kind, whether a rise is good news
 GOOD, BAD, NEUTRAL = "#1a7f37", "#cf222e", "#57606a"
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
-
-
-class Output(Protocol):
-    """What delivery needs of a build result (``reportgen.build.PresetOutput`` has it)."""
-
-    preset: Preset
-    group: str | None
-    window: Window
-    as_of: date
-    directory: Path
-    files: dict[str, Path]
-    summary: dict
 
 
 @dataclass(frozen=True)
@@ -167,7 +160,7 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(out) else out
 
 
-def has_data(output: Output) -> bool:
+def has_data(output: PresetOutput) -> bool:
     """Return True when the window holds any tracked order or post."""
     report = getattr(output, "report", None)
     if report is not None:
@@ -177,7 +170,7 @@ def has_data(output: Output) -> bool:
     return any((_num(kpis.get(k)) or 0) > 0 for k in ("orders", "revenue", "payout"))
 
 
-def top_below_break_even(output: Output, top_n: int) -> list[str]:
+def top_below_break_even(output: PresetOutput, top_n: int) -> list[str]:
     """Return names of influencers in the top ``top_n`` by revenue whose ROAS is below 1."""
     rows = list(output.summary.get("top_influencers_by_revenue") or [])[:top_n]
     out = []
@@ -188,7 +181,7 @@ def top_below_break_even(output: Output, top_n: int) -> list[str]:
     return out
 
 
-def revenue_drop_pct(output: Output) -> float | None:
+def revenue_drop_pct(output: PresetOutput) -> float | None:
     """Return how far revenue fell against the previous window, in %, or None if undefined."""
     now = _num((output.summary.get("kpis") or {}).get("revenue"))
     before = _num((output.summary.get("kpis_previous") or {}).get("revenue"))
@@ -197,7 +190,7 @@ def revenue_drop_pct(output: Output) -> float | None:
     return (before - now) / before * 100
 
 
-def decide(preset: Preset, output: Output) -> tuple[bool, str]:
+def decide(preset: Preset, output: PresetOutput) -> tuple[bool, str]:
     """Return whether to send, and why (the reason is recorded when the send is skipped)."""
     rules = preset.send or {}
     if rules.get("skip_if_empty", True) and not has_data(output):
@@ -226,7 +219,7 @@ def decide(preset: Preset, output: Output) -> tuple[bool, str]:
     return False, f"no send.only_if_any rule held: {'; '.join(missed)}"
 
 
-def recipients_for(preset: Preset, output: Output) -> Recipients:
+def recipients_for(preset: Preset, output: PresetOutput) -> Recipients:
     """Return the group's recipients for a fanned-out output, else the preset's."""
     if output.group is None:
         return Recipients(tuple(preset.to), tuple(preset.cc), tuple(preset.bcc))
@@ -329,7 +322,7 @@ def _link(config: Config, path: Path) -> str | None:
 
 
 def _attachments(
-    config: Config, preset: Preset, output: Output
+    config: Config, preset: Preset, output: PresetOutput
 ) -> tuple[list[tuple[str, Path]], list[str]]:
     """Return (kind, file) to attach and notes for files replaced by links; raise if neither."""
     cap = config.email.max_attachment_mb * 1024 * 1024
@@ -373,19 +366,21 @@ def _environment(override_dir: str) -> Environment:
     )
 
 
-def _title(output: Output) -> str:
+def _title(output: PresetOutput) -> str:
     title = output.preset.title
     if output.group and output.group not in title:
         title = f"{title} ({output.group})"
     return clean_header(title)
 
 
-def subject_for(output: Output) -> str:
+def subject_for(output: PresetOutput) -> str:
     """Return the subject: ``<title> — <window start> to <end>``."""
     return clean_header(f"{_title(output)} — {output.window.start} to {output.window.end}")
 
 
-def context(config: Config, preset: Preset, output: Output, reason: str, notes: list[str]) -> dict:
+def context(
+    config: Config, preset: Preset, output: PresetOutput, reason: str, notes: list[str]
+) -> dict:
     """Return the template variables of one report email."""
     summary = output.summary
     quality = [i for i in summary.get("data_quality") or [] if isinstance(i, Mapping)]
@@ -421,7 +416,7 @@ def context(config: Config, preset: Preset, output: Output, reason: str, notes: 
 def compose(
     config: Config,
     preset: Preset,
-    output: Output,
+    output: PresetOutput,
     recipients: Recipients,
     *,
     reason: str = "",
@@ -445,7 +440,11 @@ def compose(
 
 
 def _headers(
-    msg: EmailMessage, email: EmailConfig, output: Output, recipients: Recipients, now: datetime
+    msg: EmailMessage,
+    email: EmailConfig,
+    output: PresetOutput,
+    recipients: Recipients,
+    now: datetime,
 ) -> None:
     domain = email.sender.rpartition("@")[2] or "localhost"
     msg["Subject"] = subject_for(output)
@@ -657,7 +656,7 @@ def _describe(exc: BaseException) -> str:
 # -- the whole delivery of one output -------------------------------------------------------------
 
 
-def eml_path(output: Output, out_dir: Path | None) -> Path:
+def eml_path(output: PresetOutput, out_dir: Path | None) -> Path:
     """Return where ``--dry-run`` writes the email of ``output``."""
     if out_dir is None:
         return Path(output.directory) / "email.eml"
@@ -667,7 +666,7 @@ def eml_path(output: Output, out_dir: Path | None) -> Path:
 def deliver(
     config: Config,
     preset: Preset,
-    output: Output,
+    output: PresetOutput,
     *,
     ledger: Ledger | None,
     mailer: Mailer | None = None,
@@ -703,7 +702,7 @@ def deliver(
 def _write_eml(
     msg: EmailMessage,
     recipients: Recipients,
-    output: Output,
+    output: PresetOutput,
     out_dir: Path | None,
     ledger: Ledger | None,
     reason: str,
@@ -730,7 +729,7 @@ def _write_eml(
 def _send(
     msg: EmailMessage,
     pending: list[str],
-    output: Output,
+    output: PresetOutput,
     ledger: Ledger,
     mailer: Mailer,
     reason: str,

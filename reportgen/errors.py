@@ -37,3 +37,15 @@ class DeliveryError(ReportgenError):
     """Email delivery failed in a way the user must act on."""
 
     exit_code = 6
+
+
+class LockHeld(ReportgenError):
+    """Another process holds a lock this one needs (for example a second scheduler)."""
+
+    exit_code = 7
+
+
+class RunBusy(ReportgenError):
+    """Another live process is building or sending the same preset and window."""
+
+    exit_code = 8

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from reportgen.errors import ReportgenError
+from reportgen.errors import ConfigError, ReportgenError, RunBusy
 from reportgen.lock import FileLock, run_lock
 from reportgen.model import Window
 
@@ -80,12 +81,6 @@ CREATE TABLE IF NOT EXISTS cursors (
 """
 
 
-class RunBusy(ReportgenError):
-    """Another live process is building or sending the same preset and window."""
-
-    exit_code = 8
-
-
 @dataclass
 class Run:
     """One row of the ``runs`` table."""
@@ -140,11 +135,17 @@ class Ledger:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / LEDGER_FILE
         self.clock = clock
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        with self._read() as db:
-            # WAL lets `reportgen runs` read while the scheduler writes.
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            with self._read() as db:
+                # WAL lets `reportgen runs` read while the scheduler writes.
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise ConfigError(
+                f"cannot use the run ledger {self.path}: {exc}; make schedule.state_dir "
+                f"({self.state_dir}) a writable folder on a local disk"
+            ) from None
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -190,63 +191,137 @@ class Ledger:
         trigger: str,
         *,
         fired: datetime | None = None,
+        wait: float = 0.0,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Claim:
         """Claim the run of ``preset`` for ``window`` or raise RunBusy naming the live owner."""
+        return self.claim_all(
+            [(preset, window, as_of)], trigger, fired=fired, wait=wait, cancelled=cancelled
+        )[0]
+
+    def claim_all(
+        self,
+        items: list[tuple[str, Window, date]],
+        trigger: str,
+        *,
+        fired: datetime | None = None,
+        wait: float = 0.0,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> list[Claim]:
+        """Claim every (preset, window, as-of) together, or none of them.
+
+        When a window is held by another run, wait up to ``wait`` seconds (until ``cancelled()``
+        says stop) for it, then raise RunBusy naming the holder. No row is touched until every
+        window lock is held, so a refused claim leaves the ledger as it was.
+        """
         if trigger not in TRIGGERS:
             raise ValueError(f"unknown trigger {trigger!r}")
-        start, end = window.start.isoformat(), window.end.isoformat()
-        lock = run_lock(self.state_dir, preset, start, end)
-        if not lock.try_acquire():
-            raise RunBusy(self._busy_message(preset, window, lock))
+        keys = [(preset, window) for preset, window, _ in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each preset and window can be claimed once")
+        locks = self._window_locks(keys, wait, cancelled)
         try:
             with self._tx() as db:
-                row = db.execute(
-                    "SELECT * FROM runs WHERE preset=? AND window_start=? AND window_end=?",
-                    (preset, start, end),
-                ).fetchone()
-                previous = _run(row) if row else None
-                if previous and previous.state == "running":
-                    # We hold its window lock, so the process that wrote 'running' is gone.
-                    logger.warning(
-                        "%s %s: the previous run (pid %s, started %s) died before finishing; "
-                        "marked crashed and running again",
-                        preset,
-                        window.label(),
-                        previous.pid,
-                        previous.started,
-                    )
-                    previous.state = "crashed"
-                values = (as_of.isoformat(), self._now(), os.getpid(), trigger)
-                fired_text = _iso(fired) if fired else None
-                if previous is None:
-                    cur = db.execute(
-                        "INSERT INTO runs (preset, window_start, window_end, as_of, state, "
-                        "started, pid, trigger, fired, attempts) "
-                        "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, 1)",
-                        (preset, start, end, *values, fired_text),
-                    )
-                    run_id = int(cur.lastrowid or 0)
-                else:
-                    db.execute(
-                        "UPDATE runs SET as_of=?, state='running', started=?, ended=NULL, pid=?, "
-                        "error=NULL, trigger=?, fired=COALESCE(?, fired), attempts=attempts+1 "
-                        "WHERE id=?",
-                        (*values, fired_text, previous.id),
-                    )
-                    run_id = previous.id
+                ids = [
+                    self._claim_row(db, preset, window, as_of, trigger, fired)
+                    for preset, window, as_of in items
+                ]
         except BaseException:
-            lock.release()
+            for lock in locks:
+                lock.release()
             raise
-        return Claim(self, run_id, preset, window, as_of, lock, previous)
+        return [
+            Claim(self, run_id, preset, window, as_of, lock, previous)
+            for (preset, window, as_of), (run_id, previous), lock in zip(
+                items, ids, locks, strict=True
+            )
+        ]
+
+    def _window_locks(
+        self,
+        keys: list[tuple[str, Window]],
+        wait: float,
+        cancelled: Callable[[], bool] | None,
+    ) -> list[FileLock]:
+        """Take the lock of every window, or none: raise RunBusy once ``wait`` has run out."""
+        deadline = time.monotonic() + wait
+        said = False
+        while True:
+            held: list[FileLock] = []
+            for preset, window in keys:
+                lock = run_lock(
+                    self.state_dir, preset, window.start.isoformat(), window.end.isoformat()
+                )
+                if not lock.try_acquire():
+                    break
+                held.append(lock)
+            else:
+                return held
+            for other in held:
+                other.release()
+            message = self._busy_message(preset, window, lock)
+            if time.monotonic() >= deadline or (cancelled is not None and cancelled()):
+                raise RunBusy(message)
+            if not said:
+                logger.info("%s; waiting up to %.0f s", message, wait)
+                said = True
+            time.sleep(0.2)
+
+    def _claim_row(
+        self,
+        db: sqlite3.Connection,
+        preset: str,
+        window: Window,
+        as_of: date,
+        trigger: str,
+        fired: datetime | None,
+    ) -> tuple[int, Run | None]:
+        """Insert or update the window's run row as 'running'; the caller holds its lock."""
+        start, end = window.start.isoformat(), window.end.isoformat()
+        row = db.execute(
+            "SELECT * FROM runs WHERE preset=? AND window_start=? AND window_end=?",
+            (preset, start, end),
+        ).fetchone()
+        previous = _run(row) if row else None
+        if previous and previous.state == "running":
+            # We hold its window lock, so the process that wrote 'running' is gone.
+            logger.warning(
+                "%s %s: the previous run (pid %s, started %s) died before finishing; "
+                "marked crashed and running again",
+                preset,
+                window.label(),
+                previous.pid,
+                previous.started,
+            )
+            previous.state = "crashed"
+        values = (as_of.isoformat(), self._now(), os.getpid(), trigger)
+        fired_text = _iso(fired) if fired else None
+        if previous is None:
+            cur = db.execute(
+                "INSERT INTO runs (preset, window_start, window_end, as_of, state, "
+                "started, pid, trigger, fired, attempts) "
+                "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, 1)",
+                (preset, start, end, *values, fired_text),
+            )
+            return int(cur.lastrowid or 0), None
+        db.execute(
+            "UPDATE runs SET as_of=?, state='running', started=?, ended=NULL, pid=?, "
+            "error=NULL, trigger=?, fired=COALESCE(?, fired), attempts=attempts+1 "
+            "WHERE id=?",
+            (*values, fired_text, previous.id),
+        )
+        return previous.id, previous
 
     def _busy_message(self, preset: str, window: Window, lock: FileLock) -> str:
         run = self.get_run(preset, window)
-        pid = run.pid if run and run.state == "running" else lock.holder_pid()
-        since = f", started {run.started}" if run and run.state == "running" else ""
-        how = f" ({run.trigger})" if run and run.state == "running" else ""
+        live = run is not None and run.state == "running"
+        pid = run.pid if run is not None and live else lock.holder_pid()
+        how = f" ({run.trigger})" if run is not None and live else ""
+        since = f", started {run.started}" if run is not None and live else ""
         return (
             f"preset {preset} {window.label()}: another run{how} is in progress "
-            f"(pid {pid}{since}); it builds and sends this window, so there is nothing to do here"
+            f"(pid {pid}{since}); it has this window to itself until it finishes "
+            "(see `reportgen runs`), so try again after that"
         )
 
     def _finish(self, run_id: int, state: str, error: str | None) -> None:
@@ -421,23 +496,28 @@ class Ledger:
 
     def sends(self, preset: str, window: Window) -> dict[str, tuple[str, str]]:
         """Return ``{name: (state, reason)}`` for a preset and its groups for one window."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT preset, state, reason FROM sends WHERE (preset=? OR preset LIKE ?) "
-                "AND window_start=? AND window_end=?",
-                (preset, f"{preset}.%", window.start.isoformat(), window.end.isoformat()),
-            ).fetchall()
+        rows = self._with_groups("preset, state, reason", "sends", preset, window)
         return {r["preset"]: (r["state"], r["reason"] or "") for r in rows}
 
     def delivery_counts(self, preset: str, window: Window) -> dict[str, int]:
         """Return delivery states counted over a preset and its groups for one window."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT state, COUNT(*) AS n FROM deliveries WHERE (preset=? OR preset LIKE ?) "
-                "AND window_start=? AND window_end=? GROUP BY state",
-                (preset, f"{preset}.%", window.start.isoformat(), window.end.isoformat()),
-            ).fetchall()
+        rows = self._with_groups(
+            "state, COUNT(*) AS n", "deliveries", preset, window, " GROUP BY state"
+        )
         return {r["state"]: int(r["n"]) for r in rows}
+
+    def _with_groups(
+        self, columns: str, table: str, preset: str, window: Window, tail: str = ""
+    ) -> list[sqlite3.Row]:
+        """Select from ``table`` the rows of ``preset`` and its groups (``preset.group``)."""
+        # A prefix comparison, not LIKE: '_' in a preset name is not a wildcard.
+        group = f"{preset}."
+        with self._read() as db:
+            return db.execute(
+                f"SELECT {columns} FROM {table} WHERE (preset=? OR substr(preset, 1, ?)=?) "
+                f"AND window_start=? AND window_end=?{tail}",
+                (preset, len(group), group, window.start.isoformat(), window.end.isoformat()),
+            ).fetchall()
 
     # -- fire-time cursors ----------------------------------------------------------------
 

@@ -10,18 +10,12 @@ import re
 from pathlib import Path
 from typing import IO
 
-from reportgen.errors import ReportgenError
+from reportgen.errors import LockHeld
 
 logger = logging.getLogger(__name__)
 
 SCHEDULER_LOCK = "scheduler.lock"
 RUN_LOCKS = "locks"
-
-
-class LockHeld(ReportgenError):
-    """Another process holds a lock this one needs."""
-
-    exit_code = 7
 
 
 class FileLock:
@@ -38,13 +32,22 @@ class FileLock:
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; return False when another open file holds it."""
+        return self._acquire(fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def acquire(self) -> None:
+        """Take the lock, waiting for as long as another open file holds it."""
+        self._acquire(fcntl.LOCK_EX)
+
+    def _acquire(self, operation: int) -> bool:
         if self._fh is not None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # "a+" so a holder's pid is not truncated away by a process that then fails to lock.
         fh = open(self.path, "a+", encoding="utf-8")  # held until release()
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Each FileLock opens its own file, so two threads of one process exclude each
+            # other too (flock locks belong to the open file, not to the process).
+            fcntl.flock(fh.fileno(), operation)
         except BlockingIOError:
             fh.close()
             return False

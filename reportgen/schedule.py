@@ -22,21 +22,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from reportgen import config as config_mod
 from reportgen.config import Config, Group, Preset
 from reportgen.deliver import Mailer, SendResult, deliver, notify_failure
-from reportgen.errors import ConfigError, DeliveryError, ReportgenError
-from reportgen.ledger import Ledger, RunBusy, utcnow
+from reportgen.errors import ConfigError, DeliveryError, ReportgenError, RunBusy
+from reportgen.ledger import Ledger, utcnow
 from reportgen.lock import scheduler_lock
 from reportgen.model import Window
+from reportgen.windows import default_as_of
+
+if TYPE_CHECKING:
+    from reportgen.build import PresetOutput
 
 logger = logging.getLogger(__name__)
 
@@ -81,27 +86,47 @@ def is_repeated_wall_time(when: datetime) -> bool:
     return when.utcoffset() == second.utcoffset()
 
 
-def make_trigger(preset: Preset) -> LocalCronTrigger:
+class EitherDayTrigger(OrTrigger):
+    """Fires when either of two cron triggers does: crontab's day-of-month OR weekday rule."""
+
+    def __init__(self, by_day: LocalCronTrigger, by_weekday: LocalCronTrigger) -> None:
+        super().__init__([by_day, by_weekday])
+
+
+def make_trigger(preset: Preset) -> BaseTrigger:
     """Return the trigger of a scheduled preset, in the preset's timezone."""
     if not preset.schedule:
         raise ValueError(f"preset {preset.name} has no schedule")
     return crontab_trigger(preset.schedule, preset.timezone)
 
 
-def crontab_trigger(expr: str, timezone: str) -> LocalCronTrigger:
-    """Return a trigger for a standard 5-field crontab line (weekday 0 or 7 = Sunday)."""
+def crontab_trigger(expr: str, timezone: str) -> BaseTrigger:
+    """Return a trigger that fires as crontab would for a standard 5-field line.
+
+    Weekday 0 or 7 is Sunday (APScheduler 3.x counts 0 as Monday). When both day-of-month and
+    weekday are restricted (neither starts with ``*``), crontab fires on days matching either,
+    where APScheduler needs both; such a line becomes two triggers, one per rule.
+    """
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
     minute, hour, day, month, weekday = fields
-    return LocalCronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=cron_weekdays(weekday),
-        timezone=ZoneInfo(timezone),
-    )
+    zone = ZoneInfo(timezone)
+
+    def cron(day: str, weekday: str) -> LocalCronTrigger:
+        return LocalCronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=cron_weekdays(weekday),
+            timezone=zone,
+        )
+
+    # Vixie cron / cronie: a field starting with "*" (also "*/2") does not count as restricted.
+    if day.startswith("*") or weekday.startswith("*"):
+        return cron(day, weekday)
+    return EitherDayTrigger(cron(day, "*"), cron("*", weekday))
 
 
 _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -113,9 +138,9 @@ def cron_weekdays(field: str) -> str:
     days: set[int] = set()
     for item in field.lower().split(","):
         base, _, step_text = item.partition("/")
+        if step_text and not (step_text.isdigit() and int(step_text) >= 1):
+            raise ValueError(f"bad step {step_text!r} in weekday field {field!r}")
         step = int(step_text) if step_text else 1
-        if step < 1:
-            raise ValueError(f"bad step in weekday field {field!r}")
         if base == "*":
             lo, hi = 0, 6
         elif "-" in base:
@@ -229,20 +254,6 @@ def _local(when: datetime) -> str:
 
 
 @dataclass
-class StoredOutput:
-    """A build output read back from the ledger and summary.json, for sending without rebuilding."""
-
-    preset: Preset
-    group: str | None
-    window: Window
-    as_of: date
-    directory: Path
-    files: dict[str, Path]
-    summary: dict
-    report: Any = None
-
-
-@dataclass
 class RunOutcome:
     """What one run did."""
 
@@ -282,8 +293,13 @@ def files_record(outputs: list[Any]) -> dict[str, Any]:
 
 def load_stored(
     preset: Preset, window: Window, as_of: date, record: dict[str, Any] | None
-) -> list[StoredOutput] | None:
-    """Return a previous build of this window if all its files are still there, else None."""
+) -> list[PresetOutput] | None:
+    """Return a previous build of this window if all its files are still there, else None.
+
+    The outputs carry ``report=None``: what they say is read back from summary.json.
+    """
+    from reportgen.build import PresetOutput
+
     if not record or not record.get("outputs"):
         return None
     outputs = []
@@ -307,7 +323,8 @@ def load_stored(
         span = item.get("window") or [window.start.isoformat(), window.end.isoformat()]
         own = Window(date.fromisoformat(span[0]), date.fromisoformat(span[1]))
         day = date.fromisoformat(item["as_of"]) if item.get("as_of") else as_of
-        outputs.append(StoredOutput(view, group, own, day, Path(item["directory"]), files, summary))
+        directory = Path(item["directory"])
+        outputs.append(PresetOutput(view, group, own, day, directory, files, summary, None))
     if not {g.name for g in preset.groups} <= {o.group for o in outputs}:
         return None  # a group was added since: build again
     return outputs
@@ -315,15 +332,17 @@ def load_stored(
 
 def _group_view(preset: Preset, group: Group, name: str) -> Preset:
     """Return the preset copy the build uses for one group."""
-    try:
-        from reportgen.build import expand
-    except ImportError:
-        expand = None
-    if expand is not None:
-        for view in expand([preset]):
-            if view.name == name:
-                return view
+    for view in _jobs(preset):
+        if view.name == name:
+            return view
     return dataclasses.replace(preset, name=name, filters=group.filters, groups=())
+
+
+def _jobs(preset: Preset) -> list[Preset]:
+    """Return what the build makes of a preset: itself, or one preset per group."""
+    from reportgen.build import expand
+
+    return expand([preset])
 
 
 def _already_done(ledger: Ledger, preset: Preset, window: Window) -> bool:
@@ -353,17 +372,22 @@ def execute(
     out_dir: Path | None = None,
     rebuild: bool = False,
     progress: bool = False,
+    wait: float = 0.0,
+    cancelled: Callable[[], bool] | None = None,
 ) -> RunOutcome:
     """Build (or reuse) one preset's window under a ledger claim, then send its email(s)."""
-    # Raises RunBusy when another live process holds the window, the build's ReportgenError
-    # when it fails (recorded failed) and DeliveryError when an email could not go out.
+    # Raises RunBusy when another live process still holds the window after ``wait`` seconds,
+    # the build's ReportgenError when it fails (recorded failed) and DeliveryError when an
+    # email could not go out.
     preset = config.select([preset_name])[0]
     window = preset.window_for(as_of)
     started = time.monotonic()
     if send and not dry_run and not rebuild and _already_done(ledger, preset, window):
         logger.info("%s %s: already built and sent; nothing to do", preset.name, window.label())
         return RunOutcome(preset.name, window, as_of, "done")
-    with ledger.claim(preset.name, window, as_of, trigger, fired=fired) as claim:
+    with ledger.claim(
+        preset.name, window, as_of, trigger, fired=fired, wait=wait, cancelled=cancelled
+    ) as claim:
         outputs: list[Any] | None = None
         if not rebuild:
             outputs = load_stored(preset, window, as_of, claim.built_files)
@@ -408,6 +432,40 @@ def execute(
     return outcome
 
 
+def build_presets(
+    config: Config,
+    names: list[str] | None,
+    *,
+    as_of: date | None,
+    ledger: Ledger,
+    build_fn: BuildFn | None = None,
+    **build_args: Any,
+) -> list[Any]:
+    """`reportgen build` of config presets, guarded by the ledger; return the build's outputs.
+
+    Every preset's window is claimed first (trigger ``manual``), all or none: if a scheduled
+    run or a ``send`` holds one, RunBusy is raised and nothing is built. Then the presets are
+    built together (one batch per as-of date, each batch computed in full before it writes),
+    their files are recorded for the scheduler to reuse, and nothing is sent.
+    """
+    presets = list({p.name: p for p in config.select(names)}.values())
+    days = {p.name: as_of or default_as_of(p.timezone) for p in presets}
+    items = [(p.name, p.window_for(days[p.name]), days[p.name]) for p in presets]
+    claims = ledger.claim_all(items, "manual")
+    with contextlib.ExitStack() as stack:
+        for claim in claims:
+            stack.enter_context(claim)  # marks every claim failed if the build raises
+        outputs: list[Any] = []
+        for day in sorted(set(days.values())):
+            batch = [p.name for p in presets if days[p.name] == day]
+            outputs += (build_fn or default_build)(config, presets=batch, as_of=day, **build_args)
+        for claim, preset in zip(claims, presets, strict=True):
+            names_built = {job.name for job in _jobs(preset)}
+            claim.record_files(files_record([o for o in outputs if o.preset.name in names_built]))
+            claim.finish("succeeded")
+    return outputs
+
+
 # -- the scheduler --------------------------------------------------------------------------------
 
 
@@ -429,8 +487,8 @@ class ReportScheduler:
         self.config = config
         self.ledger = Ledger(config.schedule.state_dir)
         self.build_fn = build_fn
-        # One build at a time: builds share the data cache and a browser and saturate the CPU,
-        # so concurrent ones gain little and race on the simulated-data cache.
+        # One build at a time: builds load the same data and saturate the CPU, so concurrent
+        # ones gain little. (The simulated-data cache itself is safe either way: it is locked.)
         self._build_lock = threading.Lock()
         self.mailer_factory = mailer_factory or (lambda c: Mailer(c.email))
         self.clock = clock
@@ -619,6 +677,8 @@ class ReportScheduler:
         )
         mailer = self.mailer_factory(config)
         try:
+            # A manual `build` or `send` may hold the window: wait for it, then send its
+            # build (or find the email already sent) rather than dropping this fire time.
             outcome = execute(
                 config,
                 preset.name,
@@ -629,9 +689,11 @@ class ReportScheduler:
                 build_fn=self._serial_build,
                 mailer=mailer,
                 dry_run=self.dry_run,
+                wait=config.schedule.misfire_grace_seconds,
+                cancelled=self._stop.is_set,
             )
         except RunBusy as exc:
-            logger.info("%s", exc)
+            logger.warning("%s: gave up waiting; this fire time is not run", exc)
             return None
         except ReportgenError as exc:
             reason = str(exc)

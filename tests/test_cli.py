@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,7 @@ def test_adhoc_build_writes_everything(tmp_path, tiny):
     assert s["top_influencers_by_revenue"][0]["influencer_id"] == "A1"
     assert (out / "adhoc-2025-07-01-2025-07-07" / "latest").resolve() == d.resolve()
     assert "adhoc-2025-07-01-2025-07-07/2025-07-07/report.html" in (out / "index.html").read_text()
+    assert not (tiny.parent / ".reportgen").exists(), "ad hoc builds have no schedule: no ledger"
 
 
 def test_bad_data_fails_and_keeps_previous_output(tmp_path, tiny):
@@ -137,4 +139,53 @@ def test_peer_seed_builds(tmp_path):
     codes = {d["code"] for d in s["data_quality"]}
     assert {"no_payout_terms", "payout_mismatch", "window_no_payout_terms"} <= codes
     # Only INF050 has terms: ROAS covers its revenue alone, and says so.
-    assert "of revenue" in s["roas_note"]
+    assert s["roas_note"] == "covers 0.04% of revenue (influencers with payout terms)"
+
+
+# -- preset builds are guarded by the run ledger --------------------------------------------------
+
+PRESET_CONFIG = """\
+source: {{kind: files, path: {data}}}
+output: {{dir: out}}
+schedule: {{state_dir: state/ledger}}
+presets:
+  weekly: {{window: last_7_days, formats: [html, csv], schedule: "0 8 * * 1"}}
+"""
+
+
+@pytest.mark.slow
+def test_a_preset_build_is_refused_while_another_process_runs_its_window(tmp_path, tiny):
+    from reportgen.ledger import Ledger
+    from reportgen.model import Window
+    from tests.test_ledger import hold_window
+
+    (tmp_path / "config.yaml").write_text(PRESET_CONFIG.format(data=tiny))
+    state = tmp_path / "state" / "ledger"
+    build = ("build", "--preset", "weekly", "--as-of", "2025-07-07")
+    # The first build creates the state folder and records its window as a manual run.
+    first = run(*build, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    window = Window(date(2025, 7, 1), date(2025, 7, 7))
+    row = Ledger(state).get_run("weekly", window)
+    assert (row.state, row.trigger) == ("succeeded", "manual")
+    assert row.files["outputs"][0]["files"]["html"].endswith("out/weekly/2025-07-07/report.html")
+    before = snapshot(tmp_path / "out")
+    # A second process (a scheduled run) holds the window: the build refuses, writes nothing.
+    holder = hold_window(state)
+    try:
+        busy = run(*build, cwd=tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert busy.returncode == 8
+    assert busy.stderr.count("\n") == 1 and "Traceback" not in busy.stderr
+    assert busy.stderr.startswith(
+        "reportgen: error: preset weekly 2025-07-01 – 2025-07-07: another run (scheduled) is in "
+        f"progress (pid {holder.pid}, started "
+    )
+    assert snapshot(tmp_path / "out") == before
+    # The holder died mid-run: the next build takes the window over.
+    again = run(*build, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    row = Ledger(state).get_run("weekly", window)
+    assert (row.state, row.trigger, row.attempts) == ("succeeded", "manual", 3)

@@ -171,3 +171,93 @@ def test_previous_window_has_equal_length():
     w = Window(date(2025, 3, 1), date(2025, 3, 31))
     assert w.previous() == Window(date(2025, 1, 29), date(2025, 2, 28))
     assert w.previous().days == w.days == 31
+
+
+# -- schedule: crontab semantics, checked with the scheduler's own translation --------------------
+
+
+def fire_days(tmp_path, cron: str, n: int = 7) -> list[date]:
+    """Return the local dates of the next ``n`` fires of a preset scheduled with ``cron``."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from reportgen.schedule import make_trigger
+
+    cfg = make_config(tmp_path, f"presets:\n  x: {{schedule: '{cron}', timezone: Asia/Kolkata}}\n")
+    trigger = make_trigger(cfg.presets["x"])
+    fire, out = None, []
+    now = datetime(2025, 7, 2, tzinfo=ZoneInfo("Asia/Kolkata"))  # a Wednesday
+    for _ in range(n):
+        fire = trigger.get_next_fire_time(fire, now)
+        out.append(fire.date())
+        now = fire
+    return out
+
+
+@pytest.mark.parametrize(
+    ("cron", "weekdays"),
+    [
+        ("0 8 * * 1", {0}),  # Monday
+        ("0 8 * * 7", {6}),  # Sunday, as in crontab (APScheduler would reject 7)
+        ("0 8 * * 0", {6}),  # Sunday too (APScheduler would read Monday)
+        ("0 8 * * MON-FRI", {0, 1, 2, 3, 4}),
+        ("0 8 * * 1-5", {0, 1, 2, 3, 4}),
+        ("0 8 * * 5-7", {4, 5, 6}),
+    ],
+)
+def test_schedule_weekdays_use_crontab_numbering(tmp_path, cron, weekdays):
+    days = fire_days(tmp_path, cron, n=10)
+    assert {d.weekday() for d in days} == weekdays
+
+
+def test_schedule_with_day_and_weekday_fires_on_either_as_crontab_does(tmp_path):
+    # 08:00 on the 1st of the month and on every Monday (APScheduler alone: Mondays that are
+    # the 1st). From Wednesday 2 July 2025: Mondays 7, 14, 21, 28 July, then Friday 1 August.
+    assert fire_days(tmp_path, "0 8 1 * 1", n=6) == [
+        date(2025, 7, 7),
+        date(2025, 7, 14),
+        date(2025, 7, 21),
+        date(2025, 7, 28),
+        date(2025, 8, 1),
+        date(2025, 8, 4),
+    ]
+    # A day field starting with '*' is unrestricted, so both must match (Vixie cron/cronie):
+    # odd days of the month that are Mondays.
+    assert fire_days(tmp_path, "0 8 */2 * 1", n=3) == [
+        date(2025, 7, 7),
+        date(2025, 7, 21),
+        date(2025, 8, 11),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        ("0 25 * * *", "the last value (25) is higher than the maximum value (23)"),
+        ("0 8 * * 8", "unknown weekday '8'; use 0-7 (0 and 7 are Sunday) or sun-sat"),
+        ("0 8 * * 1/x", "bad step 'x' in weekday field '1/x'"),
+        ("0 8 * *", "expected 5 fields (minute hour day month weekday), got 4"),
+    ],
+)
+def test_invalid_schedules_name_file_line_and_key(tmp_path, cron, expected):
+    message = error_for(tmp_path, f"presets:\n  y: {{}}\n  x:\n    schedule: '{cron}'\n")
+    assert message.startswith(
+        f"{tmp_path / 'config.yaml'}:4: presets.x.schedule: invalid cron expression {cron!r}: "
+    )
+    assert expected in message
+    assert message.endswith("with crontab numbering (0 or 7 = Sunday)")
+
+
+def test_readme_documents_every_option():
+    """The README's configuration reference names every option the schema accepts."""
+    from reportgen.config import PRESET_FIELDS, TOP_FIELDS
+    from reportgen.options import Section
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [f"`{k}`" for k in PRESET_FIELDS if f"| `{k}` |" not in readme]
+    for key, opt in TOP_FIELDS.items():
+        if f"| `{key}` |" not in readme:
+            missing.append(key)
+        if isinstance(opt, Section):
+            missing += [f"{key}.{k}" for k in opt.fields if f"| `{key}.{k}` |" not in readme]
+    assert not missing, f"README lacks: {missing}"

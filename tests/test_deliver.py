@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import email
+import ipaddress
 import json
 import logging
-import shutil
 import socket
 import ssl
-import subprocess
 import textwrap
 import time
-from datetime import date
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.policy import default as default_policy
@@ -23,16 +24,30 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from reportgen import config as config_mod
 from reportgen import summary as summary_mod
-from reportgen.deliver import Mailer, clean_header, decide, deliver, recipients_for
+from reportgen.build import PresetOutput
+from reportgen.deliver import (
+    Mailer,
+    SendResult,
+    clean_header,
+    decide,
+    deliver,
+    recipients_for,
+)
 from reportgen.errors import DeliveryError
 from reportgen.ledger import Ledger
 from reportgen.model import Window
-from reportgen.schedule import StoredOutput, execute
+from reportgen.schedule import build_presets
 from tests.conftest import TINY
 from tests.factories import SCRIPT, make_report
+from tests.test_cli import run as run_cli
+from tests.test_schedule import run_window
 
 PASSWORD = "s3cret-Pa55!word"
 
@@ -52,6 +67,7 @@ class Recorder:
         self.connections = 0
         self.auth_attempts = 0
         self.accept_auth = True
+        self.port = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:
@@ -110,20 +126,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(rec: Recorder, **kwargs: Any) -> CountingController:
+@contextmanager
+def server(*, auth: bool = False, **kwargs: Any) -> Iterator[Recorder]:
+    """Run an SMTP server on a free loopback port; ``auth`` makes it check PASSWORD."""
+    rec = Recorder()
+    if auth:
+        kwargs["authenticator"] = rec.authenticate
     controller = CountingController(rec, hostname="127.0.0.1", port=free_port(), **kwargs)
     controller.start()
     rec.connections = 0  # the controller's own readiness probe is not a client
-    return controller
+    rec.port = controller.port
+    try:
+        yield rec
+    finally:
+        controller.stop()
 
 
 @pytest.fixture
 def smtp():
-    rec = Recorder()
-    controller = start_server(rec)
-    rec.port = controller.port
-    yield rec
-    controller.stop()
+    with server() as rec:
+        yield rec
 
 
 # -- config and fake build outputs ----------------------------------------------------------------
@@ -171,7 +193,7 @@ def make_output(
     report: Any = None,
     pdf_bytes: int = 2000,
     with_report: bool = True,
-) -> StoredOutput:
+) -> PresetOutput:
     """Write a plausible build (summary.json, report.pdf, report.html) and describe it."""
     preset = preset or config.presets[name]
     report = report or make_report(preset=preset)
@@ -188,7 +210,7 @@ def make_output(
     files["pdf"].write_bytes(b"%PDF-1.4\n" + b"0" * pdf_bytes)
     files["html"].write_text("<!doctype html><title>report</title><p>full report</p>")
     group = preset.name.split(".", 1)[1] if "." in preset.name else None
-    return StoredOutput(
+    return PresetOutput(
         preset,
         group,
         window,
@@ -197,6 +219,19 @@ def make_output(
         files,
         data,
         report if with_report else None,
+    )
+
+
+def send_weekly(
+    cfg: config_mod.Config, *, mailer: Mailer | None = None, **output: Any
+) -> SendResult:
+    """Deliver a fake build of the ``weekly`` preset, recording in the config's ledger."""
+    return deliver(
+        cfg,
+        cfg.presets["weekly"],
+        make_output(cfg, **output),
+        ledger=Ledger(cfg.schedule.state_dir),
+        mailer=mailer,
     )
 
 
@@ -367,32 +402,16 @@ def test_550_for_one_recipient_does_not_stop_the_others(tmp_path, smtp):
     assert len(smtp.messages) == 1
 
 
-def test_disconnect_after_data_is_retried_and_delivered_once(tmp_path, smtp):
+@pytest.mark.parametrize(
+    ("fault", "pdf_bytes"),
+    [("close_after_data", 2000), ("drop_after_354", 300_000)],
+    ids=["after-data", "in-the-middle-of-data"],
+)
+def test_a_disconnect_is_retried_and_delivered_once(tmp_path, smtp, fault, pdf_bytes):
     cfg = make_config(tmp_path, smtp.port)
-    smtp.close_after_data = 1
+    setattr(smtp, fault, 1)
     mailer = Mailer(cfg.email)
-    deliver(
-        cfg,
-        cfg.presets["weekly"],
-        make_output(cfg),
-        ledger=Ledger(cfg.schedule.state_dir),
-        mailer=mailer,
-    )
-    assert len(smtp.messages) == 1
-    assert mailer.connections == 2
-
-
-def test_disconnect_in_the_middle_of_data_is_retried_and_delivered_once(tmp_path, smtp):
-    cfg = make_config(tmp_path, smtp.port)
-    smtp.drop_after_354 = 1
-    mailer = Mailer(cfg.email)
-    deliver(
-        cfg,
-        cfg.presets["weekly"],
-        make_output(cfg, pdf_bytes=300_000),
-        ledger=Ledger(cfg.schedule.state_dir),
-        mailer=mailer,
-    )
+    send_weekly(cfg, mailer=mailer, pdf_bytes=pdf_bytes)
     assert len(smtp.messages) == 1
     assert mailer.connections == 2
 
@@ -419,34 +438,25 @@ def test_connection_refused_is_retried_then_reported(tmp_path):
     cfg = make_config(tmp_path, free_port(), retries=2)
     mailer = Mailer(cfg.email, sleep=lambda s: None)
     with pytest.raises(DeliveryError, match="could not deliver"):
-        deliver(
-            cfg,
-            cfg.presets["weekly"],
-            make_output(cfg),
-            ledger=Ledger(cfg.schedule.state_dir),
-            mailer=mailer,
-        )
+        send_weekly(cfg, mailer=mailer)
     assert mailer.connections == 3
 
 
+def auth_config(
+    tmp_path: Path, port: int, tls_context: ssl.SSLContext | None = None, **email: Any
+) -> tuple[config_mod.Config, Mailer]:
+    """Return a config that logs in as 'reporter', and a mailer that has the password."""
+    cfg = make_config(tmp_path, port, username="reporter", password_env="RG_TEST_PW", **email)
+    return cfg, Mailer(cfg.email, env={"RG_TEST_PW": PASSWORD}, tls_context=tls_context)
+
+
 def test_authentication_failure_fails_at_once_without_the_password(tmp_path, caplog, capsys):
-    rec = Recorder()
-    rec.accept_auth = False
-    controller = start_server(rec, authenticator=rec.authenticate, auth_require_tls=False)
-    try:
-        cfg = make_config(tmp_path, controller.port, username="reporter", password_env="RG_TEST_PW")
-        mailer = Mailer(cfg.email, env={"RG_TEST_PW": PASSWORD})
-        caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)
+    with server(auth=True, auth_require_tls=False) as rec:
+        rec.accept_auth = False
+        cfg, mailer = auth_config(tmp_path, rec.port)
         with pytest.raises(DeliveryError) as err:
-            deliver(
-                cfg,
-                cfg.presets["weekly"],
-                make_output(cfg),
-                ledger=Ledger(cfg.schedule.state_dir),
-                mailer=mailer,
-            )
-    finally:
-        controller.stop()
+            send_weekly(cfg, mailer=mailer)
     message = str(err.value)
     assert "authentication as 'reporter'" in message and "535" in message
     assert "RG_TEST_PW" in message
@@ -465,33 +475,16 @@ def test_authentication_failure_fails_at_once_without_the_password(tmp_path, cap
 
 
 def test_authentication_success_uses_the_env_password(tmp_path):
-    rec = Recorder()
-    controller = start_server(rec, authenticator=rec.authenticate, auth_require_tls=False)
-    try:
-        cfg = make_config(tmp_path, controller.port, username="reporter", password_env="RG_TEST_PW")
-        mailer = Mailer(cfg.email, env={"RG_TEST_PW": PASSWORD})
-        deliver(
-            cfg,
-            cfg.presets["weekly"],
-            make_output(cfg),
-            ledger=Ledger(cfg.schedule.state_dir),
-            mailer=mailer,
-        )
-    finally:
-        controller.stop()
+    with server(auth=True, auth_require_tls=False) as rec:
+        cfg, mailer = auth_config(tmp_path, rec.port)
+        send_weekly(cfg, mailer=mailer)
     assert len(rec.messages) == 1
 
 
 def test_missing_password_env_is_a_clear_error(tmp_path, smtp):
     cfg = make_config(tmp_path, smtp.port, username="reporter", password_env="RG_MISSING_PW")
     with pytest.raises(DeliveryError, match="RG_MISSING_PW"):
-        deliver(
-            cfg,
-            cfg.presets["weekly"],
-            make_output(cfg),
-            ledger=Ledger(cfg.schedule.state_dir),
-            mailer=Mailer(cfg.email, env={}),
-        )
+        send_weekly(cfg, mailer=Mailer(cfg.email, env={}))
     assert smtp.connections == 1 and smtp.messages == []
 
 
@@ -500,59 +493,20 @@ def test_missing_password_env_is_a_clear_error(tmp_path, smtp):
 
 @pytest.fixture(scope="module")
 def self_signed(tmp_path_factory) -> tuple[Path, Path]:
-    """Return (cert, key) for 127.0.0.1, made with cryptography or else the openssl tool."""
+    """Return (cert, key) of a self-signed certificate for 127.0.0.1 and localhost."""
     folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    try:
-        _self_signed_cryptography(cert, key)
-    except ImportError:
-        if not shutil.which("openssl"):
-            pytest.skip("neither the cryptography package nor the openssl tool is available")
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-keyout",
-                str(key),
-                "-out",
-                str(cert),
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            ],
-            check=True,
-            capture_output=True,
-        )
-    return cert, key
-
-
-def _self_signed_cryptography(cert_path: Path, key_path: Path) -> None:
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
+    now = datetime.now(UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
                 [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
@@ -570,6 +524,7 @@ def _self_signed_cryptography(cert_path: Path, key_path: Path) -> None:
             serialization.NoEncryption(),
         )
     )
+    return cert_path, key_path
 
 
 def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -578,84 +533,42 @@ def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
     return ctx
 
 
+def _trusting(cert: Path) -> ssl.SSLContext:
+    """Return a client context that trusts only ``cert``."""
+    return ssl.create_default_context(cafile=str(cert))
+
+
 def test_starttls_with_a_self_signed_certificate(tmp_path, self_signed):
     cert, key = self_signed
-    rec = Recorder()
-    controller = start_server(
-        rec,
-        tls_context=_server_context(cert, key),
-        require_starttls=True,
-        authenticator=rec.authenticate,
-    )
-    try:
-        cfg = make_config(
-            tmp_path,
-            controller.port,
-            security="starttls",
-            username="reporter",
-            password_env="RG_TEST_PW",
-        )
-        mailer = Mailer(
-            cfg.email,
-            env={"RG_TEST_PW": PASSWORD},
-            tls_context=ssl.create_default_context(cafile=str(cert)),
-        )
-        deliver(
-            cfg,
-            cfg.presets["weekly"],
-            make_output(cfg),
-            ledger=Ledger(cfg.schedule.state_dir),
-            mailer=mailer,
-        )
-    finally:
-        controller.stop()
+    with server(auth=True, tls_context=_server_context(cert, key), require_starttls=True) as rec:
+        cfg, mailer = auth_config(tmp_path, rec.port, _trusting(cert), security="starttls")
+        send_weekly(cfg, mailer=mailer)
     assert len(rec.messages) == 1
     assert rec.auth_attempts == 1  # AUTH only after STARTTLS (auth_require_tls defaults to True)
 
 
 def test_implicit_tls(tmp_path, self_signed):
     cert, key = self_signed
-    rec = Recorder()
-    controller = start_server(rec, ssl_context=_server_context(cert, key))
-    try:
-        cfg = make_config(tmp_path, controller.port, security="ssl")
-        mailer = Mailer(cfg.email, tls_context=ssl.create_default_context(cafile=str(cert)))
-        deliver(
-            cfg,
-            cfg.presets["weekly"],
-            make_output(cfg),
-            ledger=Ledger(cfg.schedule.state_dir),
-            mailer=mailer,
-        )
-    finally:
-        controller.stop()
+    with server(ssl_context=_server_context(cert, key)) as rec:
+        cfg = make_config(tmp_path, rec.port, security="ssl")
+        send_weekly(cfg, mailer=Mailer(cfg.email, tls_context=_trusting(cert)))
     assert len(rec.messages) == 1
 
 
 def test_untrusted_certificate_fails_at_once(tmp_path, self_signed):
     cert, key = self_signed
-    rec = Recorder()
-    controller = start_server(rec, tls_context=_server_context(cert, key), require_starttls=True)
-    try:
-        cfg = make_config(tmp_path, controller.port, security="starttls")
+    with server(tls_context=_server_context(cert, key), require_starttls=True) as rec:
+        cfg = make_config(tmp_path, rec.port, security="starttls")
         mailer = Mailer(cfg.email)  # the default trust store does not know our certificate
         with pytest.raises(DeliveryError, match=r"TLS with 127\.0\.0\.1:.* failed.*certificate"):
-            deliver(
-                cfg,
-                cfg.presets["weekly"],
-                make_output(cfg),
-                ledger=Ledger(cfg.schedule.state_dir),
-                mailer=mailer,
-            )
-    finally:
-        controller.stop()
+            send_weekly(cfg, mailer=mailer)
     assert mailer.connections == 1 and rec.messages == []
 
 
 def test_starttls_required_but_not_offered(tmp_path, smtp):
     cfg = make_config(tmp_path, smtp.port, security="starttls")
     with pytest.raises(DeliveryError, match="does not support"):
-        deliver(cfg, cfg.presets["weekly"], make_output(cfg), ledger=Ledger(cfg.schedule.state_dir))
+        send_weekly(cfg)
     assert smtp.connections == 1
 
 
@@ -677,7 +590,7 @@ def test_rerun_never_sends_twice(tmp_path, smtp):
     assert smtp.messages[1][1] == ["eve@example.com"]
 
 
-def _with_kpis(out: StoredOutput, revenue: float, previous: float, **extra: Any) -> StoredOutput:
+def _with_kpis(out: PresetOutput, revenue: float, previous: float, **extra: Any) -> PresetOutput:
     summary = json.loads(json.dumps(out.summary))
     summary["kpis"]["revenue"], summary["kpis_previous"]["revenue"] = revenue, previous
     summary.update(extra)
@@ -772,7 +685,7 @@ GROUPS = """\
 
 def fake_group_build(
     config: config_mod.Config, *, presets: list[str], as_of: date, **_: Any
-) -> list[StoredOutput]:
+) -> list[PresetOutput]:
     """Build each group with its own influencer names and figures."""
     from reportgen.build import expand
 
@@ -791,15 +704,7 @@ def fake_group_build(
 
 def test_group_emails_carry_only_their_own_rows(tmp_path, smtp):
     cfg = make_config(tmp_path, smtp.port, extra=GROUPS)
-    ledger = Ledger(cfg.schedule.state_dir)
-    outcome = execute(
-        cfg,
-        "fanout",
-        as_of=date(2025, 7, 30),
-        trigger="manual",
-        ledger=ledger,
-        build_fn=fake_group_build,
-    )
+    outcome = run_window(cfg, "fanout", date(2025, 7, 30), fake_group_build)
     assert [s.state for s in outcome.sends] == ["sent", "sent"]
     assert sorted(r for _, rcpts, _ in smtp.messages for r in rcpts) == [
         "gz-boss@example.com",
@@ -824,6 +729,25 @@ def test_group_emails_carry_only_their_own_rows(tmp_path, smtp):
         assert mine["filters"]["brands"][0] in body
         assert theirs["filters"]["brands"][0] not in body
     assert "gz-boss@example.com" not in smtp.to("mb-team@example.com")[0].as_string()
+
+
+def test_a_group_build_by_reportgen_build_is_sent_without_building_again(tmp_path, smtp):
+    cfg = make_config(tmp_path, smtp.port, extra=GROUPS)
+    day = date(2025, 7, 30)
+    ledger = Ledger(cfg.schedule.state_dir)
+    build_presets(cfg, ["fanout"], as_of=day, ledger=ledger, build_fn=fake_group_build)
+    assert smtp.messages == []
+
+    def no_build(*_: Any, **__: Any) -> list[Any]:
+        raise AssertionError("the window was built already")
+
+    outcome = run_window(cfg, "fanout", day, no_build, "scheduled")
+    assert not outcome.built and [s.state for s in outcome.sends] == ["sent", "sent"]
+    assert sorted(r for _, rcpts, _ in smtp.messages for r in rcpts) == [
+        "gz-boss@example.com",
+        "gz-team@example.com",
+        "mb-team@example.com",
+    ]
 
 
 def test_recipients_of_a_group_exclude_the_preset_list(tmp_path):
@@ -879,16 +803,8 @@ def e2e_config(tmp_path, smtp):
 @pytest.mark.slow
 def test_e2e_real_build_is_sent(e2e_config, smtp):
     build = _real_build_or_skip()
-    ledger = Ledger(e2e_config.schedule.state_dir)
     t0 = time.monotonic()
-    outcome = execute(
-        e2e_config,
-        "weekly",
-        as_of=date(2025, 7, 7),
-        trigger="manual",
-        ledger=ledger,
-        build_fn=build,
-    )
+    outcome = run_window(e2e_config, "weekly", date(2025, 7, 7), build)
     elapsed = time.monotonic() - t0
     assert outcome.state == "succeeded" and outcome.built
     assert len(smtp.messages) == 1
@@ -904,14 +820,7 @@ def test_e2e_real_build_is_sent(e2e_config, smtp):
     for row in summary["top_influencers_by_revenue"]:
         assert row["name"] in html
     # Sending again reuses the build and sends nothing.
-    again = execute(
-        e2e_config,
-        "weekly",
-        as_of=date(2025, 7, 7),
-        trigger="manual",
-        ledger=ledger,
-        build_fn=build,
-    )
+    again = run_window(e2e_config, "weekly", date(2025, 7, 7), build)
     assert again.state == "done" and len(smtp.messages) == 1
     print(f"build + send of one real report: {elapsed:.2f}s")
 
@@ -920,14 +829,7 @@ def test_e2e_real_build_is_sent(e2e_config, smtp):
 def test_e2e_real_groups_are_scoped(e2e_config, smtp):
     build = _real_build_or_skip()
     ledger = Ledger(e2e_config.schedule.state_dir)
-    outcome = execute(
-        e2e_config,
-        "brands",
-        as_of=date(2025, 7, 7),
-        trigger="manual",
-        ledger=ledger,
-        build_fn=build,
-    )
+    outcome = run_window(e2e_config, "brands", date(2025, 7, 7), build)
     assert outcome.state == "succeeded"
     run = ledger.get_run("brands", Window(date(2025, 7, 1), date(2025, 7, 7)))
     summaries = {
@@ -954,26 +856,10 @@ def test_e2e_real_groups_are_scoped(e2e_config, smtp):
             assert fmt(theirs, "money", "INR", "en_IN") not in body
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    import os
-    import sys
-
-    from tests.conftest import ROOT
-
-    return subprocess.run(
-        [sys.executable, "-m", "reportgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(cwd)},
-    )
-
-
 @pytest.mark.slow
 def test_e2e_send_and_runs_commands(e2e_config, smtp, tmp_path):
     cfg = str(e2e_config.path)
-    dry = _cli(
+    dry = run_cli(
         "--config",
         cfg,
         "send",
@@ -989,7 +875,7 @@ def test_e2e_send_and_runs_commands(e2e_config, smtp, tmp_path):
     assert dry.returncode == 0, dry.stderr
     assert (tmp_path / "eml" / "weekly_2025-07-07.eml").exists()
     assert smtp.messages == []
-    real = _cli(
+    real = run_cli(
         "--config",
         cfg,
         "send",
@@ -1003,19 +889,19 @@ def test_e2e_send_and_runs_commands(e2e_config, smtp, tmp_path):
     assert real.returncode == 0, real.stderr
     assert "weekly 2025-07-01 to 2025-07-07: sent (1 sent)" in real.stdout
     assert len(smtp.messages) == 3
-    again = _cli(
+    again = run_cli(
         "--config", cfg, "send", "--preset", "weekly", "--as-of", "2025-07-07", cwd=tmp_path
     )
     assert again.returncode == 0 and "already sent" in again.stdout
     assert len(smtp.messages) == 3
-    runs = _cli("--config", cfg, "runs", cwd=tmp_path)
+    runs = run_cli("--config", cfg, "runs", cwd=tmp_path)
     assert runs.returncode == 0, runs.stderr
     lines = runs.stdout.splitlines()
     assert lines[0].startswith("ID") and len(lines) == 3
     assert any(
         "weekly" in line and "succeeded  manual" in line and "1 sent" in line for line in lines
     )
-    bad = _cli("--config", cfg, "send", "--preset", "weekly", "--out", "x", cwd=tmp_path)
+    bad = run_cli("--config", cfg, "send", "--preset", "weekly", "--out", "x", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.startswith("reportgen: error: --out only applies")
 
 
@@ -1030,24 +916,10 @@ def test_a_reused_group_build_sends_the_same_email_as_a_fresh_one(tmp_path, smtp
 
     smtp.data_replies = ["554 5.7.1 Rejected by policy"]  # the first group's email, once
     with pytest.raises(DeliveryError, match="554 5.7.1 Rejected by policy"):
-        execute(
-            cfg,
-            "fanout",
-            as_of=date(2025, 7, 30),
-            trigger="scheduled",
-            ledger=ledger,
-            build_fn=counting_build,
-        )
+        run_window(cfg, "fanout", date(2025, 7, 30), counting_build, "scheduled")
     run = ledger.recent_runs("fanout")[0]
     assert run.state == "failed" and run.error.startswith("delivery: ")
-    outcome = execute(
-        cfg,
-        "fanout",
-        as_of=date(2025, 7, 30),
-        trigger="manual",
-        ledger=ledger,
-        build_fn=counting_build,
-    )
+    outcome = run_window(cfg, "fanout", date(2025, 7, 30), counting_build)
     assert calls == ["build"] and not outcome.built
     assert [s.state for s in outcome.sends] == ["sent", "already-sent"]
     subjects = sorted(

@@ -10,13 +10,14 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.errors import DataError
-from reportgen.ledger import Ledger, RunBusy
+from reportgen.errors import ConfigError, DataError, RunBusy
+from reportgen.ledger import Ledger
 from reportgen.lock import FileLock, run_lock
 from reportgen.model import Window
 from tests.conftest import ROOT
@@ -112,22 +113,36 @@ from reportgen.model import Window
 claim = Ledger({state!r}).claim("weekly", Window(date(2025, 7, 1), date(2025, 7, 7)),
                                date(2025, 7, 7), "scheduled")
 print("claimed", flush=True)
-time.sleep(60)
+time.sleep({hold})
+claim.finish("succeeded")
 """
 
 
-def _hold_in_subprocess(state: Path) -> subprocess.Popen:
+def spawn(script: str, ready: str, **fields: Any) -> subprocess.Popen:
+    """Run ``script`` (formatted with ``root`` and ``fields``) in a new Python process.
+
+    Return once it has printed ``ready``; the caller kills it.
+    """
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER.format(root=str(ROOT), state=str(state))],
+        [sys.executable, "-c", script.format(root=str(ROOT), **fields)],
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout.readline().strip() == "claimed"
+    line = proc.stdout.readline().strip()
+    if line != ready:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"the subprocess said {line!r}, not {ready!r}")
     return proc
 
 
+def hold_window(state: Path, hold: float = 60) -> subprocess.Popen:
+    """Claim weekly 2025-07-01..07 as a scheduled run in another process, for ``hold`` s."""
+    return spawn(HOLDER, "claimed", state=str(state), hold=hold)
+
+
 def test_running_row_of_a_killed_process_is_marked_crashed(tmp_path):
-    proc = _hold_in_subprocess(tmp_path)
+    proc = hold_window(tmp_path)
     try:
         ledger = Ledger(tmp_path)
         assert ledger.mark_crashed() == [], "a live owner is left alone"
@@ -144,7 +159,7 @@ def test_running_row_of_a_killed_process_is_marked_crashed(tmp_path):
 
 
 def test_a_claim_takes_over_a_dead_owners_running_row(tmp_path, caplog):
-    proc = _hold_in_subprocess(tmp_path)
+    proc = hold_window(tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     claim = Ledger(tmp_path).claim("weekly", W, AS_OF, "manual")
@@ -252,3 +267,58 @@ def test_a_dry_run_or_skip_does_not_hide_a_real_send(tmp_path):
     assert ledger.sends("weekly", W) == {"weekly": ("sent", "")}
     ledger.record_send("weekly", W, "failed", "421")
     assert ledger.sends("weekly", W)["weekly"][0] == "failed"
+
+
+def test_claim_all_takes_every_window_or_none(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.claim("monthly", W, AS_OF, "scheduled").finish("succeeded")
+    held = ledger.claim("weekly", W, AS_OF, "scheduled")
+    items = [("monthly", W, AS_OF), ("daily", W, AS_OF), ("weekly", W, AS_OF)]
+    with pytest.raises(RunBusy, match=r"preset weekly .* another run \(scheduled\)"):
+        ledger.claim_all(items, "manual")
+    # Nothing was touched, and the windows that were free are free again.
+    assert ledger.get_run("daily", W) is None
+    monthly = ledger.get_run("monthly", W)
+    assert (monthly.state, monthly.trigger, monthly.attempts) == ("succeeded", "scheduled", 1)
+    held.finish("succeeded")
+    claims = ledger.claim_all(items, "manual")
+    assert [c.preset for c in claims] == ["monthly", "daily", "weekly"]
+    assert {ledger.get_run(c.preset, W).state for c in claims} == {"running"}
+    for claim in claims:
+        claim.finish("succeeded")
+    with pytest.raises(ValueError, match="claimed once"):
+        ledger.claim_all([("daily", W, AS_OF), ("daily", W, AS_OF)], "manual")
+
+
+def test_a_claim_can_wait_for_another_process_to_finish(tmp_path):
+    proc = hold_window(tmp_path, hold=1.5)
+    try:
+        ledger = Ledger(tmp_path)
+        with pytest.raises(RunBusy):
+            ledger.claim("weekly", W, AS_OF, "manual", wait=0.3)
+        with pytest.raises(RunBusy):
+            ledger.claim("weekly", W, AS_OF, "manual", wait=30, cancelled=lambda: True)
+        t0 = time.monotonic()
+        claim = ledger.claim("weekly", W, AS_OF, "manual", wait=30)
+        assert time.monotonic() - t0 < 20
+    finally:
+        proc.kill()
+        proc.wait()
+    assert claim.previous.state == "succeeded" and claim.previous.pid == proc.pid
+    claim.finish("succeeded")
+
+
+def test_an_unusable_state_folder_is_a_config_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"make schedule.state_dir .* a writable folder"):
+        Ledger(tmp_path / "file" / "state")
+
+
+def test_group_rows_are_matched_by_prefix_not_like(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.record_send("a_b", W, "sent")
+    ledger.record_send("a_b.mb", W, "skipped", "no data")
+    ledger.record_send("axb.mb", W, "sent")  # '_' must not match any character
+    ledger.record_delivery("axb.mb", W, "ana@example.com", "sent")
+    assert set(ledger.sends("a_b", W)) == {"a_b", "a_b.mb"}
+    assert ledger.delivery_counts("a_b", W) == {}

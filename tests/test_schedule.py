@@ -23,24 +23,28 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from reportgen import config as config_mod
+from reportgen.build import PresetOutput
 from reportgen.cli_schedule import cmd_runs
 from reportgen.deliver import Mailer, Outcome
-from reportgen.errors import DataError
+from reportgen.errors import DataError, LockHeld, RunBusy
 from reportgen.ledger import Ledger
-from reportgen.lock import LockHeld, scheduler_lock
+from reportgen.lock import scheduler_lock
 from reportgen.schedule import (
     Action,
     LocalCronTrigger,
     ReportScheduler,
-    StoredOutput,
+    RunOutcome,
     as_of_for,
+    build_presets,
     cron_weekdays,
+    execute,
     fires_between,
     is_repeated_wall_time,
     make_trigger,
     plan,
 )
 from tests.conftest import ROOT
+from tests.test_ledger import spawn
 
 # -- fakes ----------------------------------------------------------------------------------------
 
@@ -52,14 +56,19 @@ class FakeBuild:
         self.delay = delay
         self.fail = fail or set()
         self.calls: list[tuple[str, date]] = []
+        self.batches: list[list[str]] = []
         self.intervals: list[tuple[float, float]] = []
         self._lock = threading.Lock()
 
     def __call__(
         self, config: config_mod.Config, *, presets: list[str], as_of: date, **_: Any
-    ) -> list[StoredOutput]:
+    ) -> list[PresetOutput]:
+        with self._lock:
+            self.batches.append(list(presets))
+        return [self._one(config, name, as_of) for name in presets]
+
+    def _one(self, config: config_mod.Config, name: str, as_of: date) -> PresetOutput:
         start = time.monotonic()
-        name = presets[0]
         with self._lock:
             self.calls.append((name, as_of))
         if self.delay:
@@ -100,7 +109,7 @@ class FakeBuild:
         stage.rmdir()
         with self._lock:
             self.intervals.append((start, time.monotonic()))
-        return [StoredOutput(preset, None, window, as_of, directory, files, summary)]
+        return PresetOutput(preset, None, window, as_of, directory, files, summary, None)
 
 
 class FakeMailer(Mailer):
@@ -184,6 +193,21 @@ def make_scheduler(
 
     sched = ReportScheduler(cfg, build_fn=build, mailer_factory=factory, clock=clock, **kwargs)
     return sched, mailers
+
+
+def run_window(
+    cfg: config_mod.Config,
+    preset: str,
+    as_of: date,
+    build_fn: Any,
+    trigger: str = "manual",
+    **kwargs: Any,
+) -> RunOutcome:
+    """Run one preset's window through the ledger, as `send` and the scheduler do."""
+    ledger = Ledger(cfg.schedule.state_dir)
+    return execute(
+        cfg, preset, as_of=as_of, trigger=trigger, ledger=ledger, build_fn=build_fn, **kwargs
+    )
 
 
 def sent(mailers: list[FakeMailer]) -> list[tuple[str, list[str]]]:
@@ -487,13 +511,8 @@ time.sleep(60)
 
 def test_a_second_scheduler_is_refused_naming_the_holder(tmp_path):
     cfg = write_config(tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK.format(root=str(ROOT), state=str(cfg.schedule.state_dir))],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn(HOLD_LOCK, "locked", state=str(cfg.schedule.state_dir))
     try:
-        assert proc.stdout.readline().strip() == "locked"
         sched, _ = make_scheduler(cfg, Clock(T0), FakeBuild())
         with pytest.raises(LockHeld) as err:
             sched.serve(install_signals=False)
@@ -536,13 +555,8 @@ def test_a_run_killed_mid_build_is_marked_crashed_and_old_output_survives(tmp_pa
     FakeBuild()(cfg, presets=["daily"], as_of=date(2025, 7, 7))
     before = {p.name: p.read_bytes() for p in old.iterdir()}
     # Make the old build look as if it came from an earlier, unrecorded run.
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_RUN.format(root=str(ROOT), config=str(cfg.path))],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn(SLOW_RUN, "building", config=str(cfg.path))
     try:
-        assert proc.stdout.readline().strip() == "building"
         run = Ledger(cfg.schedule.state_dir).recent_runs("daily")[0]
         assert (run.state, run.pid) == ("running", proc.pid)
     finally:
@@ -720,17 +734,7 @@ def test_runs_command_lists_recent_runs(tmp_path, capsys):
     clock.now = T0 + timedelta(days=2)
     sched.tick("daily")
     sched.config = cfg
-    from reportgen.schedule import execute
-
-    execute(
-        cfg,
-        "daily",
-        as_of=date(2025, 7, 10),
-        trigger="manual",
-        ledger=sched.ledger,
-        build_fn=FakeBuild(),
-        mailer=FakeMailer(cfg.email),
-    )
+    run_window(cfg, "daily", date(2025, 7, 10), FakeBuild(), mailer=FakeMailer(cfg.email))
     args = type("Args", (), {"preset": "daily", "limit": 10})()
     assert cmd_runs(args, cfg) == 0
     out = capsys.readouterr().out.splitlines()
@@ -759,64 +763,34 @@ def test_a_failed_send_is_retried_by_the_next_run_without_rebuilding(tmp_path):
     ledger = Ledger(cfg.schedule.state_dir)
     build = FakeBuild()
     from reportgen.errors import DeliveryError
-    from reportgen.schedule import execute
 
+    day = date(2025, 7, 7)
     FlakyMailer.down = True
     with pytest.raises(DeliveryError, match="554"):
-        execute(
-            cfg,
-            "daily",
-            as_of=date(2025, 7, 7),
-            trigger="scheduled",
-            ledger=ledger,
-            build_fn=build,
-            mailer=FlakyMailer(cfg.email),
-        )
+        run_window(cfg, "daily", day, build, "scheduled", mailer=FlakyMailer(cfg.email))
     run = ledger.recent_runs("daily")[0]
     assert run.state == "failed" and run.error.startswith("delivery: ") and run.files
     FlakyMailer.down = False
     mailer = FlakyMailer(cfg.email)
-    outcome = execute(
-        cfg,
-        "daily",
-        as_of=date(2025, 7, 7),
-        trigger="manual",
-        ledger=ledger,
-        build_fn=build,
-        mailer=mailer,
-    )
+    outcome = run_window(cfg, "daily", day, build, mailer=mailer)
     assert outcome.state == "succeeded" and not outcome.built
     assert len(build.calls) == 1 and len(mailer.sent) == 1
     # And once everything went out, another run is a no-op that does not even claim.
-    again = execute(
-        cfg,
-        "daily",
-        as_of=date(2025, 7, 7),
-        trigger="scheduled",
-        ledger=ledger,
-        build_fn=build,
-        mailer=mailer,
-    )
+    again = run_window(cfg, "daily", day, build, "scheduled", mailer=mailer)
     assert again.state == "done" and len(mailer.sent) == 1
     assert ledger.recent_runs("daily")[0].attempts == 2
 
 
 def test_a_manual_build_only_run_is_still_sent_by_the_schedule(tmp_path):
     cfg = write_config(tmp_path)
-    ledger = Ledger(cfg.schedule.state_dir)
     build = FakeBuild()
-    from reportgen.schedule import execute
-
     # What `reportgen build` does through the ledger: build, no email.
-    execute(
+    build_presets(
         cfg,
-        "daily",
+        ["daily"],
         as_of=date(2025, 7, 7),
-        trigger="manual",
-        ledger=ledger,
+        ledger=Ledger(cfg.schedule.state_dir),
         build_fn=build,
-        send=False,
-        rebuild=True,
     )
     clock = Clock(datetime(2025, 7, 8, 2, 0, tzinfo=IST))
     sched, mailers = make_scheduler(cfg, clock, build)
@@ -849,3 +823,85 @@ def test_an_unreachable_smtp_server_for_the_notice_is_logged_not_fatal(tmp_path,
     assert outcome.state == "failed"
     assert "gave up on 1 recipient(s)" in caplog.text
     assert Ledger(cfg.schedule.state_dir).cursor("daily") == clock.now.replace(minute=30)
+
+
+# -- `reportgen build` through the ledger ---------------------------------------------------------
+
+
+def test_build_presets_claims_every_window_or_builds_nothing(tmp_path):
+    cfg = write_config(tmp_path, extra=SECOND)
+    ledger = Ledger(cfg.schedule.state_dir)
+    day = date(2025, 7, 7)
+    window = cfg.presets["hourly"].window_for(day)
+    build = FakeBuild()
+    held = ledger.claim("hourly", window, day, "scheduled")  # as a scheduled run would
+    with pytest.raises(RunBusy, match=r"preset hourly .* another run \(scheduled\) is in progress"):
+        build_presets(cfg, None, as_of=day, ledger=ledger, build_fn=build)
+    assert build.calls == [] and ledger.get_run("daily", window) is None
+    held.finish("succeeded")
+    outputs = build_presets(cfg, None, as_of=day, ledger=ledger, build_fn=build)
+    assert build.batches == [["daily", "hourly"]], "one build: all computed before any write"
+    assert [o.preset.name for o in outputs] == ["daily", "hourly"]
+    for name in ("daily", "hourly"):
+        run = ledger.get_run(name, window)
+        assert (run.state, run.trigger) == ("succeeded", "manual")
+        assert [o["name"] for o in run.files["outputs"]] == [name]
+    assert ledger.sends("daily", window) == {}, "a build sends nothing"
+
+
+def test_a_failing_build_marks_every_claimed_window_failed(tmp_path):
+    cfg = write_config(tmp_path, extra=SECOND)
+    ledger = Ledger(cfg.schedule.state_dir)
+    day = date(2025, 7, 7)
+    with pytest.raises(DataError):
+        build_presets(cfg, None, as_of=day, ledger=ledger, build_fn=FakeBuild(fail={"hourly"}))
+    window = cfg.presets["daily"].window_for(day)
+    for name in ("daily", "hourly"):
+        run = ledger.get_run(name, window)
+        assert run.state == "failed" and "not a number" in run.error
+    build_presets(cfg, ["daily"], as_of=day, ledger=ledger, build_fn=FakeBuild())
+
+
+MANUAL_BUILD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from datetime import date
+from reportgen import config
+from reportgen.ledger import Ledger
+from reportgen.schedule import build_presets
+from tests.test_schedule import FakeBuild
+
+class SlowBuild(FakeBuild):
+    def __call__(self, cfg, **kwargs):
+        print("building", flush=True)
+        time.sleep(2)
+        return super().__call__(cfg, **kwargs)
+
+cfg = config.load({config!r})
+build_presets(cfg, ["daily"], as_of=date(2025, 7, 7), ledger=Ledger(cfg.schedule.state_dir),
+              build_fn=SlowBuild())
+"""
+
+
+def test_a_scheduled_run_waits_for_a_manual_build_and_sends_it(tmp_path, caplog):
+    cfg = write_config(tmp_path)
+    clock = Clock(datetime(2025, 7, 8, 2, 0, tzinfo=IST))
+    build = FakeBuild()
+    sched, mailers = make_scheduler(cfg, clock, build)
+    sched.start_up()
+    proc = spawn(MANUAL_BUILD, "building", config=str(cfg.path))
+    try:
+        caplog.set_level(logging.INFO)
+        clock.now = datetime(2025, 7, 8, 2, 31, tzinfo=IST)  # the 02:30 run falls due
+        [outcome] = sched.tick("daily")
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "another run (manual) is in progress" in caplog.text and "waiting up to" in caplog.text
+    # Never both built: the scheduler sent what the manual build made.
+    assert outcome.state == "succeeded" and not outcome.built and build.calls == []
+    assert sent(mailers) == [("Daily sales — 2025-07-07 to 2025-07-07", ["team@example.com"])]
+    run = Ledger(cfg.schedule.state_dir).recent_runs("daily")[0]
+    assert (run.state, run.trigger, run.attempts) == ("succeeded", "scheduled", 2)
