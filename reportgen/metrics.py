@@ -73,18 +73,13 @@ class Engine:
             b = self.backend
             t = b.table("tracking_facts")  # pre-aggregated per day (or 15 min when zoned)
             i = b.table("influencers").select("influencer_id", "category", "platform")
-            cols = ["day", "influencer_id", "category", "platform", "brand"]
-            if not self.ds.zoned:
-                # Already one row per day, influencer and brand (bar unknown products).
-                t = t.mutate(day=t.bucket).join(i, "influencer_id")
-                self._facts[key] = t.select(*cols, "orders", "revenue")
-            else:
-                t = t.mutate(day=_at_zone(tz, t.bucket).date()).join(i, "influencer_id")
-                expr = t.group_by(*cols).aggregate(
-                    orders=t.orders.sum().cast("int64"), revenue=t.revenue.sum()
-                )
-                name = f"facts_{len(self._facts)}"
-                self._facts[key] = b.create_table(name, expr, temp=True)
+            day = _at_zone(tz, t.bucket).date() if self.ds.zoned else t.bucket
+            t = t.mutate(day=day).join(i, "influencer_id")
+            expr = t.group_by("day", "influencer_id", "category", "platform", "brand").aggregate(
+                orders=t.orders.sum().cast("int64"), revenue=t.revenue.sum()
+            )
+            name = f"facts_{len(self._facts)}"
+            self._facts[key] = b.create_table(name, expr, temp=True)
         return self._facts[key]
 
     def influencers(self) -> pd.DataFrame:

@@ -111,13 +111,13 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
     zoned_any = False
     paths = {table: _find_file(folder, table, config) for table in TABLES}
     # Hashing releases the GIL: digest the files while DuckDB scans them.
-    _register_catalogue(con, config)
     with ThreadPoolExecutor(max_workers=1) as pool:
         digests = {table: pool.submit(_digest, path) for table, path in paths.items()}
         for table, path in paths.items():
             with ds.timed(f"load {table}"):
                 zoned_any |= _load_table(ds, table, path, config)
         ds.zoned = zoned_any
+        _register_catalogue(con, config)
         with ds.timed("checks"):
             _check_references(ds, config)
             _check_payouts(ds)
@@ -439,12 +439,10 @@ def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> Non
 
 
 def _aggregate_tracking(con, src: str, nulls: str, negative: str, zoned: bool) -> None:
-    """Create ``tracking_agg``: tracking summed per status, time bucket, influencer and brand.
+    """Create ``tracking_agg``: tracking summed per status, time bucket, influencer and product.
 
     The bucket is the calendar day for naive timestamps (already local time) and 15 minutes
     for zoned ones, fine enough to place every row on the right local day in any timezone.
-    The brand is the row's own, else the catalogue's; products are kept only where neither
-    knows the brand, so the data-quality section can name them.
     """
     bucket = "time_bucket(INTERVAL 15 MINUTE, date)" if zoned else "CAST(date AS DATE)"
     con.execute(
@@ -452,18 +450,12 @@ def _aggregate_tracking(con, src: str, nulls: str, negative: str, zoned: bool) -
         CREATE OR REPLACE TABLE tracking_agg AS
         SELECT CASE WHEN {nulls} THEN 'missing'
                     WHEN coalesce({negative}, false) THEN 'negative' ELSE 'ok' END AS status,
-               {bucket} AS bucket, influencer_id,
-               coalesce(brand, cat_brand, {_lit(UNMAPPED_BRAND)}) AS brand,
-               CASE WHEN brand IS NULL AND cat_brand IS NULL THEN product END AS product,
+               {bucket} AS bucket, influencer_id, product, brand AS src_brand,
                CAST(sum(orders) AS BIGINT) AS orders,
                -- exact decimal sums: parallel float sums differ in the last bit run to run
                sum(CAST(revenue AS DECIMAL(18, 4))) AS revenue,
                count(*) AS n
-        FROM (
-            SELECT s.*, c.brand AS cat_brand
-            FROM {src} s LEFT JOIN catalogue c ON c.product = s.product
-        )
-        GROUP BY ALL
+        FROM {src} GROUP BY ALL
         """
     )
 
@@ -492,8 +484,10 @@ def _check_references(ds: Dataset, config: Config) -> None:
     con = ds.con
     # Unknown influencers: excluded from every report, since no category or platform is known.
     con.execute(
-        "CREATE VIEW tracking_ok AS SELECT bucket, influencer_id, brand, product, orders, "
-        "revenue, n FROM tracking_agg WHERE status = 'ok'"
+        "CREATE VIEW tracking_ok AS SELECT a.bucket, a.influencer_id, a.product, "
+        f"coalesce(a.src_brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand, "
+        "a.orders, a.revenue, a.n FROM tracking_agg a LEFT JOIN catalogue c USING (product) "
+        "WHERE a.status = 'ok'"
     )
     n, rev, ex = con.execute(
         "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
@@ -542,8 +536,7 @@ def _check_references(ds: Dataset, config: Config) -> None:
     )
     n, rev, ex = con.execute(
         "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
-        "list(DISTINCT product ORDER BY product) FILTER (WHERE product IS NOT NULL)[1:5] "
-        "FROM tracking_facts "
+        "list(DISTINCT product ORDER BY product)[1:5] FROM tracking_facts "
         f"WHERE brand = {_lit(UNMAPPED_BRAND)}"
     ).fetchall()[0]
     if n:
