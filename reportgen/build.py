@@ -135,7 +135,9 @@ def render_all(
     from reportgen import charts, export, render
 
     env = render.make_environment(config.templates_dir)
-    n_pdf = sum("pdf" in r.preset.formats for r in reports)
+    # Longest tables first, so that a small report's PDF does not hold up the end.
+    due = [i for i, r in enumerate(reports) if "pdf" in r.preset.formats]
+    due.sort(key=lambda i: -(len(reports[i].influencers) + len(reports[i].engagement)))
     html: dict[int, bytes] = {}
     pdf: dict[int, bytes] = {}
     exporter = None
@@ -146,22 +148,21 @@ def render_all(
 
     try:
         # Workers first: they are forked, and must not inherit Chromium's pipes.
-        with render.PdfRenderer(expected=n_pdf) as renderer:
-            exporter = export.ChartExporter().start() if n_pdf else None
+        with render.PdfRenderer(expected=len(due)) as renderer:
+            exporter = export.ChartExporter().start() if due else None
             with timings.stage("charts"):
                 figures = [charts.build_figures(r) for r in reports]
             html_due = [i for i, r in enumerate(reports) if "html" in r.preset.formats]
             pending: list[tuple[int, Future[bytes]]] = []
-            for i, report in enumerate(reports):
-                if exporter is None or "pdf" not in report.preset.formats:
-                    continue
+            for i in due:
+                assert exporter is not None  # started above whenever a PDF is due
                 while html_due and not exporter.ready():
                     render_html(html_due.pop(0))
                 with timings.stage("browser"):
                     exporter.wait_ready()
                 with timings.stage("svg"):
                     svgs = exporter.to_svgs(figures[i])
-                job = render.print_job(report, svgs, env, figures=figures[i])
+                job = render.print_job(reports[i], svgs, env, figures=figures[i])
                 pending.append((i, renderer.submit(job)))
             if exporter is not None:
                 exporter.close()  # while the workers lay out the last PDFs

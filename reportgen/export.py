@@ -1,8 +1,13 @@
 """Static SVG export of plotly figures for the PDF, through kaleido with one browser per build.
 
-Kaleido 1.x drives a system Chromium. Starting it costs about a second, so ``ChartExporter``
-opens one kaleido session for the whole build, exports every figure through it, and closes
-it on exit. MathJax is off: kaleido would fetch it from a CDN (we are offline).
+Kaleido 1.x drives a system Chromium. Starting it takes 2-3 s here (most of it loading the
+4.8 MB plotly.js into the page), so ``ChartExporter`` opens one kaleido session for the whole
+build, can start it in the background (``start()``) while the build does other work, exports
+every figure through it, and closes it at the end. A report's figures go as one batch
+(``to_svgs``): kaleido serialises the next figure while Chromium draws the current one
+(measured on the default build's 28 figures: 1.1 s in batches against 2.0 s one by one).
+A second tab does not help: it loads plotly.js again and slowed the start by 2 s. MathJax
+is off: kaleido would fetch it from a CDN (we are offline).
 
 Why not ``kaleido.start_sync_server`` + ``calc_fig_sync``: measured here (kaleido 1.5,
 Chromium 156, 2 cores) that path takes 0.26-0.5 s per figure, because kaleido reloads its
@@ -20,6 +25,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -78,7 +84,9 @@ class ChartExporter:
     """Export plotly figures to SVG text through one Chromium session.
 
     Use as ``with ChartExporter() as ex: svg = ex.to_svg(fig)``; raises RenderError when no
-    Chromium is installed or it fails.
+    Chromium is installed or it fails. To overlap Chromium's start (2-3 s, most of it
+    parsing plotly.js) with other work, call ``start()`` first and ``close()`` at the end:
+    the first export waits for the browser.
     """
 
     def __init__(
@@ -98,25 +106,13 @@ class ChartExporter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._session: _Session | None = None
+        self._opening: Future[Any] | None = None
+        self._started_at = 0.0
 
     def __enter__(self) -> ChartExporter:
         """Start Chromium, or raise RenderError when there is none or it will not start."""
-        browser = self.browser or find_chromium()
-        if browser is None or not os.access(browser, os.X_OK):
-            raise RenderError(NO_CHROMIUM)
-        started = time.perf_counter()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="chart-export", daemon=True
-        )
-        self._thread.start()
-        try:
-            self._session = self._wait(self._open(browser), START_TIMEOUT, "starting Chromium")
-        except BaseException:
-            self._stop_loop()
-            raise
-        self.startup_seconds = time.perf_counter() - started
-        logger.debug("Chromium %s started in %.2f s", browser, self.startup_seconds)
+        self.start()
+        self.wait_ready()
         return self
 
     def __exit__(
@@ -126,6 +122,55 @@ class ChartExporter:
         tb: TracebackType | None,
     ) -> None:
         """Close Chromium and log how long the exports took."""
+        self.close()
+
+    def start(self) -> ChartExporter:
+        """Start Chromium in the background and return at once; RenderError if there is none."""
+        if self._loop is not None:
+            return self
+        browser = self.browser or find_chromium()
+        if browser is None or not os.access(browser, os.X_OK):
+            raise RenderError(NO_CHROMIUM)
+        self._started_at = time.perf_counter()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="chart-export", daemon=True
+        )
+        self._thread.start()
+        self._opening = asyncio.run_coroutine_threadsafe(self._open(browser), self._loop)
+        logger.debug("starting Chromium %s", browser)
+        return self
+
+    def ready(self) -> bool:
+        """Return whether Chromium has started (or failed to), without waiting."""
+        return self._session is not None or self._opening is None or self._opening.done()
+
+    def wait_ready(self) -> None:
+        """Wait until Chromium has started; RenderError when it fails or takes too long."""
+        if self._session is not None:
+            return
+        if self._opening is None:
+            raise RuntimeError("call start() first, or use ChartExporter as a context manager")
+        left = START_TIMEOUT - (time.perf_counter() - self._started_at)
+        try:
+            self._session = self._result(self._opening, max(left, 0.0), "starting Chromium")
+        except BaseException:
+            self._opening = None
+            self._stop_loop()
+            raise
+        self._opening = None
+        self.startup_seconds = time.perf_counter() - self._started_at
+        logger.debug("Chromium started in %.2f s", self.startup_seconds)
+
+    def close(self) -> None:
+        """Close Chromium (after its start, if that is still under way) and log the timings."""
+        if self._loop is None:
+            return  # never started, or closed already
+        if self._opening is not None:
+            try:
+                self.wait_ready()
+            except RenderError as error:
+                logger.debug("Chromium did not start: %s", error)
         if self._session is not None:
             try:
                 self._wait(self._session.close(), 30.0, "closing Chromium")
@@ -150,18 +195,44 @@ class ChartExporter:
 
     def to_svg(self, fig: Any, *, width: int | None = None, height: int | None = None) -> str:
         """Return ``fig`` as standalone SVG text sized for the PDF's text column."""
-        if self._session is None:
+        return self.to_svgs({"fig": fig}, width=width, height=height)["fig"]
+
+    def to_svgs(
+        self, figures: Mapping[str, Any], *, width: int | None = None, height: int | None = None
+    ) -> dict[str, str]:
+        """Return every figure as SVG text, by key, exported as one batch.
+
+        The figures queue for the one tab together, so kaleido serialises the next figure
+        while Chromium draws the current one: about half the time of one call per figure.
+        """
+        if self._session is None and self._opening is None:
             raise RuntimeError("use ChartExporter as a context manager: with ChartExporter() as ex")
+        self.wait_ready()
+        session = self._session
+        assert session is not None
         opts = {
-            "format": "svg",
-            "width": width or self.width,
-            "height": height or _layout_height(fig) or DEFAULT_HEIGHT,
+            key: {
+                "format": "svg",
+                "width": width or self.width,
+                "height": height or _layout_height(fig) or DEFAULT_HEIGHT,
+            }
+            for key, fig in figures.items()
         }
+
+        async def batch() -> list[Any]:
+            calls = [session.calc_fig(fig, opts=opts[key]) for key, fig in figures.items()]
+            return await asyncio.gather(*calls)
+
         started = time.perf_counter()
-        raw = self._wait(self._session.calc_fig(fig, opts=opts), self.timeout, "exporting a chart")
-        self.timings.append(time.perf_counter() - started)
-        svg = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
-        return _with_viewbox(svg, opts["width"], opts["height"])
+        timeout = self.timeout * max(1, len(figures))
+        raws = self._wait(batch(), timeout, "exporting charts")
+        spent = time.perf_counter() - started
+        self.timings.extend([spent / max(1, len(figures))] * len(figures))
+        out = {}
+        for (key, o), raw in zip(opts.items(), raws, strict=True):
+            svg = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+            out[key] = _with_viewbox(svg, o["width"], o["height"])
+        return out
 
     async def _open(self, browser: str) -> _Session:
         session = _Session(mathjax=False, plotlyjs=_plotlyjs(), path=browser)
@@ -172,6 +243,10 @@ class ChartExporter:
         """Run ``coro`` on the export thread and return its result within ``timeout``."""
         assert self._loop is not None
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return self._result(future, timeout, doing)
+
+    def _result(self, future: Future[Any], timeout: float, doing: str) -> Any:
+        """Return ``future``'s result within ``timeout``, failures as one-line RenderErrors."""
         try:
             return future.result(timeout=timeout)
         except FutureTimeout:

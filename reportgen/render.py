@@ -10,11 +10,18 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import multiprocessing
+import threading
 import traceback
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -44,6 +51,22 @@ BASIS_LABELS = {
     "revenue_share": "Revenue share",
 }
 ARROWS = {"up": "▲", "down": "▼", "flat": "▬"}
+#: Rows of the payout and engagement tables the PDF shows, from the top in the tables' order
+#: (payouts by revenue, engagement by reach); None shows every row. WeasyPrint takes 10-25 ms
+#: a table row, so two 120-row tables cost 3-5 s per report; at 25 rows a report's PDF takes
+#: about 1.5 s (measured: 30 rows cost about 0.15 s more per report, 20 rows no less). The
+#: PDF says where the full table is; only when the build also writes the CSV or the HTML
+#: report: a PDF-only build keeps every row. Tests monkeypatch this.
+PDF_TABLE_ROWS: int | None = 25
+#: Processes that lay out PDFs side by side: WeasyPrint is CPU-bound Python, one core each.
+PDF_WORKERS = 2
+#: Seconds one PDF may take before the build gives up on it (a report takes 1-3 s).
+PDF_TIMEOUT = 600.0
+#: Where each limited table can be read in full, by the output format that holds it.
+_FULL_TABLES = {
+    "influencers": {"csv": "payouts.csv", "html": "the HTML report (report.html)"},
+    "engagement": {"csv": "engagement.csv", "html": "the HTML report (report.html)"},
+}
 
 
 def make_environment(user_dir: Path | None = None) -> jinja2.Environment:
@@ -77,8 +100,8 @@ def template_dirs(env: jinja2.Environment) -> list[Path]:
     return dirs
 
 
-def context(report: ReportData, figures: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the template context of one report.
+def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") -> dict[str, Any]:
+    """Return the template context of one report, for ``mode`` "html" or "pdf".
 
     Keys (values are plain data; NaN and NA become None; templates format numbers with the
     ``money``, ``count``, ``pct`` and ``ratio`` filters):
@@ -99,11 +122,16 @@ def context(report: ReportData, figures: Mapping[str, Any]) -> dict[str, Any]:
       value_text, previous_text, change_text, direction ("up", "down", "flat" or None), arrow,
       tone ("good", "bad" or "neutral"), note}.
     - ``charts``: chart key -> {key, id (stable DOM id), title, caption, height, json (figure
-      JSON, safe inside <script>), svg (data: URI of the static SVG, PDF only, else "")}.
+      JSON, safe inside <script>; HTML only, else ""), svg (data: URI of the static SVG, PDF
+      only, else "")}.
     - ``influencers``: payout table rows: {influencer_id, name, category, platform, basis,
       basis_label, rate, rate_text, posts, orders, revenue, payout, roas, profitable}.
     - ``engagement``: engagement table rows: {influencer_id, name, platform, posts, reach,
       likes, comments, engagement_rate, cpm, cpe}.
+    - ``tables``: {"influencers", "engagement"} -> {shown, total, more (total - shown),
+      elsewhere (where the full table is, e.g. "payouts.csv and the HTML report
+      (report.html)"; "" when every row is shown)}. The PDF shows the top ``PDF_TABLE_ROWS``
+      rows of each; ``influencers`` and ``engagement`` hold only the rows shown.
     - ``breakdowns``: {"brand", "category", "platform"} -> rows {name, revenue, orders, share}.
     - ``top_by_revenue``, ``top_by_roas``: the top-N rows, shaped like ``influencers``.
     - ``data_quality``: findings: {code, severity, message, table, file, rows, revenue,
@@ -116,6 +144,9 @@ def context(report: ReportData, figures: Mapping[str, Any]) -> dict[str, Any]:
     """
     preset = report.preset
     locale = preset.locale
+    influencers = _influencer_rows(report.influencers, preset.currency, locale)
+    engagement = _records(report.engagement)
+    limit = _table_limit(preset.formats) if mode == "pdf" else None
     return {
         "title": preset.title,
         "description": preset.description or "",
@@ -129,9 +160,13 @@ def context(report: ReportData, figures: Mapping[str, Any]) -> dict[str, Any]:
         "filters": preset.filters.describe(),
         "has_data": _has_data(report),
         "kpis": _kpis(report),
-        "charts": _charts(figures),
-        "influencers": _influencer_rows(report.influencers, preset.currency, locale),
-        "engagement": _records(report.engagement),
+        "charts": _charts(figures, with_json=mode != "pdf"),
+        "influencers": influencers[:limit],
+        "engagement": engagement[:limit],
+        "tables": {
+            "influencers": _table_info("influencers", len(influencers), limit, preset.formats),
+            "engagement": _table_info("engagement", len(engagement), limit, preset.formats),
+        },
         "breakdowns": {
             dim: _breakdown_rows(getattr(report, f"by_{dim}"), dim)
             for dim in ("brand", "category", "platform")
@@ -142,7 +177,7 @@ def context(report: ReportData, figures: Mapping[str, Any]) -> dict[str, Any]:
         "assumptions": [str(a) for a in report.assumptions],
         "provenance": _provenance(report.provenance),
         "generator": GENERATOR,
-        "mode": "html",
+        "mode": mode,
         "plotlyjs": "",
     }
 
@@ -173,23 +208,202 @@ def render_pdf(
     ``figures`` supplies chart titles and captions; without it they are rebuilt from
     ``report``. Only files under the template folders and ``base_dir`` may be loaded.
     """
-    import weasyprint
+    return pdf_bytes(print_job(report, svgs, env, base_dir, figures=figures))
 
+
+@dataclass(frozen=True)
+class PdfJob:
+    """A print page ready for WeasyPrint: its HTML, base folder and the folders it may read."""
+
+    html: str
+    base: str
+    allowed: tuple[str, ...]
+
+
+def print_job(
+    report: ReportData,
+    svgs: Mapping[str, str],
+    env: jinja2.Environment | None = None,
+    base_dir: Path | None = None,
+    *,
+    figures: Mapping[str, Any] | None = None,
+) -> PdfJob:
+    """Return the print page of ``report`` with its chart SVGs, to lay out with ``pdf_bytes``."""
     env = env or make_environment(None)
     figures = figures if figures is not None else charts.build_figures(report)
-    ctx = context(report, figures)
-    ctx["mode"] = "pdf"
+    ctx = context(report, figures, mode="pdf")
     for key, chart in ctx["charts"].items():
         chart["svg"] = _svg_uri(svgs.get(key, ""))
     html = _render(env, "report_print.html", ctx)
     dirs = template_dirs(env)
     base = Path(base_dir) if base_dir is not None else dirs[0]
-    fetcher = safe_fetcher([*dirs, ASSETS_DIR, base])
+    allowed = tuple(str(d) for d in (*dirs, ASSETS_DIR, base))
+    return PdfJob(html=html, base=str(base), allowed=allowed)
+
+
+def pdf_bytes(job: PdfJob) -> bytes:
+    """Lay out ``job`` with WeasyPrint and return the PDF; raise RenderError when it fails."""
+    import weasyprint
+
+    fetcher = safe_fetcher([Path(d) for d in job.allowed])
     try:
-        document = weasyprint.HTML(string=html, base_url=str(base) + "/", url_fetcher=fetcher)
-        return document.write_pdf()
+        document = weasyprint.HTML(string=job.html, base_url=job.base + "/", url_fetcher=fetcher)
+        return document.write_pdf(font_config=_font_config())
     except Exception as exc:
         raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
+
+
+class PdfRenderer:
+    """Lay out PDFs in ``PDF_WORKERS`` worker processes, or in this thread when one is due.
+
+    Use as ``with PdfRenderer(expected=4) as pdfs: pdf = pdfs.result(pdfs.submit(job))``;
+    ``result`` returns the PDF bytes or raises RenderError (one line, also when a worker
+    dies or takes longer than ``PDF_TIMEOUT``). Warnings logged while a worker lays out a PDF
+    are logged again in this process.
+
+    Enter it before starting threads of your own: the workers are forked on entry.
+    """
+
+    def __init__(self, expected: int, workers: int | None = None) -> None:
+        """Plan for ``expected`` PDFs; the workers start on ``__enter__``."""
+        wanted = PDF_WORKERS if workers is None else workers
+        self.workers = max(1, min(wanted, expected))
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> PdfRenderer:
+        """Fork the worker processes; they import WeasyPrint and load fonts meanwhile."""
+        if self.workers < 2:
+            return self
+        try:
+            # Fork, not a fork server or spawn: the workers inherit every module already
+            # imported and start in milliseconds, and a script calling build() is not run
+            # again in each worker. Forking here, before Chromium's event-loop thread
+            # starts, means no thread of the build can hold a lock the children copy.
+            fork = multiprocessing.get_context("fork")
+            pool = ProcessPoolExecutor(self.workers, mp_context=fork)
+            for _ in range(self.workers):
+                pool.submit(_warm_up)  # with fork, the first submit starts every worker
+        except (ValueError, OSError) as error:  # no fork here, or out of processes
+            logger.warning("PDFs are laid out one by one: no worker processes (%s)", error)
+            return self
+        self._pool = pool
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the workers; on an error, drop the PDFs not started and stop the rest."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if exc is None:
+            pool.shutdown(wait=True)
+            return
+        # A failed build (or a worker that hangs) must not keep the caller waiting.
+        workers = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            if process.is_alive():
+                process.terminate()
+
+    def submit(self, job: PdfJob) -> Future[bytes]:
+        """Start laying out ``job`` and return the future of its PDF bytes."""
+        out: Future[bytes] = Future()
+        if self._pool is None:
+            try:
+                out.set_result(pdf_bytes(job))
+            except RenderError as error:
+                out.set_exception(error)
+            return out
+        try:
+            remote = self._pool.submit(_pdf_in_worker, job)
+        except BrokenProcessPool as error:
+            out.set_exception(_worker_died(error))
+            return out
+        remote.add_done_callback(lambda done: _relay(done, out))
+        return out
+
+    def result(self, future: Future[bytes]) -> bytes:
+        """Return the PDF bytes of ``future`` once laid out; RenderError on any failure."""
+        try:
+            return future.result(timeout=PDF_TIMEOUT)
+        except FutureTimeout:
+            message = f"PDF rendering failed: a PDF took longer than {PDF_TIMEOUT:.0f} s"
+            raise RenderError(message) from None
+
+
+def _warm_up() -> None:
+    """Load fonts in a new worker process, so its first PDF does not pay for it."""
+    import weasyprint
+
+    weasyprint.HTML(string='<p style="font-family: Liberation Sans">0</p>').write_pdf(
+        font_config=_font_config()
+    )
+
+
+def _pdf_in_worker(job: PdfJob) -> tuple[bytes, list[tuple[str, int, str]]]:
+    """Return the PDF of ``job`` and the warnings logged meanwhile (runs in a worker)."""
+    captured = _Captured()
+    root = logging.getLogger()
+    root.addHandler(captured)
+    try:
+        return pdf_bytes(job), captured.records
+    finally:
+        root.removeHandler(captured)
+
+
+class _Captured(logging.Handler):
+    """Collect log records as (logger, level, message) to send back to the build process."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+def _relay(done: Future[Any], out: Future[bytes]) -> None:
+    """Pass a worker's result to ``out`` and log its warnings in this process."""
+    try:
+        data, records = done.result()
+    except RenderError as error:
+        # Drop the remote traceback: the user sees one line, as for a PDF laid out here.
+        out.set_exception(RenderError(str(error)))
+        return
+    except BrokenProcessPool as error:
+        out.set_exception(_worker_died(error))
+        return
+    except BaseException as error:  # an unexpected bug in the worker: keep its traceback
+        out.set_exception(error)
+        return
+    for name, level, message in records:
+        logging.getLogger(name).log(level, "%s", message)
+    out.set_result(data)
+
+
+def _worker_died(error: BaseException) -> RenderError:
+    return RenderError(f"PDF rendering failed: a worker process died ({error})")
+
+
+_fonts = threading.local()
+
+
+def _font_config() -> Any:
+    """Return this thread's WeasyPrint font configuration, shared by its documents.
+
+    A new one per document starts font matching cold (about 0.3 s a report); the PDFs are
+    byte-identical either way. One per thread because a Pango font map is not thread-safe.
+    """
+    config = getattr(_fonts, "config", None)
+    if config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        config = _fonts.config = FontConfiguration()
+    return config
 
 
 def render_index(builds: Iterable[Mapping[str, Any]], env: jinja2.Environment | None = None) -> str:
@@ -330,20 +544,42 @@ def _format(value: Any, kind: str, currency: str, locale: str) -> str:
     return fmt.count(value, locale)
 
 
-def _charts(figures: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def _charts(figures: Mapping[str, Any], *, with_json: bool = True) -> dict[str, dict[str, Any]]:
     out = {}
     for key, fig in figures.items():
         info = charts.meta(fig)
+        # The PDF draws the exported SVG; serialising the figure for it would be wasted work.
+        text = _script_json(fig.to_json()) if with_json else ""
         out[key] = {
             "key": key,
             "id": f"chart-{_slug(key)}",
             "title": info["title"],
             "caption": info["caption"],
             "height": int(fig.layout.height or 360),
-            "json": Markup(_script_json(fig.to_json())),  # noqa: S704 - escaped for <script>
+            "json": Markup(text),  # noqa: S704 - escaped for <script>
             "svg": "",
         }
     return out
+
+
+def _table_limit(formats: Iterable[str]) -> int | None:
+    """Return how many rows the PDF's long tables show: all when nothing else holds them."""
+    if PDF_TABLE_ROWS is None or not {"csv", "html"} & set(formats):
+        return None
+    return max(0, int(PDF_TABLE_ROWS))
+
+
+def _table_info(
+    table: str, total: int, limit: int | None, formats: Iterable[str]
+) -> dict[str, Any]:
+    shown = total if limit is None else min(total, limit)
+    where = [place for fmt_, place in _FULL_TABLES[table].items() if fmt_ in set(formats)]
+    return {
+        "shown": shown,
+        "total": total,
+        "more": total - shown,
+        "elsewhere": " and ".join(where) if shown < total else "",
+    }
 
 
 def _slug(key: str) -> str:

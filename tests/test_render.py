@@ -319,15 +319,83 @@ def test_pdf_holds_title_window_kpis_page_numbers_and_literal_hostile_text(repor
 
 
 @pytest.mark.slow
-def test_long_payout_table_repeats_its_header_on_every_page(env):
+def test_long_payout_table_repeats_its_header_on_every_page(env, monkeypatch):
+    monkeypatch.setattr(render, "PDF_TABLE_ROWS", None)  # every row, as a PDF-only build
     big = make_report(n_influencers=300)
     figs = charts.build_figures(big)
     pages = pdf_pages(render.render_pdf(big, fake_svgs(figs), env, figures=figs))
-    # Rate cells ("/ post", "/ order", "of revenue") exist only in the payout table.
-    table_pages = [p for p in pages if re.search(r"/ post|/ order|of revenue", p)]
+    # Rate cells ("/ post", "/ order") exist only in the payout table ("of revenue" does not:
+    # the ROAS card's note says "covers 97.1% of revenue").
+    table_pages = [p for p in pages if re.search(r"/ post|/ order", p)]
     assert len(table_pages) >= 3
     for text in table_pages:
         assert squash(text).count("ORDERSINWINDOW") == 1
+
+
+def test_pdf_shows_top_rows_of_long_tables_and_says_where_the_rest_is(env, monkeypatch):
+    monkeypatch.setattr(render, "PDF_TABLE_ROWS", 5)
+    report = make_report(n_influencers=14)
+    figs = charts.build_figures(report)
+    text = squash(
+        "\n".join(pdf_pages(render.render_pdf(report, fake_svgs(figs), env, figures=figs)))
+    )
+    where = "thefulltableisinpayouts.csvandtheHTMLreport(report.html)."
+    assert "Showingthetop5of14influencersbyrevenue;" + where in text
+    assert "Showingthetop5of14rowsbyreach;thefulltableisinengagement.csv" in text
+    names = report.influencers["name"].tolist()  # by revenue, as the table
+    assert squash(names[4]) in text and squash(names[5]) not in text
+    # The HTML report and the CSV keep every row.
+    page = render.render_html(report, figs, env)
+    assert "Showing the top" not in page
+    assert all(str(escape(name)) in page for name in names)
+
+
+def test_pdf_only_build_keeps_every_row(env, monkeypatch):
+    monkeypatch.setattr(render, "PDF_TABLE_ROWS", 5)
+    report = make_report(n_influencers=14, preset=make_preset(formats=("pdf",)))
+    ctx = render.context(report, charts.build_figures(report), mode="pdf")
+    assert len(ctx["influencers"]) == len(ctx["engagement"]) == 14
+    assert ctx["tables"]["influencers"] == {"shown": 14, "total": 14, "more": 0, "elsewhere": ""}
+    html_only = make_report(n_influencers=14, preset=make_preset(formats=("html", "pdf")))
+    ctx = render.context(html_only, charts.build_figures(html_only), mode="pdf")
+    assert ctx["tables"]["engagement"]["elsewhere"] == "the HTML report (report.html)"
+    assert len(ctx["engagement"]) == 5
+
+
+def test_pdf_workers_give_the_same_bytes_as_one_process(report, figures, env, caplog):
+    jobs = [render.print_job(report, fake_svgs(figures), env, figures=figures) for _ in range(3)]
+    inline = render.pdf_bytes(jobs[0])
+    with render.PdfRenderer(expected=3, workers=2) as pdfs:
+        assert pdfs._pool is not None  # really in worker processes
+        futures = [pdfs.submit(job) for job in jobs]
+        results = [pdfs.result(f) for f in futures]
+    assert results == [inline] * 3
+
+
+def test_pdf_worker_failures_are_one_line_render_errors(report, figures, env, caplog, monkeypatch):
+    job = render.print_job(report, fake_svgs(figures), env, figures=figures)
+    outside = render.PdfJob(
+        html=job.html.replace("<body", '<body><img src="http://127.0.0.1:9/x.png"', 1),
+        base=job.base,
+        allowed=job.allowed,
+    )
+    with caplog.at_level(logging.WARNING), render.PdfRenderer(expected=2, workers=2) as pdfs:
+        relayed = pdfs.result(pdfs.submit(outside))
+    assert relayed.startswith(b"%PDF")
+    # The worker's "refused to fetch" warning is logged in this process.
+    assert any(
+        "refused to fetch http://127.0.0.1:9/x.png" in r.getMessage() for r in caplog.records
+    )
+
+    def boom():
+        raise ValueError("no fonts today")
+
+    monkeypatch.setattr(render, "_font_config", boom)  # the forked workers inherit it
+    with render.PdfRenderer(expected=2, workers=2) as pdfs:
+        assert pdfs._pool is not None
+        with pytest.raises(RenderError) as info:
+            pdfs.result(pdfs.submit(job))
+    assert str(info.value) == "PDF rendering failed: ValueError: no fonts today"
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -434,6 +502,23 @@ def test_exporter_uses_one_browser_for_all_figures(monkeypatch, figures):
         f"per-figure SVG export: {ex.per_figure():.3f} s; browser start {ex.startup_seconds:.2f} s"
     )
     assert ex.per_figure() < 1.0  # target 0.2 s; generous for a loaded CI machine
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_exporter_starts_in_the_background_and_exports_a_batch(figures):
+    ex = export.ChartExporter(browser=CHROMIUM)
+    try:
+        assert ex.start() is ex  # returns while Chromium is still starting
+        svgs = ex.to_svgs(figures)  # waits for the start
+        assert list(svgs) == list(figures)
+        assert all(svg.startswith("<svg") for svg in svgs.values())
+        assert ex.startup_seconds > 0
+    finally:
+        ex.close()
+        ex.close()  # closing twice is harmless
+    with pytest.raises(RuntimeError):
+        export.ChartExporter(browser=CHROMIUM).to_svgs(figures)
 
 
 # --- real browser ----------------------------------------------------------------------------
