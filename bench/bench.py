@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -136,29 +138,30 @@ def run_side(side: str, data: Path) -> dict:
     return result
 
 
-def bench_build() -> dict:
-    """Time the default build cold (fresh folder: simulate + load + render everything)."""
-    from reportgen import config
-    from reportgen.build import Timings, build
+def bench_build(runs: int = 3) -> list[dict]:
+    """Time ``reportgen build`` cold, as a user runs it: a fresh process and project folder.
 
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg_path = Path(tmp) / "config.yaml"
-        cfg_path.write_text((ROOT / "config.yaml").read_text())
-        cfg = config.load(cfg_path)
-        t = Timings()
-        t0 = time.perf_counter()
-        from reportgen.sources.simulated import ensure
-
-        with t.stage("simulate"):
-            ensure(cfg)
-        outputs = build(cfg, timings=t)
-        total = time.perf_counter() - t0
-        from reportgen import charts
-
-        n_fig = sum(
-            len(charts.build_figures(o.report)) for o in outputs if "pdf" in o.preset.formats
-        )
-    return {"stages": t.stages, "total": total, "reports": len(outputs), "figures": n_fig}
+    Wall time covers interpreter start, imports, simulating the default data, loading, and
+    rendering every report (HTML, PDF, CSV); the stage figures come from the build's own line.
+    """
+    results = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copy(ROOT / "config.yaml", Path(tmp) / "config.yaml")
+            t0 = time.perf_counter()
+            out = subprocess.run(
+                [sys.executable, "-m", "reportgen", "build", "--config", f"{tmp}/config.yaml"],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
+            wall = time.perf_counter() - t0
+        line = next(x for x in (out.stdout + out.stderr).splitlines() if x.startswith("built "))
+        stages = {k: float(v) for k, v in re.findall(r"(\w+) ([\d.]+) s", line.split("(", 1)[1])}
+        export = re.search(r"exported (\d+) charts in ([\d.]+) s", out.stdout + out.stderr)
+        results.append({"wall": wall, "line": line, "stages": stages, "export": export})
+    return results
 
 
 def main() -> None:
@@ -185,31 +188,24 @@ def main() -> None:
         )
     for step, secs in ours["steps"].items():
         print(f"    {step:28s} {secs:6.2f} s")
-    validation = ours["steps"].get("duplicate tracking ids", 0.0) + ours["steps"].get(
-        "file hashes (wait)", 0.0
-    )
-    like = ours["total"] - validation
     print(
-        f"like for like (without the duplicate-id check and file hashes, which the baseline "
-        f"does not do): {like:.2f} s, {base['total'] / like:.1f}x faster"
+        f"compute, 12 presets after load: {base['compute'] / ours['compute']:.1f}x faster "
+        "(goal >= 25x)"
     )
     print(
-        f"speed-up {base['total'] / ours['total']:.1f}x (total), "
-        f"{base['compute'] / ours['compute']:.1f}x (compute only); "
-        f"memory {ours['peak_mb'] / base['peak_mb']:.2f} of baseline"
+        f"end to end, load + compute: {base['total'] / ours['total']:.1f}x faster (our load also "
+        "validates: null, negative and duplicate ids, references, payout terms, file hashes)"
     )
+    print(f"peak memory: {ours['peak_mb'] / base['peak_mb']:.2f} of baseline (goal <= 0.25)")
     if abs(ours["check"] - base["check"]) > 1e-6 * max(1.0, base["check"]):
         print(f"WARNING: revenue totals differ: {ours['check']:.2f} vs {base['check']:.2f}")
     if not args.skip_build:
-        b = bench_build()
-        st = b["stages"]
-        print(f"default build cold: {b['total']:.2f} s for {b['reports']} reports")
-        for k, v in st.items():
-            print(f"  {k:10s} {v:6.2f} s")
-        if b["figures"] and "svg" in st:
-            print(
-                f"  chart export {st['svg'] / b['figures']:.3f} s per figure ({b['figures']} figures)"
-            )
+        print("default build cold (`reportgen build` in a fresh process and folder; goal < 10 s):")
+        for b in bench_build():
+            print(f"  wall {b['wall']:5.2f} s  | {b['line']}")
+            if b["export"]:
+                n, secs = int(b["export"].group(1)), float(b["export"].group(2))
+                print(f"  chart export {secs / n:.3f} s per figure ({n} figures; goal <= 0.2 s)")
 
 
 if __name__ == "__main__":

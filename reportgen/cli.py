@@ -71,7 +71,19 @@ def parser() -> argparse.ArgumentParser:
         add_commands = None
     if add_commands is not None:
         add_commands(sub)
+    for command in sub.choices.values():
+        _global_options(command)
     return ap
+
+
+def _global_options(command: argparse.ArgumentParser) -> None:
+    """Accept the global options after the command too (`reportgen build --config F`)."""
+    # SUPPRESS: when not given after the command, the value given before it (or the default)
+    # stays in place instead of being reset by the subcommand's own default.
+    quiet = {"action": "store_true", "default": argparse.SUPPRESS}
+    command.add_argument("--config", "-c", default=argparse.SUPPRESS, help="config file")
+    command.add_argument("--quiet", "-q", **quiet, help="print errors only")
+    command.add_argument("--verbose", "-v", **quiet, help="print debug detail")
 
 
 def load_config(args: argparse.Namespace, *, optional: bool = False) -> config_mod.Config:

@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 import ibis
+import ibis.backends.duckdb  # loaded with this module, not by the first query
 import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
@@ -248,11 +249,14 @@ def compute_all(engine: Engine, jobs: list[tuple[Preset, Window, date]]) -> list
         mix = engine.lifetime_brand_mix(group[0][0].timezone)
         table = _influencer_table(frames, [p for p, _, _ in group], dim, mix)
         engagement = _engagement(table, frames["posts"], dim)
+        current = table[table["period"] == "current"]
         split = {
             "table": _split(table, ["job", "period"]),
             "engagement": _split(engagement, ["job"]),
-            "brands": _split(frames["brands"], ["job"]),
             "daily": _split(frames["daily"], ["job"]),
+            "brand": _split(_breakdowns(frames["brands"], "brand"), ["job"]),
+            "category": _split(_breakdowns(current, "category"), ["job"]),
+            "platform": _split(_breakdowns(current, "platform"), ["job"]),
         }
         for local, n in enumerate(members):
             preset, window, as_of = jobs[n]
@@ -346,7 +350,7 @@ def _report(
     daily = split["daily"].get(job, split["daily"][None]).set_index("day")[["revenue", "orders"]]
     daily = daily.reindex(window.dates(), fill_value=0).rename_axis("date").reset_index()
     daily["orders"] = daily["orders"].astype("int64")
-    brands = split["brands"].get(job, split["brands"][None])
+    by = {k: split[k].get(job, split[k][None]).drop(columns="job") for k in _DIMENSIONS}
     engagement = split["engagement"].get(job, split["engagement"][None])
     return ReportData(
         preset=preset,
@@ -354,9 +358,9 @@ def _report(
         previous_window=window.previous(),
         kpis=kpis,
         daily=daily,
-        by_brand=_breakdown(brands, "brand"),
-        by_category=_breakdown(infl, "category"),
-        by_platform=_breakdown(infl, "platform"),
+        by_brand=by["brand"].reset_index(drop=True),
+        by_category=by["category"].reset_index(drop=True),
+        by_platform=by["platform"].reset_index(drop=True),
         influencers=top_rev.reset_index(drop=True),
         top_by_revenue=top_rev.head(preset.top_n).reset_index(drop=True),
         top_by_roas=_rank_roas(infl).head(preset.top_n).reset_index(drop=True),
@@ -413,13 +417,16 @@ def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
     return out
 
 
-def _breakdown(f: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Return revenue and orders by ``column`` with each value's share of revenue."""
-    g = f.groupby(column, sort=True)[["revenue", "orders"]].sum().reset_index()
-    total = g["revenue"].sum()
-    g["share"] = g["revenue"] / total if total else 0.0
+_DIMENSIONS = ("brand", "category", "platform")
+
+
+def _breakdowns(f: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Return revenue and orders per job and ``column``, with each value's share of revenue."""
+    g = f.groupby(["job", column], sort=True)[["revenue", "orders"]].sum().reset_index()
+    total = g.groupby("job")["revenue"].transform("sum")
+    g["share"] = (g["revenue"] / total.where(total != 0)).fillna(0.0)
     g["orders"] = g["orders"].astype("int64")
-    return g.sort_values(["revenue", column], ascending=[False, True]).reset_index(drop=True)
+    return g.sort_values(["job", "revenue", column], ascending=[True, False, True])
 
 
 def _engagement(t: pd.DataFrame, posts: pd.DataFrame, dim: pd.DataFrame) -> pd.DataFrame:

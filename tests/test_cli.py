@@ -49,6 +49,18 @@ def adhoc(tiny: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     )
 
 
+def test_config_option_works_before_and_after_the_command(tmp_path):
+    (tmp_path / "config.yaml").write_text("presets:\n  a:\n    brands: [MuscleBlast]\n")
+    good = tmp_path / "elsewhere" / "good.yaml"
+    good.parent.mkdir()
+    good.write_text("presets:\n  a: {brands: [MuscleBlaze]}\n")
+    assert run("validate", cwd=tmp_path).returncode == 2  # the default file is the bad one
+    assert run("validate", "--config", str(good), cwd=tmp_path).returncode == 0
+    assert run("-c", str(good), "validate", cwd=tmp_path).returncode == 0
+    r = run("--config", str(good), "validate", "--config", "config.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "config.yaml:3:" in r.stderr  # the later one wins
+
+
 def test_validate_reports_one_line_and_exit_2(tmp_path):
     (tmp_path / "config.yaml").write_text("presets:\n  a:\n    brands: [MuscleBlast]\n")
     r = run("validate", cwd=tmp_path)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportgen import metrics
 from reportgen.errors import DataError, SourceUnavailable
-from reportgen.sources import open_dataset
+from reportgen.sources import files, open_dataset
 from tests.conftest import PEER, make_config
 
 PRESET = "presets:\n  all: {window: {start: 2025-07-01, end: 2025-07-07}}\n"
@@ -90,6 +93,55 @@ def test_duplicate_tracking_ids_keep_one(tmp_path, tiny):
     assert ds.con.execute("select sum(revenue) from tracking").fetchall()[0][0] == pytest.approx(
         8699
     )
+
+
+def test_adjacent_duplicate_in_sorted_ids_is_found(tmp_path, tiny):
+    # Sorted ids take the one-pass uniqueness proof; an equal neighbour must break it.
+    edit(
+        tiny / "tracking_data.csv",
+        "T02,influencer_marketing,MB_Summer,A1,U2,BCAA,2025-07-03 08:00:00,2,1500\n",
+        "T02,influencer_marketing,MB_Summer,A1,U2,BCAA,2025-07-03 08:00:00,2,1500\n"
+        "T02,influencer_marketing,MB_Summer,A1,U2,BCAA,2025-07-03 09:00:00,1,700\n",
+    )
+    dup = issues(load(tmp_path, tiny))["duplicate_ids"]
+    assert (dup.rows, dup.revenue, dup.examples) == (1, 700, ["T02"])
+
+
+def test_missing_tracking_id_is_excluded_and_counted(tmp_path, tiny):
+    edit(tiny / "tracking_data.csv", "T04,influencer_marketing", ",influencer_marketing")
+    ds = load(tmp_path, tiny)
+    found = issues(ds)["missing_values"]
+    assert (found.rows, found.revenue, found.examples) == (1, 1200, ["row 4"])
+    assert "duplicate_ids" not in issues(ds)
+    assert ds.rows["tracking_data"] == 9
+    total = ds.con.execute("select sum(revenue), sum(n) from tracking_facts").fetchall()[0]
+    assert (float(total[0]), total[1]) == (8699 - 1200, 8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", "e"])), max_size=12))
+def test_duplicate_id_count_matches_python(ids):
+    con = duckdb.connect()
+
+    def count(values):
+        con.execute("CREATE OR REPLACE TABLE t (id VARCHAR)")
+        if values:
+            con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+        return files._count_duplicate_ids(con, "t", "id")
+
+    present = [i for i in ids if i is not None]
+    assert count(ids) == (len(ids), len(present), len(present) - len(set(present)))
+    unique = sorted(set(present))  # the fast path: strictly increasing, so unique
+    assert count(unique) == (len(unique), len(unique), 0)
+    queries = []
+
+    class Recording:
+        def execute(self, sql):
+            queries.append(sql)
+            return con.execute(sql)
+
+    files._count_duplicate_ids(Recording(), "t", "id")
+    assert len(queries) == 1, "sorted unique ids must not need the count(DISTINCT) pass"
 
 
 def test_duplicate_influencer_is_an_error(tmp_path, tiny):

@@ -342,8 +342,17 @@ def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> Non
     revenue = "revenue" if table == "tracking_data" else "0"
     if table == "tracking_data":
         # Facts are big: one aggregating scan both counts exclusions and builds the table
-        # every later check and every preset reads; only the id check scans again.
-        with ds.timed("scan + aggregate tracking"):
+        # every later check and every preset reads. The id check is a second scan; it runs
+        # alongside on its own cursor, since it is mostly single-threaded and leaves a core.
+        with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as cursor:
+            ids = pool.submit(_count_duplicate_ids, cursor, src, key)
+            with ds.timed("scan + aggregate tracking"):
+                # The id's own null check waits for the id scan: it reads a 10M-string column.
+                other = " OR ".join(f"{_q(c)} IS NULL" for c in required if c != key)
+                _aggregate_tracking(con, src, other or "false", negative, zoned)
+            with ds.timed("duplicate tracking ids (wait)"):
+                n_rows, n_ids, n_dup = ids.result()
+        if n_ids < n_rows:  # rare: rows without an id; count them with the rest
             _aggregate_tracking(con, src, nulls, negative, zoned)
         total, n_null, rev_null, n_neg, rev_neg = con.execute(
             "SELECT sum(n), coalesce(sum(n) FILTER (WHERE status = 'missing'), 0), "
@@ -352,10 +361,6 @@ def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> Non
             "CAST(coalesce(sum(revenue) FILTER (WHERE status = 'negative'), 0) AS DOUBLE) FROM tracking_agg"
         ).fetchall()[0]
         total = total or 0
-        with ds.timed("duplicate tracking ids"):
-            n_dup = con.execute(
-                f"SELECT count({_q(key)}) - count(DISTINCT {_q(key)}) FROM {src}"
-            ).fetchall()[0][0]
     else:
         total, n_null, rev_null, n_neg, rev_neg, n_dup = con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {nulls}), "
@@ -436,6 +441,27 @@ def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> Non
             _aggregate_tracking(con, f"{view}_dedup", nulls, negative, zoned)
     else:
         con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {src} WHERE {keep}")
+
+
+def _count_duplicate_ids(con, src: str, key: str) -> tuple[int, int, int]:
+    """Return (rows, rows with an id, rows repeating an id seen before) of ``src``.
+
+    Ids that only ever increase, in the order the engine hands the rows over, are unique: one
+    streaming pass with no hash table proves it (0.25 s for 10M ids here, against 0.65-1.3 s
+    for count(DISTINCT)). Ids exported from a database usually come in order; any other
+    order, or an id missing, falls back to the exact count.
+    """
+    k = _q(key)
+    rows, with_id, heads, unordered = con.execute(
+        f"SELECT count(*), count(k), count(*) FILTER (WHERE prev IS NULL), "
+        f"count(*) FILTER (WHERE k <= prev) "
+        f"FROM (SELECT {k} AS k, lag({k}) OVER () AS prev FROM {src})"
+    ).fetchall()[0]
+    # ``heads`` == 1 shows the rows formed one chain (each compared with its predecessor).
+    if with_id == rows and heads == min(rows, 1) and not unordered:
+        return rows, with_id, 0
+    n_dup = con.execute(f"SELECT count({k}) - count(DISTINCT {k}) FROM {src}").fetchall()[0][0]
+    return rows, with_id, n_dup
 
 
 def _aggregate_tracking(con, src: str, nulls: str, negative: str, zoned: bool) -> None:
