@@ -144,6 +144,27 @@ def test_duplicate_id_count_matches_python(ids):
     assert len(queries) == 1, "sorted unique ids must not need the count(DISTINCT) pass"
 
 
+@pytest.mark.parametrize("table", ["tracking_data", "posts"])
+def test_damaged_parquet_is_a_data_error_naming_the_file(tmp_path, tiny, table):
+    data = tmp_path / "parquet"
+    data.mkdir()
+    con = duckdb.connect()
+    for name in ("influencers", "posts", "tracking_data", "payouts"):
+        con.execute(
+            f"COPY (SELECT * FROM read_csv('{tiny / name}.csv')) TO '{data / name}.parquet'"
+        )
+    # Keep the footer (so the schema reads) and scramble every data page before it.
+    path = data / f"{table}.parquet"
+    raw = bytearray(path.read_bytes())
+    footer = len(raw) - 8 - int.from_bytes(raw[-8:-4], "little")
+    raw[4:footer] = bytes((i * 7 + 3) & 0xFF for i in range(footer - 4))
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError) as exc:
+        load(tmp_path, data)
+    assert str(exc.value).startswith(f"{path}: cannot read {table}: ")
+    assert "export it again" in str(exc.value)
+
+
 def test_duplicate_influencer_is_an_error(tmp_path, tiny):
     with (tiny / "influencers.csv").open("a") as fh:
         fh.write("A1,Someone Else,Beauty,Female,10,Instagram\n")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +116,7 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
     with ThreadPoolExecutor(max_workers=1) as pool:
         digests = {table: pool.submit(_digest, path) for table, path in paths.items()}
         for table, path in paths.items():
-            with ds.timed(f"load {table}"):
+            with ds.timed(f"load {table}"), _read_errors(path, table):
                 zoned_any |= _load_table(ds, table, path, config)
         ds.zoned = zoned_any
         _register_catalogue(con, config)
@@ -128,6 +130,24 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
                     "sha256": digests[table].result(),
                 }
     return ds
+
+
+#: Engine errors that mean our SQL is wrong, not the file: let those surface as bugs.
+_OUR_BUGS = (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException)
+
+
+@contextmanager
+def _read_errors(path: Path, table: str) -> Iterator[None]:
+    """Turn the engine failing to read ``path`` mid-scan (a damaged file) into a DataError."""
+    try:
+        yield
+    except _OUR_BUGS:
+        raise
+    except duckdb.Error as exc:
+        raise DataError(
+            f"{path}: cannot read {table}: {_first_line(exc)}; the file looks damaged or "
+            "truncated: export it again"
+        ) from None
 
 
 def _find_file(folder: Path, table: str, config: Config) -> Path:
@@ -344,14 +364,19 @@ def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> Non
         # Facts are big: one aggregating scan both counts exclusions and builds the table
         # every later check and every preset reads. The id check is a second scan; it runs
         # alongside on its own cursor, since it is mostly single-threaded and leaves a core.
-        with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as cursor:
-            ids = pool.submit(_count_duplicate_ids, cursor, src, key)
-            with ds.timed("scan + aggregate tracking"):
-                # The id's own null check waits for the id scan: it reads a 10M-string column.
-                other = " OR ".join(f"{_q(c)} IS NULL" for c in required if c != key)
-                _aggregate_tracking(con, src, other or "false", negative, zoned)
-            with ds.timed("duplicate tracking ids (wait)"):
-                n_rows, n_ids, n_dup = ids.result()
+        with con.cursor() as cursor:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                ids = pool.submit(_count_duplicate_ids, cursor, src, key)
+                try:
+                    with ds.timed("scan + aggregate tracking"):
+                        # The id's null check is the id scan's: it reads a 10M-string column.
+                        other = " OR ".join(f"{_q(c)} IS NULL" for c in required if c != key)
+                        _aggregate_tracking(con, src, other or "false", negative, zoned)
+                except BaseException:
+                    cursor.interrupt()  # the scan's error is the one to report; stop the other
+                    raise
+                with ds.timed("duplicate tracking ids (wait)"):
+                    n_rows, n_ids, n_dup = ids.result()
         if n_ids < n_rows:  # rare: rows without an id; count them with the rest
             _aggregate_tracking(con, src, nulls, negative, zoned)
         total, n_null, rev_null, n_neg, rev_neg = con.execute(
