@@ -72,6 +72,7 @@ def build(
     timings = timings or Timings()
     jobs = expand(extra if extra is not None else config.select(presets))
     out_root = output_dir or config.output_dir
+    publish.check_writable(out_root)  # before the work, not after it
 
     with timings.stage("load"):
         ds = sources.open_dataset(config, data_dir=data_dir)
@@ -85,7 +86,7 @@ def build(
         _say(progress, f"computed {r.preset.name} ({r.window.label()})")
     rendered = render_all(config, reports, timings, progress)
     outputs = []
-    with timings.stage("publish"):
+    with timings.stage("publish"), publish.writing(out_root):
         info = config_info(config)
         for report, files in zip(reports, rendered, strict=True):
             outputs.append(_publish(out_root, report, files, info))

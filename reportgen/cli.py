@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from datetime import date
@@ -116,15 +117,24 @@ def cmd_build(args: argparse.Namespace) -> int:
             raise ConfigError("--preset cannot be combined with --from/--to")
         from reportgen.model import Window
 
+        flags = {
+            "brands": args.brand,
+            "categories": args.category,
+            "platforms": args.platform,
+            "config": cfg,
+        }
+        name = f"adhoc-{args.start.isoformat()}-{args.end.isoformat()}"
         window = Window(args.start, args.end)
-        preset = config_mod.ad_hoc_preset(
-            f"adhoc-{args.start.isoformat()}-{args.end.isoformat()}",
-            window,
-            brands=args.brand,
-            categories=args.category,
-            platforms=args.platform,
-            config=cfg,
-        )
+        try:
+            preset = config_mod.ad_hoc_preset(name, window, **flags)
+        except ConfigError:
+            if not args.data:
+                raise
+            # Values the config does not declare may still be in this folder's data.
+            from reportgen.sources.files import data_vocabulary
+
+            vocab = data_vocabulary(args.data, cfg)
+            preset = config_mod.ad_hoc_preset(name, window, data_vocabulary=vocab, **flags)
         extra, as_of = [preset], args.end
     elif args.brand or args.category or args.platform:
         raise ConfigError("--brand/--category/--platform need --from and --to (an ad hoc build)")
@@ -164,8 +174,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     spec = SimulationSpec(
         **{**spec.__dict__, **{k: v for k, v in changes.items() if v is not None}}
     )
+    from reportgen import publish
+
+    publish.check_writable(args.out)
     t0 = time.perf_counter()
-    counts = simulate(spec, args.out)
+    with publish.writing(args.out):
+        counts = simulate(spec, args.out)
     logger.info("simulated %s in %.1f s", counts, time.perf_counter() - t0)
     print(args.out)
     return 0
@@ -204,11 +218,18 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         if args.command in ("build", "simulate", "validate"):
-            return args.func(args)
-        return args.func(args, load_config(args))
+            code = args.func(args)
+        else:
+            code = args.func(args, load_config(args))
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
+        return code
     except ReportgenError as exc:
         print(f"reportgen: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("reportgen: interrupted; previous output is untouched", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`reportgen runs | head -1`): stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -508,9 +508,16 @@ def ad_hoc_preset(
     platforms: list[str],
     config: Config,
     timezone: str | None = None,
+    data_vocabulary: dict[str, set[str]] | None = None,
 ) -> Preset:
-    """Build a preset from CLI flags, checked against the same vocabularies as config presets."""
+    """Build a preset from CLI flags, checked against the config's vocabularies.
+
+    ``data_vocabulary`` adds the values an ad hoc data folder holds, so that a filter on a
+    category or brand the config does not declare still works for that folder.
+    """
     vocab = {"brand": config.brands, "category": config.categories, "platform": config.platforms}
+    for key, values in (data_vocabulary or {}).items():
+        vocab[key] = tuple(dict.fromkeys([*vocab[key], *sorted(values)]))
     checked = {}
     for key, vals in (("brands", brands), ("categories", categories), ("platforms", platforms)):
         opt = PRESET_FIELDS[key]

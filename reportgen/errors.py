@@ -49,3 +49,9 @@ class RunBusy(ReportgenError):
     """Another live process is building or sending the same preset and window."""
 
     exit_code = 8
+
+
+class OutputError(ReportgenError):
+    """A file or folder cannot be written (output folder, data folder, state directory)."""
+
+    exit_code = 9

@@ -410,11 +410,24 @@ def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
     out = {k: Kpi(k, lab, now[k], before[k], kind) for k, (lab, kind) in labels.items()}
     t = cur
     covered = float(t.loc[t["payout"].notna(), "revenue"].sum())
+    # Revenue of influencers paid nothing in this window (say, orders from last month's post)
+    # counts in the program's ROAS, as its cost fell in another window; say how much.
+    unpaid = float(t.loc[t["payout"] == 0, "revenue"].sum())
+    notes = []
     if now["revenue"] and covered < now["revenue"]:
-        share = covered / now["revenue"]
-        pct = f"{share:.2%}" if share < 0.01 else f"{share:.1%}"  # 0.04%, not 0.0%
-        out["roas"].note = f"covers {pct} of revenue (influencers with payout terms)"
+        share = _pct(covered / now["revenue"])
+        notes.append(f"covers {share} of revenue (influencers with payout terms)")
+    if unpaid > 0 and covered > 0:
+        notes.append(
+            f"{_pct(unpaid / covered)} of its revenue from influencers paid nothing this window"
+        )
+    out["roas"].note = "; ".join(notes)
     return out
+
+
+def _pct(share: float) -> str:
+    """Return a share as a percentage that never rounds a small one to zero (0.04%, not 0.0%)."""
+    return f"{share:.2%}" if share < 0.01 else f"{share:.1%}"
 
 
 _DIMENSIONS = ("brand", "category", "platform")

@@ -131,9 +131,19 @@ class Vocabulary(Option):
             if k.casefold() == value.casefold():
                 return k
         hint = suggest(value, known)
+        declare = _DECLARED_IN.get(self.vocabulary)
+        where = f" (declare more under {declare})" if declare else ""
         raise Invalid(
-            f"unknown {self.vocabulary} {value!r}{hint}; known: {', '.join(sorted(known))}"
+            f"unknown {self.vocabulary} {value!r}{hint}; known: {', '.join(sorted(known))}{where}"
         )
+
+
+#: Where the config declares each vocabulary, for the error message.
+_DECLARED_IN = {
+    "brand": "catalogue.extra_products",
+    "category": "catalogue.categories",
+    "platform": "catalogue.platforms",
+}
 
 
 class DateOpt(Option):

@@ -1,24 +1,30 @@
 """Publish: write finished builds into output/ atomically, then refresh latest links and the index.
 
-Every file is first written into a staging folder beside its destination, flushed to disk,
-and then renamed into place; an interrupted build leaves whole files only, and a failed build
-never touches the previous good one because nothing is written until everything is rendered.
+A build's files are first written into a staging folder beside its destination, flushed to
+disk, and the folder is then swapped in whole; an interrupted build leaves the previous one as
+it was, and a failed build never touches it because nothing is written until everything is
+rendered.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
+import errno
 import io
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from reportgen.errors import OutputError
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +39,56 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+#: Float columns holding money: written to the paisa, as summary.json and the report show them.
+MONEY_COLUMNS = frozenset({"revenue", "payout", "aov"})
+
+
 def to_csv(frame: pd.DataFrame) -> bytes:
-    """Return the frame as UTF-8 CSV with text cells neutralised and numbers untouched."""
+    """Return the frame as UTF-8 CSV with text cells neutralised and numbers untouched.
+
+    Numbers keep their full value in plain notation: money rounded to 2 decimals (the float
+    noise of sums beyond that is not information), ratios to 6; never exponent notation.
+    """
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(neutralise)
+        elif pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(2 if col in MONEY_COLUMNS else 6).map(_plain)
     buf = io.StringIO()
-    out.to_csv(
-        buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n", float_format="%.6g"
-    )
+    out.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
+
+
+def _plain(value: float) -> str:
+    """Return a float in positional notation ("" for NaN): 25085505.55, not 2.50855e+07."""
+    if pd.isna(value):
+        return ""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def check_writable(folder: Path) -> None:
+    """Raise OutputError unless ``folder`` is, or can become, a writable folder."""
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent  # the nearest existing ancestor must take the new folders
+    if not probe.is_dir():
+        raise OutputError(f"{probe}: not a folder; choose another output folder (--out DIR)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{probe}: not writable; choose another output folder (--out DIR)")
+
+
+@contextmanager
+def writing(folder: Path) -> Iterator[None]:
+    """Turn a failed write (disk full, permissions) into one line; earlier builds stay whole."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or folder
+        raise OutputError(
+            f"{where}: cannot write: {exc.strerror or exc}; nothing was left half written"
+        ) from None
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -51,6 +96,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; the index is for every reader
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -62,31 +108,80 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def publish_build(directory: Path, files: Mapping[str, bytes]) -> dict[str, Path]:
-    """Write a build's files into ``directory`` (stage all, then rename each into place)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".stage-", dir=directory.parent))
+    """Write a build's files as the folder ``directory``, replacing an older one whole.
+
+    The files are written into a hidden staging folder beside it, flushed, and the folder is
+    then swapped in with one atomic exchange (Linux ``renameat2``), so a reader or a crash sees
+    the old build or the new one, never a mix. Where the exchange is not supported, the old
+    folder is renamed aside first; a crash between the two renames leaves it as
+    ``.old-<name>-*`` beside the new one's place.
+    """
+    parent = directory.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".stage-{directory.name}-", dir=parent))
     try:
-        staged = {}
+        os.chmod(stage, _DIR_MODE)  # mkdtemp makes 0700
         for name, data in files.items():
-            p = stage / name
-            with p.open("wb") as fh:
+            with (stage / name).open("wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            staged[name] = p
-        out = {}
-        # summary.json goes last: its presence marks a complete build for the index.
-        for name in sorted(staged, key=lambda n: n == "summary.json"):
-            os.replace(staged[name], directory / name)
-            out[name] = directory / name
-        return out
+            os.chmod(stage / name, _FILE_MODE)
+        if not directory.exists():
+            os.replace(stage, directory)
+        elif not _exchange(stage, directory):
+            old = Path(tempfile.mkdtemp(prefix=f".old-{directory.name}-", dir=parent))
+            os.replace(directory, old)
+            os.replace(stage, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        _fsync_dir(parent)
+        return {name: directory / name for name in files}
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)  # after an exchange: the old build
+
+
+_FILE_MODE = 0o644
+_DIR_MODE = 0o755
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically; return False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # a file system or kernel without RENAME_EXCHANGE
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (the renames) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def point_latest(preset_dir: Path, target: str) -> None:
-    """Point ``<preset_dir>/latest`` at the build folder ``target`` with an atomic swap."""
+    """Point ``<preset_dir>/latest`` at build ``target`` unless a newer as-of date has one.
+
+    Build folders are named by ISO as-of date, so a backfill of an older date leaves
+    ``latest`` on the newest build.
+    """
     link = preset_dir / "latest"
+    if link.is_symlink():
+        current = os.readlink(link)
+        if current > target and (preset_dir / current / "summary.json").exists():
+            return
     tmp = preset_dir / f".latest.{os.getpid()}"
     tmp.unlink(missing_ok=True)
     os.symlink(target, tmp)
@@ -97,8 +192,9 @@ def collect_builds(output_dir: Path) -> list[dict[str, Any]]:
     """Return every complete build under ``output_dir``, newest first per preset."""
     builds = []
     for summary in sorted(output_dir.glob("*/*/summary.json")):
-        if summary.parent.name == "latest":
-            continue
+        rel_parts = summary.relative_to(output_dir).parts
+        if summary.parent.name == "latest" or any(p.startswith(".") for p in rel_parts):
+            continue  # the link, and staging or set-aside folders of an interrupted build
         try:
             data = json.loads(summary.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from datetime import date
@@ -59,6 +60,66 @@ def test_config_option_works_before_and_after_the_command(tmp_path):
     assert run("-c", str(good), "validate", cwd=tmp_path).returncode == 0
     r = run("--config", str(good), "validate", "--config", "config.yaml", cwd=tmp_path)
     assert r.returncode == 2 and "config.yaml:3:" in r.stderr  # the later one wins
+
+
+@pytest.mark.parametrize(
+    ("encoding", "line"), [("utf-16", 1), ("latin-1", 3)], ids=["utf-16", "latin-1"]
+)
+def test_config_not_in_utf8_is_a_config_error(tmp_path, encoding, line):
+    text = "presets:\n  a:\n    title: Café report\n"
+    (tmp_path / "config.yaml").write_bytes(text.encode(encoding))
+    r = run("validate", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.startswith(f"reportgen: error: config.yaml:{line}: not UTF-8 text")
+    assert "Traceback" not in r.stderr
+    (tmp_path / "config.yaml").write_bytes(b"\xef\xbb\xbf" + text.encode())  # a BOM is fine
+    assert run("validate", cwd=tmp_path).returncode == 0
+
+
+def test_output_folder_that_is_a_file_fails_before_building(tmp_path, tiny):
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    r = adhoc(tiny, blocker / "reports")
+    assert r.returncode == 9
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"reportgen: error: {blocker}: not a folder; choose another output folder (--out DIR)"
+    )
+    assert "rendered" not in r.stderr  # refused before any work
+    r = run("simulate", "--rows", "100", "--out", str(blocker), cwd=tmp_path)
+    assert r.returncode == 9 and "not a folder" in r.stderr and "Traceback" not in r.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_closed_stdout_pipe_stops_quietly(tmp_path, tiny):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone, like `| head -0`
+    r = subprocess.run(
+        [sys.executable, "-m", "reportgen", "simulate", "--rows", "100", "--out", "d"],
+        cwd=tmp_path,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
+    )
+    os.close(write_end)
+    assert r.returncode == 141
+    assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr
+
+
+def test_ad_hoc_filters_accept_values_found_in_the_data(tmp_path, tiny):
+    edit = tiny / "influencers.csv"
+    edit.write_text(edit.read_text().replace("A1,Asha Rao,Fitness", "A1,Asha Rao,Gaming"))
+    out = tmp_path / "out"
+    r = adhoc(tiny, out, "--category", "gaming")  # not in the config, but in the data
+    assert r.returncode == 0, r.stderr
+    data = json.loads(next(out.glob("*/*/summary.json")).read_text())
+    assert data["filters"]["categories"] == ["Gaming"]
+    assert data["kpis"]["revenue"] == 4000  # A1 alone: 2000 + 1500 + 500
+    r = adhoc(tiny, out, "--category", "Gamng")
+    assert r.returncode == 2
+    assert "unknown category 'Gamng' (did you mean 'Gaming'?)" in r.stderr
+    assert "catalogue.categories" in r.stderr
 
 
 def test_validate_reports_one_line_and_exit_2(tmp_path):

@@ -54,6 +54,11 @@ def test_kpis_all_brands(reports):
     assert k["roas"].value == pytest.approx(5900 / 2400)
     assert k["aov"].value == pytest.approx(670)
     assert "88.1%" in k["roas"].note  # 5900 / 6700 of revenue has payout terms
+    # D4's 300 came at no cost in this window: 300 / 5900 of the ROAS revenue, and it says so
+    assert k["roas"].note == (
+        "covers 88.1% of revenue (influencers with payout terms); "
+        "5.1% of its revenue from influencers paid nothing this window"
+    )
 
 
 def test_previous_window_and_change(reports):
@@ -100,6 +105,9 @@ def test_brand_filter_splits_post_cost(reports):
     assert r.kpis["revenue"].value == pytest.approx(3800)
     assert r.kpis["payout"].value == pytest.approx(1750)
     assert r.kpis["roas"].value == pytest.approx(3800 / 1750)
+    assert (
+        r.kpis["roas"].note == "7.9% of its revenue from influencers paid nothing this window"
+    )  # 300/3800
     assert list(r.by_brand["brand"]) == ["MuscleBlaze"]
     assert any("split across brands" in a for a in r.assumptions)
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen import metrics
+from reportgen import config, metrics
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.sources import files, open_dataset
-from tests.conftest import PEER, make_config
+from tests.conftest import PEER, ROOT, make_config
 
 PRESET = "presets:\n  all: {window: {start: 2025-07-01, end: 2025-07-07}}\n"
 
@@ -35,6 +35,7 @@ def issues(ds):
 def test_clean_tiny_has_only_expected_findings(tmp_path, tiny):
     ds = load(tmp_path, tiny)
     assert set(issues(ds)) == {"no_payout_terms"}  # C3 has no terms
+    assert issues(ds)["no_payout_terms"].file == "payouts.csv"
     assert ds.rows == {"influencers": 4, "posts": 5, "tracking_data": 9, "payouts": 3}
 
 
@@ -65,6 +66,14 @@ def test_column_mapping_fixes_renamed_column(tmp_path, tiny):
     edit(tiny / "tracking_data.csv", "product,date", "item,date")
     ds = load(tmp_path, tiny, "  columns: {tracking_data: {product: item}}\n")
     assert ds.con.execute("select count(*) from tracking").fetchall()[0][0] == 9
+
+
+def test_mapping_to_a_column_that_is_not_there_is_an_error(tmp_path, tiny):
+    # total_payout is optional, but a mapping says the file should have it.
+    with pytest.raises(DataError) as exc:
+        load(tmp_path, tiny, "  columns: {payouts: {total_payout: paid_total}}\n")
+    assert "payouts.csv: missing column 'paid_total' for payouts.total_payout" in str(exc.value)
+    assert "source.columns.payouts.total_payout names 'paid_total'" in str(exc.value)
 
 
 def test_missing_folder(tmp_path):
@@ -181,6 +190,7 @@ def test_unknown_product_and_influencer(tmp_path, tiny):
     assert (found["unknown_product"].rows, found["unknown_product"].revenue) == (1, 111)
     assert found["unknown_product"].examples == ["Moon Dust"]
     assert (found["unknown_influencer"].rows, found["unknown_influencer"].revenue) == (1, 222)
+    assert found["unknown_product"].file == found["unknown_influencer"].file == "tracking_data.csv"
     # The unknown product still counts for all-brand reports, under "(unmapped)".
     cfg = make_config(tmp_path, PRESET, data=tiny)
     p = cfg.presets["all"]
@@ -197,8 +207,11 @@ def test_payout_mismatch_is_reported(tmp_path, tiny):
 
 def test_unknown_basis_is_an_error_with_a_fix(tmp_path, tiny):
     edit(tiny / "payouts.csv", "B2,per_order", "B2,per_click")
-    with pytest.raises(DataError, match="basis 'per_click'.*source.values"):
+    with pytest.raises(DataError, match="basis 'per_click'.*source.values") as exc:
         load(tmp_path, tiny)
+    assert str(exc.value).startswith(
+        f"{tiny / 'payouts.csv'}: row 2 (line 3), column 'basis': influencer 'B2' has basis"
+    )
 
 
 def test_naive_timestamps_are_local_days(tmp_path, tiny):
@@ -258,3 +271,15 @@ def test_peer_variant_loads_with_mapping(tmp_path):
     assert "unknown_product" not in issues(ds)
     basis = dict(ds.con.execute("select basis, count(*) from payouts group by 1").fetchall())
     assert set(basis) == {"per_post", "per_order"}  # 'post'/'order' spellings mapped
+
+
+@pytest.mark.skipif(not PEER.exists(), reason="shared/peer-data not present")
+def test_readme_mapping_example_loads_the_folder_it_names(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("**Other layouts**", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "path: ../shared/peer-data/variant-gitraun" in block
+    text = block.replace("../shared/peer-data", str(PEER)) + PRESET
+    (tmp_path / "config.yaml").write_text(text)
+    ds = open_dataset(config.load(tmp_path / "config.yaml"))
+    assert ds.rows["payouts"] == 30
+    assert "unknown_product" not in issues(ds)

@@ -121,8 +121,8 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
         ds.zoned = zoned_any
         _register_catalogue(con, config)
         with ds.timed("checks"):
-            _check_references(ds, config)
-            _check_payouts(ds)
+            _check_references(ds, config, paths)
+            _check_payouts(ds, paths["payouts"])
         with ds.timed("file hashes (wait)"):
             for table, path in paths.items():
                 ds.provenance["files"][table] = {
@@ -148,6 +148,42 @@ def _read_errors(path: Path, table: str) -> Iterator[None]:
             f"{path}: cannot read {table}: {_first_line(exc)}; the file looks damaged or "
             "truncated: export it again"
         ) from None
+
+
+def data_vocabulary(folder: Path, config: Config) -> dict[str, set[str]]:
+    """Return the categories, platforms and brands the files in ``folder`` hold.
+
+    A light read for checking ad hoc filters: the influencers file and, when tracking data has
+    a brand column, its distinct brands. Problems are left to the full load to report.
+    """
+    out: dict[str, set[str]] = {"brand": set(), "category": set(), "platform": set()}
+    con = duckdb.connect(":memory:")
+    wanted = [("influencers", "category", "category"), ("influencers", "platform", "platform")]
+    wanted.append(("tracking_data", "brand", "brand"))
+    for table, column, key in wanted:
+        try:
+            path = _find_file(Path(folder), table, config)
+            reader = (
+                f"read_csv({_lit(str(path))}, all_varchar = true, header = true)"
+                if path.suffix == ".csv"
+                else f"read_parquet({_lit(str(path))})"
+            )
+            name = config.source.columns.get(table, {}).get(column, column)
+            cols = {
+                c.casefold(): c
+                for (c,) in con.execute(
+                    f"SELECT column_name FROM (DESCRIBE SELECT * FROM {reader})"
+                ).fetchall()
+            }
+            if name.casefold() not in cols:
+                continue
+            rows = con.execute(
+                f"SELECT DISTINCT TRIM(CAST({_q(cols[name.casefold()])} AS VARCHAR)) FROM {reader}"
+            ).fetchall()
+        except (DataError, duckdb.Error):
+            continue
+        out[key] |= {v for (v,) in rows if v}
+    return out
 
 
 def _find_file(folder: Path, table: str, config: Config) -> Path:
@@ -207,7 +243,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
         src = mapping.get(col.name, col.name)
         actual = found.get(src.strip().casefold())
         if actual is None:
-            if col.required:
+            if col.required or col.name in mapping:  # a mapping names a column it expects
                 hint = (
                     f"map it with source.columns.{table}.{col.name}"
                     if col.name not in mapping
@@ -530,7 +566,7 @@ def _register_catalogue(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         con.execute(f"INSERT INTO catalogue VALUES {rows}")
 
 
-def _check_references(ds: Dataset, config: Config) -> None:
+def _check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> None:
     """Record facts whose influencer or product is unknown; create the final views."""
     con = ds.con
     # Unknown influencers: excluded from every report, since no category or platform is known.
@@ -552,6 +588,7 @@ def _check_references(ds: Dataset, config: Config) -> None:
                 "warning",
                 f"{n} tracking row(s) name influencers missing from influencers and were excluded",
                 table="tracking_data",
+                file=paths["tracking_data"].name,
                 rows=n,
                 revenue=rev,
                 examples=list(ex),
@@ -568,6 +605,7 @@ def _check_references(ds: Dataset, config: Config) -> None:
                 "warning",
                 f"{n_posts} post(s) name influencers missing from influencers and were excluded",
                 table="posts",
+                file=paths["posts"].name,
                 rows=n_posts,
                 examples=list(ex_posts),
             )
@@ -599,6 +637,7 @@ def _check_references(ds: Dataset, config: Config) -> None:
                 f"under brand '{UNMAPPED_BRAND}' and are left out of brand-filtered reports (add "
                 "them under catalogue.extra_products)",
                 table="tracking_data",
+                file=paths["tracking_data"].name,
                 rows=n,
                 revenue=rev,
                 examples=list(ex),
@@ -606,18 +645,23 @@ def _check_references(ds: Dataset, config: Config) -> None:
         )
 
 
-def _check_payouts(ds: Dataset) -> None:
+def _check_payouts(ds: Dataset, path: Path) -> None:
     """Check payout terms: known bases, and total_payout against basis x rate x count."""
     con = ds.con
+    known = f"basis IN ({', '.join(_lit(b) for b in BASES)})"
     bad = con.execute(
-        f"SELECT influencer_id, basis FROM payouts WHERE basis NOT IN "
-        f"({', '.join(_lit(b) for b in BASES)}) ORDER BY 1"
+        "SELECT n, influencer_id, basis FROM (SELECT row_number() OVER () AS n, * "
+        f"FROM mapped_payouts) WHERE NOT {known} AND influencer_id IN "
+        "(SELECT influencer_id FROM payouts) ORDER BY n LIMIT 1"
     ).fetchall()
     if bad:
+        n, inf, basis = bad[0]
+        where = f"row {n} (line {n + 1})" if path.suffix == ".csv" else f"row {n}"
         raise DataError(
-            f"payouts: influencer {bad[0][0]!r} has basis {bad[0][1]!r}; use one of "
+            f"{path}: {where}, column 'basis': influencer {inf!r} has basis "
+            f"{basis!r}; use one of "
             f"{', '.join(BASES)} or map it with source.values: {{payouts.basis: "
-            f"{{{bad[0][1]}: per_order}}}}"
+            f"{{{basis}: per_order}}}}"
         )
     rows = con.execute(
         """
@@ -665,6 +709,7 @@ def _check_payouts(ds: Dataset) -> None:
                 "rate x count; reports compute payouts from basis and rate for each window and "
                 "ignore total_payout",
                 table="payouts",
+                file=path.name,
                 rows=mismatched,
                 revenue=revenue,
                 examples=examples,
@@ -683,6 +728,7 @@ def _check_payouts(ds: Dataset) -> None:
                 f"{n} influencer(s) drive revenue but have no payout terms: their payout is "
                 "unknown, their ROAS is n/a, and their revenue is left out of the ROAS KPI",
                 table="payouts",
+                file=path.name,
                 rows=n,
                 revenue=rev,
                 examples=list(ex),
