@@ -1,10 +1,11 @@
 """Benchmark: 12 presets over N tracking rows, ours (DuckDB + Ibis) against the seed's approach.
 
-    .venv/bin/python bench/bench.py [--rows 10000000] [--skip-build]
+    .venv/bin/python bench/bench.py [--rows 10000000] [--repeat 3] [--skip-build]
 
-Prints time per stage, peak memory (max RSS of a fresh process per side) and rows, and the
-ratio against the baseline measured in the same run: pandas loading every table, then filtering
-and aggregating per preset, as the seed's Streamlit dashboard does. Not a test: no thresholds.
+Each side runs in a fresh process, --repeat times (3), alternating; it prints every run's time
+per stage and peak memory (max RSS) and the medians' ratios against the baseline measured in
+the same run: pandas loading every table, then filtering and aggregating per preset, as the
+seed's Streamlit dashboard does. Then it times the default build cold. Not a test: no thresholds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,17 +127,13 @@ def side_pandas(data: Path) -> dict:
 
 def run_side(side: str, data: Path) -> dict:
     """Run one side in a fresh process and return its timings and peak memory."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run(
         [sys.executable, __file__, "--side", side, "--data", str(data)],
         check=True,
         capture_output=True,
         text=True,
     )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result["peak_mb"] = max(peak, before) / 1024  # ru_maxrss is KiB on Linux
-    return result
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def bench_build(runs: int = 3) -> list[dict]:
@@ -171,32 +169,49 @@ def main() -> None:
     ap.add_argument("--side", choices=["ours", "pandas"])
     ap.add_argument("--data", type=Path)
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each side (median reported)")
     args = ap.parse_args()
     if args.side:
         fn = side_ours if args.side == "ours" else side_pandas
-        print(json.dumps(fn(args.data)))
+        result = fn(args.data)
+        # ru_maxrss is KiB on Linux: the peak of this process, imports and all.
+        result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
         return
 
     data = ensure_data(args.rows)
     print(f"data: {data} ({args.rows:,} tracking rows), 12 presets, as of {AS_OF}")
-    ours = run_side("ours", data)
-    base = run_side("pandas", data)
-    for name, r in (("reportgen (DuckDB+Ibis)", ours), ("baseline (pandas)", base)):
-        print(
-            f"{name:24s} load+validate {r['load_validate']:6.2f} s  compute {r['compute']:6.2f} s"
-            f"  total {r['total']:6.2f} s  peak {r['peak_mb']:7.0f} MB"
-        )
-    for step, secs in ours["steps"].items():
+    runs = []
+    for i in range(args.repeat):  # alternate the sides so that drift hits both alike
+        ours, base = run_side("ours", data), run_side("pandas", data)
+        runs.append((ours, base))
+        for name, r in (("reportgen (DuckDB+Ibis)", ours), ("baseline (pandas)", base)):
+            print(
+                f"run {i + 1} {name:24s} load+validate {r['load_validate']:6.2f} s  compute "
+                f"{r['compute']:6.2f} s  total {r['total']:6.2f} s  peak {r['peak_mb']:5.0f} MB"
+            )
+    for step, secs in runs[-1][0]["steps"].items():
         print(f"    {step:28s} {secs:6.2f} s")
+
+    def median(side: int, key: str) -> float:
+        return statistics.median(r[side][key] for r in runs)
+
+    ours = {k: median(0, k) for k in ("load_validate", "compute", "total", "peak_mb", "check")}
+    base = {k: median(1, k) for k in ("load_validate", "compute", "total", "peak_mb", "check")}
+    print(f"medians of {len(runs)} runs each:")
     print(
-        f"compute, 12 presets after load: {base['compute'] / ours['compute']:.1f}x faster "
-        "(goal >= 25x)"
+        f"  compute, 12 presets after load: {ours['compute']:.2f} s vs {base['compute']:.2f} s, "
+        f"{base['compute'] / ours['compute']:.1f}x faster (goal >= 25x)"
     )
     print(
-        f"end to end, load + compute: {base['total'] / ours['total']:.1f}x faster (our load also "
-        "validates: null, negative and duplicate ids, references, payout terms, file hashes)"
+        f"  end to end, load + compute: {ours['total']:.2f} s vs {base['total']:.2f} s, "
+        f"{base['total'] / ours['total']:.1f}x faster (our load also validates: null, "
+        "negative and duplicate ids, references, payout terms, file hashes)"
     )
-    print(f"peak memory: {ours['peak_mb'] / base['peak_mb']:.2f} of baseline (goal <= 0.25)")
+    print(
+        f"  peak memory: {ours['peak_mb']:.0f} MB vs {base['peak_mb']:.0f} MB, "
+        f"{ours['peak_mb'] / base['peak_mb']:.2f} of baseline (goal <= 0.25)"
+    )
     if abs(ours["check"] - base["check"]) > 1e-6 * max(1.0, base["check"]):
         print(f"WARNING: revenue totals differ: {ours['check']:.2f} vs {base['check']:.2f}")
     if not args.skip_build:
