@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PY=${PYTHON:-python3}
+# A .venv without pip (left by a `python3 -m venv` that failed for lack of ensurepip) is
+# recreated rather than trusted.
+if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+  echo "recreating .venv (it has no pip)"
+  rm -rf .venv
+fi
 
 # System packages: Chromium for chart export (kaleido) and browser tests, fonts and Pango for
 # WeasyPrint, and venv support for Debian's own Python. Installed only when missing.

@@ -11,17 +11,20 @@ from __future__ import annotations
 import csv
 import ctypes
 import errno
+import fcntl
 import io
 import json
 import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reportgen.errors import OutputError
@@ -47,24 +50,29 @@ def to_csv(frame: pd.DataFrame) -> bytes:
     """Return the frame as UTF-8 CSV with text cells neutralised and numbers untouched.
 
     Numbers keep their full value in plain notation: money rounded to 2 decimals (the float
-    noise of sums beyond that is not information), ratios to 6; never exponent notation.
+    noise of sums beyond that is not information), other numbers exact; never an exponent.
     """
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(neutralise)
         elif pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(2 if col in MONEY_COLUMNS else 6).map(_plain)
+            values = out[col].round(2) if col in MONEY_COLUMNS else out[col]
+            out[col] = values.map(_plain)
     buf = io.StringIO()
     out.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
 
 
 def _plain(value: float) -> str:
-    """Return a float in positional notation ("" for NaN): 25085505.55, not 2.50855e+07."""
+    """Return a float's shortest exact form in positional notation ("" for NaN).
+
+    25085505.55, not 2.50855e+07; 0.0000004, not 4e-07; the digits that identify the double,
+    so no binary noise (123456789012.34, not 123456789012.339996).
+    """
     if pd.isna(value):
         return ""
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    text = np.format_float_positional(float(value), trim="-")
     return "0" if text == "-0" else text
 
 
@@ -87,7 +95,8 @@ def writing(folder: Path) -> Iterator[None]:
     except OSError as exc:
         where = exc.filename or folder
         raise OutputError(
-            f"{where}: cannot write: {exc.strerror or exc}; nothing was left half written"
+            f"{where}: cannot write: {exc.strerror or exc}; no folder was left half written "
+            "(each holds its previous files or all the new ones)"
         ) from None
 
 
@@ -118,6 +127,7 @@ def publish_build(directory: Path, files: Mapping[str, bytes]) -> dict[str, Path
     """
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(parent, directory.name)
     stage = Path(tempfile.mkdtemp(prefix=f".stage-{directory.name}-", dir=parent))
     try:
         os.chmod(stage, _DIR_MODE)  # mkdtemp makes 0700
@@ -138,6 +148,22 @@ def publish_build(directory: Path, files: Mapping[str, bytes]) -> dict[str, Path
         return {name: directory / name for name in files}
     finally:
         shutil.rmtree(stage, ignore_errors=True)  # after an exchange: the old build
+
+
+#: A staging or set-aside folder older than this is a crashed build's leftover.
+LEFTOVER_AGE_S = 3600
+
+
+def _remove_leftovers(parent: Path, name: str) -> None:
+    """Delete hidden folders that an interrupted publish of ``name`` left behind."""
+    now = time.time()
+    for prefix in (".stage-", ".old-"):
+        for p in parent.glob(f"{prefix}{name}-*"):
+            try:
+                if now - p.stat().st_mtime > LEFTOVER_AGE_S:
+                    shutil.rmtree(p, ignore_errors=True)
+            except FileNotFoundError:
+                continue  # another process removed it
 
 
 _FILE_MODE = 0o644
@@ -178,14 +204,18 @@ def point_latest(preset_dir: Path, target: str) -> None:
     ``latest`` on the newest build.
     """
     link = preset_dir / "latest"
-    if link.is_symlink():
-        current = os.readlink(link)
-        if current > target and (preset_dir / current / "summary.json").exists():
-            return
-    tmp = preset_dir / f".latest.{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
+    # Two builds of one preset for different dates may run at once: compare and swap under
+    # a lock, so that the older one cannot move the link back after the newer one set it.
+    with (preset_dir / ".latest.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if link.is_symlink():
+            current = os.readlink(link)
+            if current > target and (preset_dir / current / "summary.json").exists():
+                return
+        tmp = preset_dir / f".latest.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        os.symlink(target, tmp)
+        os.replace(tmp, link)
 
 
 def collect_builds(output_dir: Path) -> list[dict[str, Any]]:

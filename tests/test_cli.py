@@ -120,6 +120,15 @@ def test_ad_hoc_filters_accept_values_found_in_the_data(tmp_path, tiny):
     assert r.returncode == 2
     assert "unknown category 'Gamng' (did you mean 'Gaming'?)" in r.stderr
     assert "catalogue.categories" in r.stderr
+    # With a value map, reports filter on the mapped value: that is the one to offer.
+    (tiny.parent / "config.yaml").write_text(
+        "source: {values: {influencers.category: {Gaming: Esports}}}\npresets: {x: {}}\n"
+    )
+    r = adhoc(tiny, tmp_path / "mapped", "--category", "esports")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(next((tmp_path / "mapped").glob("*/*/summary.json")).read_text())
+    assert (data["filters"]["categories"], data["kpis"]["revenue"]) == (["Esports"], 4000)
+    assert adhoc(tiny, tmp_path / "mapped", "--category", "Gaming").returncode == 2
 
 
 def test_validate_reports_one_line_and_exit_2(tmp_path):

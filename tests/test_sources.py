@@ -54,6 +54,16 @@ def test_bad_number_names_row(tmp_path, tiny):
         load(tmp_path, tiny)
 
 
+def test_revenue_beyond_exact_range_names_the_row(tmp_path, tiny):
+    edit(tiny / "tracking_data.csv", "15:00:00,1,800", "15:00:00,1,123456789012345678")
+    with pytest.raises(DataError) as exc:
+        load(tmp_path, tiny)
+    assert str(exc.value).startswith(
+        f"{tiny / 'tracking_data.csv'}: row 6 (line 7), column 'revenue': revenue "
+        "123456789012345678 is out of range"
+    )
+
+
 def test_missing_column_says_how_to_map(tmp_path, tiny):
     edit(tiny / "tracking_data.csv", "product,date", "item,date")
     with pytest.raises(DataError) as exc:

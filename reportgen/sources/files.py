@@ -132,18 +132,24 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
     return ds
 
 
-#: Engine errors that mean our SQL is wrong, not the file: let those surface as bugs.
-_OUR_BUGS = (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException)
-
-
 @contextmanager
 def _read_errors(path: Path, table: str) -> Iterator[None]:
-    """Turn the engine failing to read ``path`` mid-scan (a damaged file) into a DataError."""
+    """Turn the engine failing to read ``path`` mid-scan (a damaged file) into a DataError.
+
+    Only reader failures qualify: I/O errors, invalid input, and the bare ``duckdb.Error``
+    the Parquet decoder raises for a scrambled page ("invalid TType"). Anything else (our SQL,
+    out of memory, an internal error) is not the file's fault and surfaces as it is.
+    """
     try:
         yield
-    except _OUR_BUGS:
-        raise
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        raise DataError(
+            f"{path}: cannot read {table}: {_first_line(exc)}; the file looks damaged or "
+            "truncated: export it again"
+        ) from None
     except duckdb.Error as exc:
+        if type(exc) is not duckdb.Error:
+            raise
         raise DataError(
             f"{path}: cannot read {table}: {_first_line(exc)}; the file looks damaged or "
             "truncated: export it again"
@@ -177,12 +183,15 @@ def data_vocabulary(folder: Path, config: Config) -> dict[str, set[str]]:
             }
             if name.casefold() not in cols:
                 continue
-            rows = con.execute(
-                f"SELECT DISTINCT TRIM(CAST({_q(cols[name.casefold()])} AS VARCHAR)) FROM {reader}"
-            ).fetchall()
+            text = f"CAST({_q(cols[name.casefold()])} AS VARCHAR)"
+            if path.suffix == ".csv":
+                text = f"TRIM({text})"  # as the loader reads it (see _typed)
+            rows = con.execute(f"SELECT DISTINCT {text} FROM {reader}").fetchall()
         except (DataError, duckdb.Error):
             continue
-        out[key] |= {v for (v,) in rows if v}
+        # The report filters the values after source.values maps them: offer those.
+        mapping = config.source.values.get(f"{table}.{column}", {})
+        out[key] |= {mapping.get(v, v) for (v,) in rows if v}
     return out
 
 
@@ -239,6 +248,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
     mapping = config.source.columns.get(table, {})
     found = {c.strip().casefold(): c for c in types}
     exprs, checks, zoned = [], [], False
+    ranged: tuple[str, str] | None = None
     for col in SCHEMA[table]:
         src = mapping.get(col.name, col.name)
         actual = found.get(src.strip().casefold())
@@ -260,7 +270,11 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
         exprs.append(f"{expr} AS {_q(col.name)}")
         if bad:
             checks.append((col.name, actual, bad))
+        if (table, col.name) == ("tracking_data", "revenue"):
+            ranged = (actual, f"abs({expr}) >= {MAX_REVENUE:.0f}")
     _check_values(con, raw, path, table, checks, is_csv)
+    if table == "tracking_data" and ranged:
+        _check_range(con, raw, path, *ranged, is_csv=is_csv)
     con.execute(f"CREATE VIEW typed_{table} AS SELECT {', '.join(exprs)} FROM {raw}")
     _apply_value_map(con, table, config)
     _exclusions(ds, table, path, zoned)
@@ -357,6 +371,27 @@ def _check_values(con, raw: str, path: Path, table: str, checks: list, is_csv: b
         raise DataError(
             f"{path}: {where}, column '{actual}': cannot read {value!r} as "
             f"{kind[col_type]}{more}; fix the source data"
+        )
+
+
+#: Revenue a single tracking row may carry: sums are exact DECIMAL(18, 4), which holds less
+#: than 10^14; a row anywhere near it is a unit or export error, not a sale.
+MAX_REVENUE = 1e14
+
+
+def _check_range(con, raw: str, path: Path, actual: str, bad: str, *, is_csv: bool) -> None:
+    """Raise DataError naming the first row whose revenue is beyond MAX_REVENUE."""
+    n = con.execute(f"SELECT count(*) FROM {raw} WHERE {bad}").fetchall()[0][0]
+    if n:  # numbering rows costs a second pass: only for the message
+        row, value = con.execute(
+            f"SELECT _row, CAST({_q(actual)} AS VARCHAR) FROM (SELECT row_number() OVER () "
+            f"AS _row, * FROM {raw}) WHERE {bad} ORDER BY _row LIMIT 1"
+        ).fetchall()[0]
+        where = f"row {row}" + (f" (line {row + 1})" if is_csv else "")
+        more = f"; {n - 1} more row(s) like it" if n > 1 else ""
+        raise DataError(
+            f"{path}: {where}, column '{actual}': revenue {value} is out of range (a row must "
+            f"carry less than {MAX_REVENUE:,.0f}){more}; fix the source data"
         )
 
 
