@@ -268,7 +268,9 @@ def top_by_roas(report: ReportData) -> go.Figure:
     caption = "ROAS = revenue / payout in this window; the dashed line is break-even (1x)."
     fig.update_layout(_layout(title, caption, height=_bar_height(len(frame))), showlegend=False)
     _category_axis(fig, [_label(n) for n in frame["name"]], frame["influencer_id"])
-    fig.update_xaxes(range=[0, max(float(roas.max()), 1.0) * 1.35], ticksuffix="x")
+    fig.update_xaxes(
+        range=[0, max(float(roas.max()), 1.0) * 1.35], ticksuffix="x", tickformat=RATIO_TICKS
+    )
     _break_even_line(fig, annotate=False)
     return fig
 
@@ -339,7 +341,12 @@ def roas_break_even(report: ReportData) -> go.Figure:
             ticktext=[_ratio_tick(t) for t in ticks],
         )
     else:
-        xaxis.update(rangemode="tozero", ticksuffix="x", range=[0, max(roas.max(), 1.0) * 1.1])
+        xaxis.update(
+            rangemode="tozero",
+            ticksuffix="x",
+            tickformat=RATIO_TICKS,
+            range=[0, max(roas.max(), 1.0) * 1.1],
+        )
     fig.update_xaxes(**xaxis)
     _break_even_line(fig, annotate=True, log=log)
     return fig
@@ -446,6 +453,10 @@ def _bar_height(n: int) -> int:
     return max(200, 70 + 34 * n)
 
 
+#: d3 format of ROAS axis ticks: 3 significant digits with grouping (2,000x, not 2kx; 0.5x).
+RATIO_TICKS = ",.3~r"
+
+
 def _nice_step(span: float, target: int = 4) -> float:
     """Return a 1-2-2.5-5 step that cuts ``span`` into about ``target`` intervals."""
     raw = span / target
@@ -462,7 +473,8 @@ def _money_ticks(top: float, currency: str, locale: str) -> dict[str, Any]:
     if top <= 0:
         return {"tickprefix": ""}
     step = _nice_step(top)
-    ticks = [i * step for i in range(math.floor(top / step) + 2)]
+    # Rounded: 3 x 0.05 is 0.15000000000000002 in floats, and the label would show it.
+    ticks = [round(i * step, 10) for i in range(math.floor(top / step) + 2)]
     return {
         "tickmode": "array",
         "tickvals": ticks,
@@ -526,9 +538,9 @@ def _trend_caption(report: ReportData, revenue: pd.Series) -> str:
 
 def _na_note(excluded: int) -> str:
     if not excluded:
-        return "Every influencer has a ROAS."
+        return ""  # nothing left out (or nobody at all): nothing to say
     noun = "influencer" if excluded == 1 else "influencers"
-    return f"{excluded} {noun} with ROAS n/a (no payout in this window) not shown."
+    return f"{excluded} {noun} with ROAS n/a (no payout terms, or none in this window) not shown."
 
 
 def _scatter_caption(shown: int, excluded: int, clamped: int, floor: float) -> str:
@@ -540,4 +552,4 @@ def _scatter_caption(shown: int, excluded: int, clamped: int, floor: float) -> s
     ]
     if clamped:
         parts.append(f"ROAS below {floor:g}x drawn at {floor:g}x (log scale).")
-    return " ".join(parts)
+    return " ".join(p for p in parts if p)

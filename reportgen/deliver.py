@@ -288,6 +288,7 @@ def _kpis(summary: dict, preset: Preset) -> list[dict[str, str]]:
                 "previous": fmt(previous, kind, preset.currency, preset.locale),
                 "change": change,
                 "colour": colour,
+                "note": (summary.get("roas_note") or "") if key == "roas" else "",
             }
         )
     return cards

@@ -386,6 +386,11 @@ def _rank_roas(t: pd.DataFrame, by_revenue_first: bool = False) -> pd.DataFrame:
     return key.drop(columns=["_na", "_r"]).reset_index(drop=True)
 
 
+#: The share of revenue that must come from influencers with payout terms for the KPI ROAS
+#: to be shown; below it the KPI is n/a and says why.
+MIN_ROAS_COVERAGE = 0.5
+
+
 def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
     """Return the headline KPIs with their previous-window values."""
 
@@ -394,11 +399,14 @@ def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
         orders = int(t["orders"].sum())
         payout = float(t["payout"].sum(skipna=True))
         covered = float(t.loc[t["payout"].notna(), "revenue"].sum())
+        # A ratio over a sliver of the revenue is not the program's ROAS (the peer seed:
+        # terms for 1 of 50 influencers gave 8,473x): below the threshold it is n/a.
+        enough = revenue > 0 and covered / revenue >= MIN_ROAS_COVERAGE
         return {
             "revenue": revenue,
             "orders": orders,
             "payout": payout,
-            "roas": covered / payout if payout > 0 else None,
+            "roas": covered / payout if payout > 0 and enough else None,
             "aov": revenue / orders if orders else None,
         }
 
@@ -417,10 +425,13 @@ def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
     # counts in the program's ROAS, as its cost fell in another window; say how much.
     unpaid = float(t.loc[t["payout"] == 0, "revenue"].sum())
     notes = []
-    if now["revenue"] and covered < now["revenue"]:
+    if now["revenue"] and covered / now["revenue"] < MIN_ROAS_COVERAGE:
+        share = _pct(covered / now["revenue"])
+        notes.append(f"n/a: payout terms cover only {share} of revenue; see ROAS per influencer")
+    elif now["revenue"] and covered < now["revenue"]:
         share = _pct(covered / now["revenue"])
         notes.append(f"covers {share} of revenue (influencers with payout terms)")
-    if unpaid > 0 and covered > 0:
+    if unpaid > 0 and covered > 0 and out["roas"].value is not None:
         notes.append(
             f"{_pct(unpaid / covered)} of its revenue from influencers paid nothing this window"
         )

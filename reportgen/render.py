@@ -134,6 +134,7 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
       (report.html)"; "" when every row is shown)}. The PDF shows the top ``PDF_TABLE_ROWS``
       rows of each; ``influencers`` and ``engagement`` hold only the rows shown.
     - ``breakdowns``: {"brand", "category", "platform"} -> rows {name, revenue, orders, share}.
+    - ``daily``: one row per day of the window: {date (ISO), revenue, orders}.
     - ``top_by_revenue``, ``top_by_roas``: the top-N rows, shaped like ``influencers``.
     - ``data_quality``: findings: {code, severity, message, table, file, rows, revenue,
       examples}.
@@ -172,6 +173,10 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
             dim: _breakdown_rows(getattr(report, f"by_{dim}"), dim)
             for dim in ("brand", "category", "platform")
         },
+        "daily": [
+            {"date": str(r["date"]), "revenue": r["revenue"], "orders": r["orders"]}
+            for r in _records(report.daily)
+        ],
         "top_by_revenue": _influencer_rows(report.top_by_revenue, preset.currency, locale),
         "top_by_roas": _influencer_rows(report.top_by_roas, preset.currency, locale),
         "data_quality": [issue.as_dict() for issue in report.data_quality],

@@ -220,8 +220,12 @@ def test_peer_seed_builds(tmp_path):
     s = json.loads(next(out.glob("*/2025-07-27/summary.json")).read_text())
     codes = {d["code"] for d in s["data_quality"]}
     assert {"no_payout_terms", "payout_mismatch", "window_no_payout_terms"} <= codes
-    # Only INF050 has terms: ROAS covers its revenue alone, and says so.
-    assert s["roas_note"] == "covers 0.04% of revenue (influencers with payout terms)"
+    # Only INF050 has terms, 0.04% of revenue: the headline ROAS would be 8,473x from a
+    # sliver of the data, so it is n/a and says why (per-influencer ROAS stays in the table).
+    assert s["kpis"]["roas"] is None
+    assert s["roas_note"] == (
+        "n/a: payout terms cover only 0.04% of revenue; see ROAS per influencer"
+    )
 
 
 # -- preset builds are guarded by the run ledger --------------------------------------------------

@@ -7,6 +7,7 @@ import email
 import ipaddress
 import json
 import logging
+import os
 import socket
 import ssl
 import textwrap
@@ -310,6 +311,8 @@ def test_mime_structure_headers_and_body(tmp_path, smtp):
     ):
         assert needle in html and needle in text
     assert "₹" in html  # money in the preset's currency and locale
+    # The ROAS caveat travels with the number into the email.
+    assert "covers 97.1% of revenue" in html and "covers 97.1% of revenue" in text
     assert "▲" in html or "▼" in html  # change against the previous window
     assert SCRIPT in text  # plain text shows names as they are
     assert ledger.deliveries("weekly", out.window)["dan@example.com"].state == "sent"
@@ -929,3 +932,23 @@ def test_a_reused_group_build_sends_the_same_email_as_a_fresh_one(tmp_path, smtp
         "Brand review — gz — 2025-07-01 to 2025-07-30",
         "Brand review — mb — 2025-07-01 to 2025-07-30",
     ]
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK), reason="no /usr/bin/chromium")
+def test_email_body_fits_a_phone_screen(tmp_path, smtp):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    cfg = make_config(tmp_path, smtp.port)
+    deliver(cfg, cfg.presets["weekly"], make_output(cfg), ledger=Ledger(cfg.schedule.state_dir))
+    page = tmp_path / "email.html"
+    page.write_text(html_part(smtp.parsed()), encoding="utf-8")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            tab = browser.new_page(
+                java_script_enabled=False, viewport={"width": 390, "height": 800}
+            )
+            tab.goto(page.as_uri())
+            width = tab.evaluate("document.documentElement.scrollWidth")
+        finally:
+            browser.close()
+    assert width <= 390  # five KPI cards wrap instead of widening the message

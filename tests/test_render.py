@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import io
 import logging
@@ -23,6 +24,7 @@ from plotly.offline import get_plotlyjs
 
 from reportgen import charts, export, fmt, render
 from reportgen.errors import RenderError
+from reportgen.model import Issue
 from tests.factories import (
     HOSTILE,
     NA_ROAS_NAME,
@@ -583,3 +585,56 @@ def test_html_renders_in_chromium_offline(tmp_path, page, width):
             browser.close()
     assert problems == []
     assert blocked == []
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_html_without_javascript_lists_the_numbers_behind_the_charts(tmp_path, report, page):
+    """Mail clients run no scripts: no empty chart boxes, and every charted number is there."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    path = tmp_path / "report.html"
+    path.write_text(page, encoding="utf-8")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            tab = browser.new_page(
+                java_script_enabled=False, viewport={"width": 390, "height": 900}
+            )
+            tab.goto(path.as_uri())
+            heights = tab.eval_on_selector_all(".plot", "els => els.map(e => e.offsetHeight)")
+            assert len(heights) == 7 and set(heights) == {0}
+            tab.eval_on_selector_all(
+                "details.chart-numbers", "els => els.forEach(e => e.open = true)"
+            )
+            tables = tab.eval_on_selector_all(
+                "details.chart-numbers table", "els => els.map(t => t.innerText)"
+            )
+            text = tab.inner_text("body")
+        finally:
+            browser.close()
+    assert len(tables) == 4  # daily, brand, category, platform
+    daily, brand = tables[0], tables[1]
+    assert len(daily.strip().splitlines()) == 1 + report.window.days
+    for name in report.by_brand["brand"]:
+        assert name in brand
+    assert text.count("payout table below lists these influencers") == 3
+
+
+def test_data_quality_rows_say_whether_they_cover_all_data_or_this_report(report, figures, env):
+    window_issue = Issue("window_zero_payout", "warning", "In this window 1 ...", rows=1)
+    report = dataclasses.replace(report, data_quality=[*report.data_quality, window_issue])
+    page = render.render_html(report, figures, env)
+    rows = re.findall(r"<tr>\s*<td><span class=\"badge.*?</tr>", page, re.S)
+    assert len(rows) == len(report.data_quality) >= 2
+    for issue, row in zip(report.data_quality, rows, strict=True):
+        scope = "this report" if issue.code.startswith("window_") else "all data"
+        assert f'<span class="sub">{scope}</span>' in row, (issue.code, row)
+
+
+def test_axis_ticks_have_no_float_noise(figures):
+    ticks = charts._money_ticks(0.19, "INR", "en_IN")
+    assert ticks["ticktext"] == ["₹0", "₹0.05", "₹0.1", "₹0.15", "₹0.2"]  # not ₹0.150000000002
+    # d3 ",.3~r": 2,000x rather than Plotly's SI default 2kx, and 0.5x stays 0.5x.
+    assert figures["top_roas"].layout.xaxis.tickformat == ",.3~r"
+    scatter = figures["roas_break_even"].layout.xaxis
+    assert scatter.type == "log" or scatter.tickformat == ",.3~r"
