@@ -64,6 +64,27 @@ def test_revenue_beyond_exact_range_names_the_row(tmp_path, tiny):
     )
 
 
+def test_nan_revenue_in_parquet_names_the_row(tmp_path, tiny):
+    data = tmp_path / "parquet"
+    data.mkdir()
+    con = duckdb.connect()
+    for name in ("influencers", "posts", "payouts"):
+        con.execute(
+            f"COPY (SELECT * FROM read_csv('{tiny / name}.csv')) TO '{data / name}.parquet'"
+        )
+    con.execute(
+        "COPY (SELECT * REPLACE (CASE WHEN tracking_id = 'T05' THEN 'NaN'::DOUBLE "
+        f"ELSE revenue::DOUBLE END AS revenue) FROM read_csv('{tiny / 'tracking_data.csv'}')) "
+        f"TO '{data / 'tracking_data.parquet'}'"
+    )
+    with pytest.raises(DataError) as exc:
+        load(tmp_path, data)
+    assert str(exc.value) == (
+        f"{data / 'tracking_data.parquet'}: row 5, column 'revenue': revenue nan is not a "
+        "number; fix the source data"
+    )
+
+
 def test_missing_column_says_how_to_map(tmp_path, tiny):
     edit(tiny / "tracking_data.csv", "product,date", "item,date")
     with pytest.raises(DataError) as exc:

@@ -380,7 +380,7 @@ MAX_REVENUE = 1e14
 
 
 def _check_range(con, raw: str, path: Path, actual: str, bad: str, *, is_csv: bool) -> None:
-    """Raise DataError naming the first row whose revenue is beyond MAX_REVENUE."""
+    """Raise DataError naming the first row whose revenue is NaN, infinite or too large."""
     n = con.execute(f"SELECT count(*) FROM {raw} WHERE {bad}").fetchall()[0][0]
     if n:  # numbering rows costs a second pass: only for the message
         row, value = con.execute(
@@ -389,9 +389,13 @@ def _check_range(con, raw: str, path: Path, actual: str, bad: str, *, is_csv: bo
         ).fetchall()[0]
         where = f"row {row}" + (f" (line {row + 1})" if is_csv else "")
         more = f"; {n - 1} more row(s) like it" if n > 1 else ""
+        what = (
+            "is not a number"
+            if value.strip().lower() in ("nan", "inf", "-inf", "infinity", "-infinity")
+            else f"is out of range (a row must carry less than {MAX_REVENUE:,.0f})"
+        )
         raise DataError(
-            f"{path}: {where}, column '{actual}': revenue {value} is out of range (a row must "
-            f"carry less than {MAX_REVENUE:,.0f}){more}; fix the source data"
+            f"{path}: {where}, column '{actual}': revenue {value} {what}{more}; fix the source data"
         )
 
 
