@@ -408,6 +408,7 @@ def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
             "payout": payout,
             "roas": covered / payout if payout > 0 and enough else None,
             "aov": revenue / orders if orders else None,
+            "covered": covered,
         }
 
     now, before = values(cur), values(old)
@@ -419,24 +420,26 @@ def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
         "aov": ("Avg order value", "money"),
     }
     out = {k: Kpi(k, lab, now[k], before[k], kind) for k, (lab, kind) in labels.items()}
-    t = cur
-    covered = float(t.loc[t["payout"].notna(), "revenue"].sum())
+    out["roas"].note = _roas_note(cur, now["revenue"], now["covered"], now["roas"] is not None)
+    return out
+
+
+def _roas_note(cur: pd.DataFrame, revenue: float, covered: float, shown: bool) -> str:
+    """Say what the KPI ROAS covers: revenue without terms, or revenue that cost nothing."""
+    notes = []
+    if revenue and covered / revenue < MIN_ROAS_COVERAGE:
+        share = _pct(covered / revenue)
+        notes.append(f"n/a: payout terms cover only {share} of revenue; see ROAS per influencer")
+    elif revenue and covered < revenue:
+        notes.append(f"covers {_pct(covered / revenue)} of revenue (influencers with payout terms)")
     # Revenue of influencers paid nothing in this window (say, orders from last month's post)
     # counts in the program's ROAS, as its cost fell in another window; say how much.
-    unpaid = float(t.loc[t["payout"] == 0, "revenue"].sum())
-    notes = []
-    if now["revenue"] and covered / now["revenue"] < MIN_ROAS_COVERAGE:
-        share = _pct(covered / now["revenue"])
-        notes.append(f"n/a: payout terms cover only {share} of revenue; see ROAS per influencer")
-    elif now["revenue"] and covered < now["revenue"]:
-        share = _pct(covered / now["revenue"])
-        notes.append(f"covers {share} of revenue (influencers with payout terms)")
-    if unpaid > 0 and covered > 0 and out["roas"].value is not None:
+    unpaid = float(cur.loc[cur["payout"] == 0, "revenue"].sum())
+    if unpaid > 0 and covered > 0 and shown:
         notes.append(
             f"{_pct(unpaid / covered)} of its revenue from influencers paid nothing this window"
         )
-    out["roas"].note = "; ".join(notes)
-    return out
+    return "; ".join(notes)
 
 
 def _pct(share: float) -> str:

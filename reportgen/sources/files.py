@@ -142,13 +142,9 @@ def _read_errors(path: Path, table: str) -> Iterator[None]:
     """
     try:
         yield
-    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-        raise DataError(
-            f"{path}: cannot read {table}: {_first_line(exc)}; the file looks damaged or "
-            "truncated: export it again"
-        ) from None
     except duckdb.Error as exc:
-        if type(exc) is not duckdb.Error:
+        reader = (duckdb.IOException, duckdb.InvalidInputException)
+        if not isinstance(exc, reader) and type(exc) is not duckdb.Error:
             raise
         raise DataError(
             f"{path}: cannot read {table}: {_first_line(exc)}; the file looks damaged or "
@@ -163,36 +159,46 @@ def data_vocabulary(folder: Path, config: Config) -> dict[str, set[str]]:
     a brand column, its distinct brands. Problems are left to the full load to report.
     """
     out: dict[str, set[str]] = {"brand": set(), "category": set(), "platform": set()}
-    con = duckdb.connect(":memory:")
-    wanted = [("influencers", "category", "category"), ("influencers", "platform", "platform")]
-    wanted.append(("tracking_data", "brand", "brand"))
-    for table, column, key in wanted:
-        try:
-            path = _find_file(Path(folder), table, config)
-            reader = (
-                f"read_csv({_lit(str(path))}, all_varchar = true, header = true)"
-                if path.suffix == ".csv"
-                else f"read_parquet({_lit(str(path))})"
-            )
-            name = config.source.columns.get(table, {}).get(column, column)
-            cols = {
-                c.casefold(): c
-                for (c,) in con.execute(
-                    f"SELECT column_name FROM (DESCRIBE SELECT * FROM {reader})"
-                ).fetchall()
-            }
-            if name.casefold() not in cols:
-                continue
-            text = f"CAST({_q(cols[name.casefold()])} AS VARCHAR)"
-            if path.suffix == ".csv":
-                text = f"TRIM({text})"  # as the loader reads it (see _typed)
-            rows = con.execute(f"SELECT DISTINCT {text} FROM {reader}").fetchall()
-        except (DataError, duckdb.Error):
-            continue
-        # The report filters the values after source.values maps them: offer those.
-        mapping = config.source.values.get(f"{table}.{column}", {})
-        out[key] |= {mapping.get(v, v) for (v,) in rows if v}
+    with duckdb.connect(":memory:") as con:
+        for table, column, key in _VOCABULARY_COLUMNS:
+            out[key] |= _distinct_values(con, Path(folder), table, column, config)
     return out
+
+
+#: (table, column, vocabulary) read by data_vocabulary.
+_VOCABULARY_COLUMNS = [
+    ("influencers", "category", "category"),
+    ("influencers", "platform", "platform"),
+    ("tracking_data", "brand", "brand"),
+]
+
+
+def _distinct_values(con, folder: Path, table: str, column: str, config: Config) -> set[str]:
+    """Return a column's distinct values as reports see them; empty when it cannot be read."""
+    try:
+        path = _find_file(folder, table, config)
+        reader = _reader(path)
+        found = con.execute(f"SELECT column_name FROM (DESCRIBE SELECT * FROM {reader})")
+        cols = {c.casefold(): c for (c,) in found.fetchall()}
+        name = config.source.columns.get(table, {}).get(column, column).casefold()
+        if name not in cols:
+            return set()
+        text = f"CAST({_q(cols[name])} AS VARCHAR)"
+        if path.suffix == ".csv":
+            text = f"TRIM({text})"  # as the loader reads it (see _typed)
+        rows = con.execute(f"SELECT DISTINCT {text} FROM {reader}").fetchall()
+    except (DataError, duckdb.Error):
+        return set()
+    # The report filters the values after source.values maps them: offer those.
+    mapping = config.source.values.get(f"{table}.{column}", {})
+    return {mapping.get(v, v) for (v,) in rows if v}
+
+
+def _reader(path: Path) -> str:
+    """Return the table function that reads ``path``: CSV as text (checked later), or Parquet."""
+    if path.suffix == ".csv":
+        return f"read_csv({_lit(str(path))}, all_varchar = true, header = true)"
+    return f"read_parquet({_lit(str(path))})"
 
 
 def _find_file(folder: Path, table: str, config: Config) -> Path:
@@ -230,11 +236,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
     con = ds.con
     raw = f"raw_{table}"
     is_csv = path.suffix == ".csv"
-    reader = (
-        f"read_csv({_lit(str(path))}, all_varchar = true, header = true)"
-        if is_csv
-        else f"read_parquet({_lit(str(path))})"
-    )
+    reader = _reader(path)
     try:
         # CSV is parsed once into a table (parsing dominates); Parquet is scanned lazily.
         kind = "TABLE" if is_csv else "VIEW"
@@ -273,7 +275,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
         if (table, col.name) == ("tracking_data", "revenue"):
             ranged = (actual, f"abs({expr}) >= {MAX_REVENUE:.0f}")
     _check_values(con, raw, path, table, checks, is_csv)
-    if table == "tracking_data" and ranged:
+    if ranged:
         _check_range(con, raw, path, *ranged, is_csv=is_csv)
     con.execute(f"CREATE VIEW typed_{table} AS SELECT {', '.join(exprs)} FROM {raw}")
     _apply_value_map(con, table, config)
@@ -358,13 +360,7 @@ def _check_values(con, raw: str, path: Path, table: str, checks: list, is_csv: b
     for (name, actual, bad), n in zip(checks, counts, strict=True):
         if not n:
             continue
-        rows = con.execute(
-            f"SELECT _row, CAST({_q(actual)} AS VARCHAR) FROM "
-            f"(SELECT row_number() OVER () AS _row, * FROM {raw}) WHERE {bad} "
-            f"ORDER BY _row LIMIT {_EXAMPLES}"
-        ).fetchall()
-        first_row, value = rows[0]
-        where = f"row {first_row}" + (f" (line {first_row + 1})" if is_csv else "")
+        where, value = _first_row(con, raw, actual, bad, is_csv)
         kind = {"TIMESTAMP": "a date/time", "DOUBLE": "a number", "BIGINT": "a whole number"}
         col_type = next(c.type for c in SCHEMA[table] if c.name == name)
         more = f"; {n - 1} more row(s) like it" if n > 1 else ""
@@ -372,6 +368,20 @@ def _check_values(con, raw: str, path: Path, table: str, checks: list, is_csv: b
             f"{path}: {where}, column '{actual}': cannot read {value!r} as "
             f"{kind[col_type]}{more}; fix the source data"
         )
+
+
+def _first_row(con, src: str, column: str, cond: str, is_csv: bool) -> tuple[str, str]:
+    """Return where the first row of ``src`` matching ``cond`` is, and its ``column`` as text."""
+    row, value = con.execute(
+        f"SELECT _row, CAST({_q(column)} AS VARCHAR) FROM (SELECT row_number() OVER () AS _row, "
+        f"* FROM {src}) WHERE {cond} ORDER BY _row LIMIT 1"
+    ).fetchall()[0]
+    return _where(row, is_csv), value
+
+
+def _where(row: int, is_csv: bool) -> str:
+    """Return "row N", with the file line for CSV (the header is line 1)."""
+    return f"row {row}" + (f" (line {row + 1})" if is_csv else "")
 
 
 #: Revenue a single tracking row may carry: sums are exact DECIMAL(18, 4), which holds less
@@ -383,11 +393,7 @@ def _check_range(con, raw: str, path: Path, actual: str, bad: str, *, is_csv: bo
     """Raise DataError naming the first row whose revenue is NaN, infinite or too large."""
     n = con.execute(f"SELECT count(*) FROM {raw} WHERE {bad}").fetchall()[0][0]
     if n:  # numbering rows costs a second pass: only for the message
-        row, value = con.execute(
-            f"SELECT _row, CAST({_q(actual)} AS VARCHAR) FROM (SELECT row_number() OVER () "
-            f"AS _row, * FROM {raw}) WHERE {bad} ORDER BY _row LIMIT 1"
-        ).fetchall()[0]
-        where = f"row {row}" + (f" (line {row + 1})" if is_csv else "")
+        where, value = _first_row(con, raw, actual, bad, is_csv)
         more = f"; {n - 1} more row(s) like it" if n > 1 else ""
         what = (
             "is not a number"
@@ -436,22 +442,9 @@ def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> Non
     }[table]
     revenue = "revenue" if table == "tracking_data" else "0"
     if table == "tracking_data":
-        # Facts are big: one aggregating scan both counts exclusions and builds the table
-        # every later check and every preset reads. The id check is a second scan; it runs
-        # alongside on its own cursor, since it is mostly single-threaded and leaves a core.
-        with con.cursor() as cursor:
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                ids = pool.submit(_count_duplicate_ids, cursor, src, key)
-                try:
-                    with ds.timed("scan + aggregate tracking"):
-                        # The id's null check is the id scan's: it reads a 10M-string column.
-                        other = " OR ".join(f"{_q(c)} IS NULL" for c in required if c != key)
-                        _aggregate_tracking(con, src, other or "false", negative, zoned)
-                except BaseException:
-                    cursor.interrupt()  # the scan's error is the one to report; stop the other
-                    raise
-                with ds.timed("duplicate tracking ids (wait)"):
-                    n_rows, n_ids, n_dup = ids.result()
+        # The id's null check is the id scan's: it reads a 10M-string column anyway.
+        other = " OR ".join(f"{_q(c)} IS NULL" for c in required if c != key) or "false"
+        n_rows, n_ids, n_dup = _scan_tracking(ds, src, key, other, negative, zoned)
         if n_ids < n_rows:  # rare: rows without an id; count them with the rest
             _aggregate_tracking(con, src, nulls, negative, zoned)
         total, n_null, rev_null, n_neg, rev_neg = con.execute(
@@ -541,6 +534,27 @@ def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> Non
             _aggregate_tracking(con, f"{view}_dedup", nulls, negative, zoned)
     else:
         con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {src} WHERE {keep}")
+
+
+def _scan_tracking(
+    ds: Dataset, src: str, key: str, nulls: str, negative: str, zoned: bool
+) -> tuple[int, int, int]:
+    """Build ``tracking_agg`` and count duplicate ids; return ``_count_duplicate_ids``'s triple.
+
+    Facts are big: one aggregating scan both counts exclusions and builds the table every
+    later check and every preset reads. The id check is a second scan; it runs alongside on
+    its own cursor, since it is mostly single-threaded and leaves a core free.
+    """
+    with ds.con.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as pool:
+        ids = pool.submit(_count_duplicate_ids, cursor, src, key)
+        try:
+            with ds.timed("scan + aggregate tracking"):
+                _aggregate_tracking(ds.con, src, nulls, negative, zoned)
+        except BaseException:
+            cursor.interrupt()  # the scan's error is the one to report; stop the other
+            raise
+        with ds.timed("duplicate tracking ids (wait)"):
+            return ids.result()
 
 
 def _count_duplicate_ids(con, src: str, key: str) -> tuple[int, int, int]:
@@ -695,7 +709,7 @@ def _check_payouts(ds: Dataset, path: Path) -> None:
     ).fetchall()
     if bad:
         n, inf, basis = bad[0]
-        where = f"row {n} (line {n + 1})" if path.suffix == ".csv" else f"row {n}"
+        where = _where(n, path.suffix == ".csv")
         raise DataError(
             f"{path}: {where}, column 'basis': influencer {inf!r} has basis "
             f"{basis!r}; use one of "
