@@ -1,0 +1,213 @@
+"""Hostile and careless input, one table: each case is an input and the outcome it must give.
+
+Every case runs the real command line in a fresh workspace that already holds a good build
+(tiny data, one preset with a fixed window, HTML + CSV). A case changes the workspace (data,
+config, state), runs a command, and states the outcome:
+
+- ``exit``: the exit code; non-zero means one line ``reportgen: error: ...`` on stderr that
+  contains every string in ``says``, no traceback, and the previous good output untouched;
+- ``check``: for cases that must succeed with a correct result (or fail in a special way),
+  a function given the workspace and the finished process.
+
+To add a case, append a ``Case`` to the list for its area below. Keep the id short and the
+``found`` text saying where the case comes from (an issue number, a dataset, a review).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, TINY
+
+CONFIG = """\
+source:
+  kind: files
+  path: data
+output:
+  dir: output
+schedule:
+  state_dir: state
+presets:
+  weekly:
+    title: Tiny weekly
+    window: {start: 2025-07-01, end: 2025-07-07}
+    formats: [html, csv]
+"""
+
+
+@dataclass
+class Workspace:
+    """A folder with config.yaml, data/ (the tiny dataset) and output/ holding a good build."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output"
+
+    def write(self, name: str, text: str) -> None:
+        """Replace a data file (relative to data/) or any file (relative to the root)."""
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def edit(self, name: str, old: str, new: str) -> None:
+        """Replace text in a file under the workspace; the old text must be there."""
+        path = self.root / name
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {name}"
+        path.write_text(text.replace(old, new))
+
+    def summary(self, preset: str = "weekly", as_of: str = "2025-07-07") -> dict:
+        """Return the summary.json of one build."""
+        return json.loads((self.output / preset / as_of / "summary.json").read_text())
+
+
+def run(ws: Workspace, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run the command line in the workspace, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "reportgen", *args],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ws.root)},
+    )
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Return every file below a folder with its bytes (links as their target)."""
+    if not folder.exists():
+        return {}
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink():
+            out[str(p.relative_to(folder))] = str(p.readlink()).encode()
+        elif p.is_file():
+            out[str(p.relative_to(folder))] = p.read_bytes()
+    return out
+
+
+def history(state_dir: Path) -> set[tuple]:
+    """Return what the run ledger records as built, sent and delivered, as a set of rows."""
+    path = state_dir / "ledger.sqlite3"
+    if not path.exists():
+        return set()
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = set()
+        for table in ("sends", "deliveries"):
+            rows |= {(table, *row) for row in con.execute(f"SELECT * FROM {table}")}
+        # A run's row records its latest attempt; what was built must stay on record.
+        sql = "SELECT preset, window_start, window_end, files FROM runs WHERE files IS NOT NULL"
+        return rows | {("runs", *row) for row in con.execute(sql)}
+    finally:
+        con.close()
+
+
+@dataclass
+class Case:
+    """One hostile input and the outcome it must give."""
+
+    id: str
+    found: str  # where the case comes from
+    setup: Callable[[Workspace], None]
+    args: tuple[str, ...] = ("build",)
+    exit: int = 0
+    says: tuple[str, ...] = ()
+    check: Callable[[Workspace, subprocess.CompletedProcess], None] | None = None
+    marks: tuple = field(default=())
+
+
+def _nothing(ws: Workspace) -> None:
+    pass
+
+
+# --- config and YAML -------------------------------------------------------------------------
+CONFIG_CASES: list[Case] = [
+    Case(
+        "unknown-brand",
+        "#2",
+        lambda ws: ws.edit("config.yaml", "formats: [html, csv]", "brands: [MuscleBlast]"),
+        exit=2,
+        says=("config.yaml:", "unknown brand 'MuscleBlast'"),
+    ),
+]
+
+# --- data: files, numbers, ids ---------------------------------------------------------------
+DATA_CASES: list[Case] = [
+    Case(
+        "revenue-not-a-number",
+        "#2",
+        lambda ws: ws.edit(
+            "data/tracking_data.csv", "2025-07-02 11:00:00,1,2000", "2025-07-02 11:00:00,1,lots"
+        ),
+        exit=3,
+        says=("tracking_data.csv",),
+    ),
+]
+
+# --- state, schedule, output -----------------------------------------------------------------
+STATE_CASES: list[Case] = [
+    Case("rebuild-same-data", "#2", _nothing, check=lambda ws, r: None),
+]
+
+# --- rendering: charts, PDF, HTML ------------------------------------------------------------
+RENDER_CASES: list[Case] = []
+
+CASES = [*CONFIG_CASES, *DATA_CASES, *STATE_CASES, *RENDER_CASES]
+
+
+@pytest.fixture(scope="module")
+def good_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the tiny workspace once; each case starts from a copy of it."""
+    root = tmp_path_factory.mktemp("good")
+    shutil.copytree(TINY, root / "data")
+    (root / "config.yaml").write_text(CONFIG)
+    r = run(Workspace(root), "build", "--as-of", "2025-07-07")
+    assert r.returncode == 0, r.stderr
+    return root
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
+def test_hostile(case: Case, good_build: Path, tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    shutil.copytree(good_build, root, symlinks=True)
+    ws = Workspace(root)
+    case.setup(ws)
+    before_output, before_history = snapshot(ws.output), history(root / "state")
+    args = case.args
+    if args[:1] == ("build",) and "--as-of" not in args and "--from" not in args:
+        args = (*args, "--as-of", "2025-07-07")
+    r = run(ws, *args)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == case.exit, r.stderr
+    if case.exit != 0:
+        lines = r.stderr.strip().splitlines()
+        assert lines and lines[-1].startswith("reportgen: error: "), r.stderr
+        error = [line for line in lines if line.startswith("reportgen: error: ")]
+        assert len(error) == 1, r.stderr
+        for text in case.says:
+            assert text in error[0], (text, error[0])
+        assert snapshot(ws.output) == before_output, "a failed run changed the output"
+        # A failed run may add its own record, but every earlier one stays as it was.
+        assert before_history <= history(root / "state"), "a failed run changed the run history"
+    if case.check is not None:
+        case.check(ws, r)
