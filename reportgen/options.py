@@ -192,6 +192,10 @@ class ListOf(Option):
     def check(self, value: Any) -> Any:
         if value is None:
             return []
+        if isinstance(value, str) and "," in value:
+            # `formats: html, pdf` is one string in YAML, not two items.
+            items = ", ".join(v.strip() for v in value.split(","))
+            raise Invalid(f"{value!r} is one text, not a list; write a list: [{items}]")
         if not isinstance(value, list):
             value = [value]
         out = []

@@ -77,6 +77,71 @@ def _construct(node: yaml.Node, key_path: str, out: Located, file: str) -> Any:
         return node.value
 
 
+#: Values that aliases (``*name``) may repeat in all: plenty for reusing a recipient list, and
+#: far too few for an alias bomb, which repeats billions of values from a few hundred bytes.
+MAX_ALIAS_VALUES = 10_000
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, noting where each alias (``*name``) is used and what it repeats."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.aliases: list[tuple[yaml.Mark, yaml.Node]] = []
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # an undefined alias is the composer's own error
+                self.aliases.append((event.start_mark, target))
+        return super().compose_node(parent, index)  # type: ignore[misc]
+
+
+def _check_aliases(root: yaml.Node, aliases: list[tuple[yaml.Mark, yaml.Node]], name: str) -> None:
+    """Refuse aliases that would repeat too much, or themselves, before anything is expanded."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        # Memoised on the node: the composed graph shares aliased nodes, so this counts the
+        # expanded values without expanding them.
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise _Cycle
+        open_.add(key)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        sizes[key] = 1 + sum(size(c) for c in children)
+        open_.discard(key)
+        return sizes[key]
+
+    total = 0
+    for mark, target in aliases:
+        try:
+            total += size(target)
+        except _Cycle:
+            raise ConfigError(
+                f"{name}:{mark.line + 1}: the alias refers to the value that contains it (an "
+                "endless value); write the values out"
+            ) from None
+        if total > MAX_ALIAS_VALUES:
+            raise ConfigError(
+                f"{name}:{mark.line + 1}: YAML aliases (*name) here repeat more than "
+                f"{MAX_ALIAS_VALUES:,} values (an alias bomb?); write the values out, or use "
+                "`defaults` for what presets share"
+            )
+
+
+class _Cycle(Exception):
+    """An alias inside the value it names."""
+
+
 # One SafeLoader instance for scalar construction: only YAML's safe tags are ever resolved.
 _LOADER = yaml.SafeLoader("")
 
@@ -102,18 +167,22 @@ def load_yaml(path: Path) -> Located:
 def loads_yaml(text: str, path: Path | None = None) -> Located:
     """Parse YAML text; see ``load_yaml``."""
     name = str(path) if path else "<config>"
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{name}{line}: invalid YAML: {exc.problem or exc}") from None
+        raise ConfigError(f"{name}{explain_syntax(exc, text)}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{name}: YAML nested too deeply; a config needs a few levels") from None
+    finally:
+        loader.dispose()
     out = Located(data=None, path=path)
     if node is None:
         out.data = {}
         return out
+    _check_aliases(node, loader.aliases, name)
     try:
         out.data = _construct(node, "", out, name)
     except yaml.constructor.ConstructorError as exc:
@@ -121,3 +190,77 @@ def loads_yaml(text: str, path: Path | None = None) -> Located:
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{name}{line}: unsupported YAML value: {exc.problem}") from None
     return out
+
+
+def explain_syntax(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """Return ``:LINE: what is wrong and how to fix it`` for a YAML syntax error."""
+    lines = text.splitlines()
+    problem, context = exc.problem or "", exc.context or ""
+    mark = exc.problem_mark or exc.context_mark
+    ctx = exc.context_mark or mark
+    if mark is None or ctx is None:
+        return f": invalid YAML: {problem or exc}"
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    opened = lines[ctx.line][ctx.column : ctx.column + 1] if ctx.line < len(lines) else ""
+    if "'\\t'" in problem:
+        where = "in the indentation" if not line[: mark.column].strip() else "in a value"
+        return f":{mark.line + 1}: a tab {where}; YAML indents with spaces only: use spaces"
+    if "cannot start any token" in problem:
+        char = line[mark.column : mark.column + 1]
+        return (
+            f":{mark.line + 1}: a plain value cannot start with {char!r}; put the value in "
+            "quotes, e.g. key: 'value'"
+        )
+    if "mapping values are not allowed" in problem:
+        if ": " in line[: mark.column] or line[: mark.column].rstrip().endswith(":"):
+            key, _, value = line.strip().partition(": ")
+            return (
+                f":{mark.line + 1}: a colon inside an unquoted value; put the value in quotes: "
+                f'{key}: "{value}"'
+            )
+        above = next((n for n in range(mark.line - 1, -1, -1) if lines[n].strip()), None)
+        if above is not None and ":" not in lines[above]:
+            return f":{above + 1}: a key without ':'; write {lines[above].strip()}: (then a space)"
+        return f":{mark.line + 1}: {_INDENT}"
+    if "quoted scalar" in context:
+        if "end of stream" in problem:
+            return (
+                f":{ctx.line + 1}: the quote {opened} opened here is never closed; end the "
+                f"value with {opened}"
+            )
+        return f":{mark.line + 1}: {problem} in a quoted value; use single quotes for plain text"
+    if "flow sequence" in context or "flow mapping" in context:
+        close = "]" if "sequence" in context else "}"
+        if mark.line != ctx.line or "stream end" in problem:
+            return (
+                f":{ctx.line + 1}: the {opened} opened here is not closed; close it with "
+                f"{close} and separate the items with commas"
+            )
+        return (
+            f":{mark.line + 1}: unexpected text inside {opened}...{close}; separate items with "
+            "commas and quote values that contain ':'"
+        )
+    if "expected <block end>" in problem:
+        if "'-'" in problem:
+            return (
+                f":{mark.line + 1}: a list item (-) among keys; put the list under a key of "
+                "its own, indented below it"
+            )
+        if "<scalar>" in problem and any(q in line[: mark.column] for q in "\"'"):
+            return (
+                f":{mark.line + 1}: text after a closing quote; put the whole value inside "
+                "the quotes"
+            )
+        return f":{mark.line + 1}: {_INDENT}"
+    if "could not find expected ':'" in problem:
+        return f":{ctx.line + 1}: a key without ':' ; write key: value (a space after ':')"
+    if "undefined alias" in problem:
+        return f":{mark.line + 1}: {problem}; define it with &name before using *name"
+    where = f" ({context} at line {ctx.line + 1})" if context and ctx is not mark else ""
+    return f":{mark.line + 1}: invalid YAML: {problem}{where}"
+
+
+_INDENT = (
+    "this line is not indented like the keys around it; keys of one mapping start in the "
+    "same column (spaces only), a nested one further right than its parent key"
+)

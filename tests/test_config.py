@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -261,3 +263,98 @@ def test_readme_documents_every_option():
         if isinstance(opt, Section):
             missing += [f"{key}.{k}" for k in opt.fields if f"| `{key}.{k}` |" not in readme]
     assert not missing, f"README lacks: {missing}"
+
+
+# -- YAML syntax and alias bombs --------------------------------------------------------------
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """Return the classic 'billion laughs': each level repeats the one before ``width`` times."""
+    lines = ["l0: &l0 [" + ", ".join(["lol"] * width) + "]"]
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * width) + "]")
+    return "\n".join(lines) + "\npresets:\n  a: {}\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("presets:\n\ta: {}\n", ":2: a tab in the indentation; YAML indents with spaces only"),
+        (
+            "presets:\n  a:\n    window: last_7_days\n   formats: [html]\n",
+            ":4: this line is not indented like the keys around it",
+        ),
+        (
+            "presets:\n  a:\n    window: last_7_days\n      formats: [html]\n",
+            ":4: this line is not indented like the keys around it",
+        ),
+        ("presets:\n  a\n    window: last_7_days\n", ":2: a key without ':'; write a:"),
+        (
+            "presets:\n  a:\n    title: Sales: weekly\n",
+            ':3: a colon inside an unquoted value; put the value in quotes: title: "Sales: weekly"',
+        ),
+        (
+            "presets:\n  a:\n    formats: [html, pdf\n    window: last_7_days\n",
+            ":3: the [ opened here is not closed; close it with ]",
+        ),
+        ("presets: {a: {}\n", ":1: the { opened here is not closed; close it with }"),
+        (
+            'presets:\n  a:\n    title: "Sales\n    window: last_7_days\n',
+            ':3: the quote " opened here is never closed; end the value with "',
+        ),
+        (
+            'presets:\n  a:\n    title: "Sales" weekly\n',
+            ":3: text after a closing quote; put the whole value inside the quotes",
+        ),
+        (
+            "presets:\n  a:\n    window: last_7_days\n    - pdf\n",
+            ":4: a list item (-) among keys",
+        ),
+        ("presets:\n  a:\n    title: @home\n", ":3: a plain value cannot start with '@'"),
+        (
+            "presets:\n  a:\n    formats: html, pdf\n",
+            ":3: presets.a.formats: 'html, pdf' is one text, not a list; write a list: [html, pdf]",
+        ),
+        (
+            "presets:\n  a:\n    to: a@example.com, b@example.com\n",
+            ":3: presets.a.to: 'a@example.com, b@example.com' is one text, not a list; "
+            "write a list: [a@example.com, b@example.com]",
+        ),
+        ("presets:\n  a: *nothing\n", ":2: found undefined alias 'nothing'; define it with &name"),
+        ("x: &x [*x]\npresets:\n  a: {}\n", ":1: the alias refers to the value that contains it"),
+    ],
+)
+def test_yaml_mistakes_in_plain_words_at_their_line(tmp_path, body, expected):
+    message = error_for(tmp_path, body)
+    assert message.startswith(f"{tmp_path / 'config.yaml'}{expected}"), message
+    assert "\n" not in message
+
+
+def test_a_few_aliases_still_work(tmp_path):
+    cfg = make_config(
+        tmp_path,
+        "defaults: {to: &team [a@example.com, b@example.com]}\n"
+        "presets:\n  a: {}\n  b: {to: [c@example.com], cc: *team}\n",
+    )
+    assert cfg.presets["a"].to == cfg.presets["b"].cc == ("a@example.com", "b@example.com")
+
+
+def test_alias_bomb_is_refused_before_it_expands(tmp_path):
+    # In a child with 1 GB of address space: expanding the bomb would need over 14 GB, so a
+    # regression fails with MemoryError here instead of taking the machine down.
+    path = tmp_path / "config.yaml"
+    path.write_text(alias_bomb())
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from reportgen.cli import main\n"
+        f"sys.exit(main(['--config', {str(path)!r}, 'validate']))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (
+        f"reportgen: error: {path}:5: YAML aliases (*name) here repeat more than 10,000 values "
+        "(an alias bomb?); write the values out, or use `defaults` for what presets share\n"
+    )

@@ -648,6 +648,19 @@ def test_invalid_config_is_rejected_and_the_last_good_one_stays(tmp_path, caplog
     assert Ledger(cfg.schedule.state_dir).cursor("hourly") == T0
 
 
+def test_reload_refuses_an_alias_bomb_and_keeps_the_running_config(tmp_path, caplog):
+    cfg = write_config(tmp_path)
+    sched, _ = make_scheduler(cfg, Clock(T0), FakeBuild())
+    # Six levels of ten: a million values if expanded; refused before any expansion.
+    bomb = ["l0: &l0 [" + ", ".join(["lol"] * 10) + "]"]
+    bomb += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 6)]
+    cfg.path.write_text("\n".join(bomb) + "\n" + cfg.path.read_text())
+    assert sched.config_changed()
+    assert not sched.reload("config file changed")
+    assert f"{cfg.path}:4: YAML aliases (*name) here repeat more than 10,000 values" in caplog.text
+    assert sched.config is cfg and set(sched.scheduled()) == {"daily"}
+
+
 def replace_file(path: Path, text: str) -> None:
     """Write ``path`` the way editors save: a new file renamed over the old one."""
     tmp = path.with_suffix(".tmp")
