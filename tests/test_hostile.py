@@ -149,7 +149,72 @@ CONFIG_CASES: list[Case] = [
         exit=2,
         says=("config.yaml:", "unknown brand 'MuscleBlast'"),
     ),
+    Case(
+        "yaml-alias-bomb",
+        "#7: 647 bytes took 14 GB",
+        lambda ws: ws.write("config.yaml", _alias_bomb() + CONFIG),
+        exit=2,
+        says=("config.yaml:4: YAML aliases (*name) here repeat more than 10,000 values",),
+    ),
+    Case(
+        "yaml-tab",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "    formats:", "\tformats:"),
+        exit=2,
+        says=("config.yaml:12: a tab in the indentation; YAML indents with spaces only",),
+    ),
+    Case(
+        "yaml-bad-indent",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "    formats:", "   formats:"),
+        exit=2,
+        says=("config.yaml:12: this line is not indented like the keys around it",),
+    ),
+    Case(
+        "yaml-unquoted-colon",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "title: Tiny weekly", "title: Tiny: weekly"),
+        exit=2,
+        says=("config.yaml:10: a colon inside an unquoted value; put the value in quotes",),
+    ),
+    Case(
+        "yaml-unclosed-bracket",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "[html, csv]", "[html, csv"),
+        exit=2,
+        says=("config.yaml:12: the [ opened here is not closed",),
+    ),
+    Case(
+        "yaml-unclosed-quote",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "title: Tiny weekly", 'title: "Tiny weekly'),
+        exit=2,
+        says=('config.yaml:10: the quote " opened here is never closed',),
+    ),
+    Case(
+        "yaml-list-as-text",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "[html, csv]", "html, csv"),
+        exit=2,
+        says=("config.yaml:12: presets.weekly.formats:", "write a list: [html, csv]"),
+    ),
+    Case(
+        "yaml-list-as-text-validate",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "[html, csv]", "html, csv"),
+        args=("validate",),
+        exit=2,
+        says=("config.yaml:12: presets.weekly.formats:", "write a list: [html, csv]"),
+    ),
 ]
+
+
+def _alias_bomb() -> str:
+    """Return a YAML alias bomb: six levels of ten aliases, a million values if expanded."""
+    lines = ["l0: &l0 [" + ", ".join(["lol"] * 10) + "]"]
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 6)]
+    return "\n".join(lines) + "\n"
+
 
 # --- data: files, numbers, ids ---------------------------------------------------------------
 DATA_CASES: list[Case] = [
