@@ -36,7 +36,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+# Exact tested versions (constraints.txt; refresh with scripts/refresh-constraints.sh), so a
+# fresh machine next month gets the duckdb, ibis and pandas the tests passed with.
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
 
 if [ "${1:-}" != "--no-build" ]; then
   .venv/bin/reportgen build

@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from reportgen import __version__
 from reportgen import config as config_mod
@@ -69,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
     try:
         from reportgen.cli_schedule import add_commands
     except ImportError:  # scheduling commands are optional during development
-        add_commands = None
+        add_commands = None  # type: ignore[assignment]
     if add_commands is not None:
         add_commands(sub)
     for command in sub.choices.values():
@@ -81,7 +82,7 @@ def _global_options(command: argparse.ArgumentParser) -> None:
     """Accept the global options after the command too (`reportgen build --config F`)."""
     # SUPPRESS: when not given after the command, the value given before it (or the default)
     # stays in place instead of being reset by the subcommand's own default.
-    quiet = {"action": "store_true", "default": argparse.SUPPRESS}
+    quiet: dict[str, Any] = {"action": "store_true", "default": argparse.SUPPRESS}
     command.add_argument("--config", "-c", default=argparse.SUPPRESS, help="config file")
     command.add_argument("--quiet", "-q", **quiet, help="print errors only")
     command.add_argument("--verbose", "-v", **quiet, help="print debug detail")

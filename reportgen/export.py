@@ -210,7 +210,7 @@ class ChartExporter:
         self.wait_ready()
         session = self._session
         assert session is not None
-        opts = {
+        opts: dict[str, dict[str, Any]] = {
             key: {
                 "format": "svg",
                 "width": width or self.width,

@@ -165,7 +165,7 @@ class Engine:
         One row per day makes the join with the facts an equality join (a hash join in any
         engine) rather than a range join; a year-long window is still only 365 rows.
         """
-        rows = []
+        rows: list[dict[str, Any]] = []
         for n, (preset, window) in enumerate(jobs):
             flt = preset.filters
             for period, w in (("current", window), ("previous", window.previous())):
@@ -223,7 +223,7 @@ def _matches(spec: Any, category: Any, platform: Any) -> Any:
 
 
 @ibis.udf.scalar.builtin(name="timezone")
-def _at_zone(zone: str, ts: dt.timestamp) -> dt.timestamp:  # type: ignore[empty-body]
+def _at_zone(zone: str, ts: dt.timestamp) -> dt.timestamp:
     """Return the wall-clock time of ``ts`` in ``zone`` (DuckDB and PostgreSQL builtin)."""
 
 
@@ -420,7 +420,9 @@ def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
         "aov": ("Avg order value", "money"),
     }
     out = {k: Kpi(k, lab, now[k], before[k], kind) for k, (lab, kind) in labels.items()}
-    out["roas"].note = _roas_note(cur, now["revenue"], now["covered"], now["roas"] is not None)
+    # Revenue and covered revenue are sums, never None (only the ratios are).
+    revenue, covered = now["revenue"] or 0.0, now["covered"] or 0.0
+    out["roas"].note = _roas_note(cur, revenue, covered, now["roas"] is not None)
     return out
 
 

@@ -61,7 +61,22 @@ class Str(Option):
         return value
 
 
-class Int(Option):
+class _Number(Option):
+    """A number within optional bounds (the shared part of Int and Float)."""
+
+    lo: float | None
+    hi: float | None
+
+    def bounded(self, value: float) -> float:
+        """Return ``value`` or raise Invalid when it is out of bounds."""
+        if self.lo is not None and value < self.lo:
+            raise Invalid(f"must be >= {self.lo}, got {value}")
+        if self.hi is not None and value > self.hi:
+            raise Invalid(f"must be <= {self.hi}, got {value}")
+        return value
+
+
+class Int(_Number):
     """An integer within optional bounds."""
 
     def __init__(
@@ -73,24 +88,22 @@ class Int(Option):
     def check(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise Invalid(f"expected an integer, got {_show(value)}")
-        if self.lo is not None and value < self.lo:
-            raise Invalid(f"must be >= {self.lo}, got {value}")
-        if self.hi is not None and value > self.hi:
-            raise Invalid(f"must be <= {self.hi}, got {value}")
-        return value
+        return self.bounded(value)
 
 
-class Float(Int):
+class Float(_Number):
     """A number within optional bounds."""
+
+    def __init__(
+        self, doc: str, default: Any = _MISSING, lo: float | None = None, hi: float | None = None
+    ) -> None:
+        super().__init__(doc, default)
+        self.lo, self.hi = lo, hi
 
     def check(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise Invalid(f"expected a number, got {_show(value)}")
-        if self.lo is not None and value < self.lo:
-            raise Invalid(f"must be >= {self.lo}, got {value}")
-        if self.hi is not None and value > self.hi:
-            raise Invalid(f"must be <= {self.hi}, got {value}")
-        return float(value)
+        return float(self.bounded(value))
 
 
 class Bool(Option):

@@ -1076,7 +1076,7 @@ def _put_digits(cols: np.ndarray, start: int, width: int, values: np.ndarray) ->
     rest = values.astype(np.uint32 if width <= 9 else np.uint64)
     for j in range(start + width - 1, start - 1, -1):
         cols[j] = rest % 10 + 48
-        rest //= 10
+        rest = rest // 10  # not //=: numpy's in-place stubs reject the generic array
 
 
 def _byte_columns_to_strings(cols: np.ndarray) -> pa.Array:

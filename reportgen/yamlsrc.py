@@ -57,7 +57,7 @@ def _construct(node: yaml.Node, key_path: str, out: Located, file: str) -> Any:
                     f"{file}:{key_node.start_mark.line + 1}: {key_path or '(top)'}: YAML merge "
                     "keys (<<) are not supported; write the keys out or use `defaults`"
                 )
-            key = yaml.SafeLoader.construct_scalar(_LOADER, key_node)  # type: ignore[arg-type]
+            key = yaml.SafeLoader.construct_scalar(_LOADER, key_node)
             key = str(key)
             child = _join(key_path, key)
             if key in result:
@@ -89,13 +89,13 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.aliases: list[tuple[yaml.Mark, yaml.Node]] = []
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             target = self.anchors.get(event.anchor)
             if target is not None:  # an undefined alias is the composer's own error
                 self.aliases.append((event.start_mark, target))
-        return super().compose_node(parent, index)  # type: ignore[misc]
+        return super().compose_node(parent, index)
 
 
 def _check_aliases(root: yaml.Node, aliases: list[tuple[yaml.Mark, yaml.Node]], name: str) -> None:

@@ -25,7 +25,7 @@ def spec_for(config: Config, today: date | None = None):  # -> SimulationSpec
 
     sim = config.source.simulate
     end = sim.end_date
-    if end == "yesterday":
+    if not isinstance(end, date):  # the one word the option allows: "yesterday"
         tz = next(iter(config.presets.values())).timezone if config.presets else "Asia/Kolkata"
         end = (today - timedelta(days=1)) if today else default_as_of(tz)
     return SimulationSpec(
