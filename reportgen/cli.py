@@ -73,6 +73,9 @@ def parser() -> argparse.ArgumentParser:
         add_commands = None  # type: ignore[assignment]
     if add_commands is not None:
         add_commands(sub)
+    from reportgen import cli_admin  # schema, init, serve
+
+    cli_admin.add_commands(sub)
     for command in sub.choices.values():
         _global_options(command)
     return ap
@@ -191,6 +194,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from reportgen.windows import default_as_of
 
     cfg = load_config(args)
+    data = _check_data(cfg) if args.data else []  # before any OK: an unreachable source fails
     print(f"{cfg.path}: OK, {len(cfg.presets)} preset(s)")
     for p in cfg.presets.values():
         w = p.window_for(default_as_of(p.timezone))
@@ -198,16 +202,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(
             f"  {p.name}: {p.window_spec()} -> {w.label()} ({p.timezone}); {p.filters.describe()}{sched}"
         )
-    if args.data:
-        from reportgen.sources import open_dataset
-
-        ds = open_dataset(cfg)
-        print(f"data: {ds.rows}")
-        for issue in ds.issues:
-            print(
-                f"  {issue.severity}: {issue.message} (rows {issue.rows}, revenue {issue.revenue:,.2f})"
-            )
+    for line in data:
+        print(line)
     return 0
+
+
+def _check_data(cfg: config_mod.Config) -> list[str]:
+    """Load the source as a build would; return lines saying what was checked and found."""
+    from reportgen.sources import open_dataset
+
+    ds = open_dataset(cfg)  # SourceUnavailable (exit 4) / DataError (exit 3) stop here
+    where = ds.provenance.get("path", cfg.source.path)
+    files = ds.provenance.get("files", {})
+    tables = ", ".join(
+        f"{files.get(t, {}).get('file', t)} {ds.rows.get(t, 0):,} rows" for t in config_mod.TABLES
+    )
+    warnings = sum(1 for i in ds.issues if i.severity != "error")
+    lines = [
+        f"data: OK, {cfg.source.kind} source {where} reachable; loaded and checked {tables}; "
+        f"{warnings} finding(s)"
+    ]
+    for issue in ds.issues:
+        lines.append(
+            f"  {issue.severity}: {issue.message} (rows {issue.rows}, revenue {issue.revenue:,.2f})"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("fontTools", "weasyprint", "choreographer", "kaleido", "asyncio", "PIL"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
-        if args.command in ("build", "simulate", "validate"):
+        if args.command in ("build", "simulate", "validate") or getattr(args, "own_config", False):
             code = args.func(args)
         else:
             code = args.func(args, load_config(args))

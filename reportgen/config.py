@@ -91,7 +91,31 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value
 
 
-EMAILS = ListOf("Email addresses.", Custom("An email address.", _check_email), default=list)
+#: JSON Schema fragments for options checked by a function (see ``reportgen schema``).
+EMAIL_SCHEMA = {"type": "string", "pattern": "^[^\\s<>,;]+@[^\\s<>,;]+$"}
+PRESET_REF = {"$ref": "#/$defs/preset"}
+WINDOW_SCHEMA = {
+    "anyOf": [
+        {"enum": [k for k in windows.RELATIVE if k != "last_N_days"]},
+        {"type": "string", "pattern": "^last_[0-9]{1,4}_days$"},
+        {
+            "type": "object",
+            "properties": {
+                "start": {"type": "string", "format": "date"},
+                "end": {"type": "string", "format": "date"},
+            },
+            "required": ["start", "end"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
+def _email(doc: str, default: Any = None) -> Custom:
+    return Custom(doc, _check_email, default, schema=EMAIL_SCHEMA)
+
+
+EMAILS = ListOf("Email addresses.", _email("An email address."), default=list)
 
 #: Options a preset may set, and that ``defaults`` may set for every preset.
 PRESET_FIELDS: dict[str, Option] = {
@@ -102,10 +126,21 @@ PRESET_FIELDS: dict[str, Option] = {
         "{start, end} fixed dates, inclusive.",
         windows.check_window,
         default="last_30_days",
+        schema=WINDOW_SCHEMA,
     ),
     "timezone": TimeZone("IANA timezone of the window and of naive timestamps.", "Asia/Kolkata"),
-    "currency": Custom("ISO 4217 currency of money columns.", _check_currency, default="INR"),
-    "locale": Custom("Locale for number formatting (en_IN: 12,34,567).", _check_locale, "en_IN"),
+    "currency": Custom(
+        "ISO 4217 currency of money columns.",
+        _check_currency,
+        default="INR",
+        schema={"type": "string", "pattern": "^[A-Za-z]{3}$", "examples": ["INR", "USD"]},
+    ),
+    "locale": Custom(
+        "Locale for number formatting (en_IN: 12,34,567).",
+        _check_locale,
+        "en_IN",
+        schema={"type": "string", "examples": ["en_IN", "en_US"]},
+    ),
     "brands": ListOf("Brands to include; empty means all.", Vocabulary("", "brand"), list),
     "categories": ListOf(
         "Influencer categories to include; empty means all.", Vocabulary("", "category"), list
@@ -123,6 +158,7 @@ PRESET_FIELDS: dict[str, Option] = {
         "Cron expression (5 fields, crontab numbering: 0 or 7 = Sunday) in the preset's timezone.",
         _check_cron,
         None,
+        schema={"type": ["string", "null"], "examples": ["0 7 * * 1", "30 6 1 * *"]},
     ),
     "missed": Choice(
         "What to do on start for runs missed while the scheduler was down.",
@@ -134,7 +170,7 @@ PRESET_FIELDS: dict[str, Option] = {
     "bcc": EMAILS,
     "owners": ListOf(
         "Who is told when a scheduled build fails.",
-        Custom("", _check_email),
+        _email(""),
         default=list,
     ),
     "attach": ListOf("Files attached to the email.", Choice("", ["pdf", "html"]), lambda: ["pdf"]),
@@ -385,9 +421,22 @@ TOP_FIELDS: dict[str, Option] = {
         default=dict,
     ),
     "defaults": Custom(
-        "Preset options applied to every preset unless it sets its own.", _mapping, default=dict
+        "Preset options applied to every preset unless it sets its own.",
+        _mapping,
+        default=dict,
+        schema=PRESET_REF,
     ),
-    "presets": Custom("Reports to build, by name.", _mapping, default=dict),
+    "presets": Custom(
+        "Reports to build, by name.",
+        _mapping,
+        default=dict,
+        schema={
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": f"^{NAME}$"},
+            "additionalProperties": PRESET_REF,
+        },
+    ),
     "email": Section(
         "SMTP delivery.",
         {
@@ -400,8 +449,8 @@ TOP_FIELDS: dict[str, Option] = {
             "password_env": Str(
                 "Environment variable that holds the SMTP password.", "REPORTGEN_SMTP_PASSWORD"
             ),
-            "sender": Custom("From address.", _check_email, "reportgen@localhost"),
-            "reply_to": Custom("Reply-To address.", _check_email, None),
+            "sender": _email("From address.", "reportgen@localhost"),
+            "reply_to": _email("Reply-To address."),
             "timeout": Float("Seconds before a stalled SMTP connection is abandoned.", 30.0, lo=1),
             "max_attachment_mb": Float("Attachment size cap in MB.", 10.0, lo=0.1),
             "base_url": Str("URL where output/ is published, for links.", None),

@@ -45,6 +45,20 @@ class Option:
         """Return the converted value or raise Invalid."""
         return value
 
+    def schema(self) -> dict[str, Any]:
+        """Return the JSON Schema of this option: its type, doc and default."""
+        out = self.type_schema()
+        if self.doc:
+            out = {"description": self.doc, **out}
+        default = self.default() if callable(self.default) else self.default
+        if not self.required and default is not None and _is_json(default):
+            out["default"] = default
+        return out
+
+    def type_schema(self) -> dict[str, Any]:
+        """Return the JSON Schema of the values this option accepts (no doc or default)."""
+        return {}
+
 
 class Str(Option):
     """A non-empty string, optionally matching a pattern."""
@@ -60,6 +74,12 @@ class Str(Option):
             raise Invalid(f"{value!r} does not match {self.pattern.pattern}")
         return value
 
+    def type_schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "string", "pattern": r"\S"}
+        if self.pattern:
+            out["pattern"] = f"^(?:{self.pattern.pattern})$"
+        return out
+
 
 class _Number(Option):
     """A number within optional bounds (the shared part of Int and Float)."""
@@ -74,6 +94,14 @@ class _Number(Option):
         if self.hi is not None and value > self.hi:
             raise Invalid(f"must be <= {self.hi}, got {value}")
         return value
+
+    def type_schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "integer" if isinstance(self, Int) else "number"}
+        if self.lo is not None:
+            out["minimum"] = self.lo
+        if self.hi is not None:
+            out["maximum"] = self.hi
+        return out
 
 
 class Int(_Number):
@@ -114,6 +142,9 @@ class Bool(Option):
             raise Invalid(f"expected true or false, got {_show(value)}")
         return value
 
+    def type_schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
 
 class Choice(Option):
     """One of a fixed set of strings."""
@@ -127,6 +158,9 @@ class Choice(Option):
             hint = suggest(str(value), self.choices)
             raise Invalid(f"{_show(value)} is not one of {', '.join(self.choices)}{hint}")
         return value
+
+    def type_schema(self) -> dict[str, Any]:
+        return {"enum": list(self.choices)}
 
 
 class Vocabulary(Option):
@@ -149,6 +183,11 @@ class Vocabulary(Option):
         raise Invalid(
             f"unknown {self.vocabulary} {value!r}{hint}; known: {', '.join(sorted(known))}{where}"
         )
+
+    def type_schema(self) -> dict[str, Any]:
+        # The vocabulary depends on the catalogue in the same file, so only the type is fixed.
+        declare = _DECLARED_IN.get(self.vocabulary, "the catalogue")
+        return {"type": "string", "description": f"A {self.vocabulary} (see {declare})."}
 
 
 #: Where the config declares each vocabulary, for the error message.
@@ -179,6 +218,10 @@ class DateOpt(Option):
         extra = f" or one of {', '.join(self.words)}" if self.words else ""
         raise Invalid(f"expected a date YYYY-MM-DD{extra}, got {_show(value)}")
 
+    def type_schema(self) -> dict[str, Any]:
+        day = {"type": "string", "format": "date"}
+        return {"anyOf": [day, {"enum": self.words}]} if self.words else day
+
 
 class TimeZone(Option):
     """An IANA timezone name such as Asia/Kolkata."""
@@ -193,6 +236,9 @@ class TimeZone(Option):
                 f"unknown timezone {value!r}; use an IANA name such as Asia/Kolkata"
             ) from None
         return value
+
+    def type_schema(self) -> dict[str, Any]:
+        return {"type": "string", "examples": ["Asia/Kolkata", "Europe/Berlin", "UTC"]}
 
 
 class ListOf(Option):
@@ -219,6 +265,11 @@ class ListOf(Option):
                 raise Invalid(exc.message, f"[{i}]{exc.path}") from None
         return out
 
+    def type_schema(self) -> dict[str, Any]:
+        item = self.item.schema()
+        # A list is what editors should suggest; one item alone and null are accepted too.
+        return {"anyOf": [{"type": "array", "items": item}, item, {"type": "null"}]}
+
 
 class MapOf(Option):
     """A mapping of string keys to values that pass ``value``."""
@@ -240,16 +291,29 @@ class MapOf(Option):
                 raise Invalid(exc.message, f".{k}{exc.path}") from None
         return out
 
+    def type_schema(self) -> dict[str, Any]:
+        return {"type": ["object", "null"], "additionalProperties": self.value.schema()}
+
 
 class Custom(Option):
     """An option checked by a function that returns the value or raises Invalid."""
 
-    def __init__(self, doc: str, fn: Callable[[Any], Any], default: Any = _MISSING) -> None:
+    def __init__(
+        self,
+        doc: str,
+        fn: Callable[[Any], Any],
+        default: Any = _MISSING,
+        schema: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(doc, default)
         self.fn = fn
+        self._schema = schema or {}  # what the function accepts, as far as JSON Schema can say
 
     def check(self, value: Any) -> Any:
         return self.fn(value)
+
+    def type_schema(self) -> dict[str, Any]:
+        return dict(self._schema)
 
 
 class Section(Option):
@@ -284,6 +348,21 @@ class Section(Option):
             else:
                 out[key] = opt.default() if callable(opt.default) else opt.default
         return out
+
+    def type_schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": ["object", "null"],
+            "properties": {k: opt.schema() for k, opt in self.fields.items()},
+            "additionalProperties": False,
+        }
+        required = [k for k, opt in self.fields.items() if opt.required]
+        if required:
+            out["required"] = required
+        return out
+
+
+def _is_json(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | list | dict)
 
 
 def _show(value: Any) -> str:
