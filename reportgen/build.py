@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -46,10 +46,14 @@ class Timings:
     """Seconds spent per stage, for the progress display and the benchmark."""
 
     stages: dict[str, float] = field(default_factory=dict)
+    #: Told the name of each stage as it starts (the terminal's progress display).
+    listener: Callable[[str], None] | None = field(default=None, repr=False)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Time a stage and add it to the totals."""
+        if self.listener is not None:
+            self.listener(name)
         t0 = time.perf_counter()
         try:
             yield

@@ -142,7 +142,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         extra, as_of = [preset], args.end
     elif args.brand or args.category or args.platform:
         raise ConfigError("--brand/--category/--platform need --from and --to (an ad hoc build)")
-    timings = Timings()
+    display = getattr(args, "display", None)  # the terminal's status line, if any
+    timings = Timings(listener=display.stage if display else None)
     t0 = time.perf_counter()
     common = {"progress": not args.quiet, "output_dir": args.out, "timings": timings}
     if ad_hoc:
@@ -236,11 +237,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
     for noisy in ("fontTools", "weasyprint", "choreographer", "kaleido", "asyncio", "PIL"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # Chromium's own stderr (dbus, GPU, pipe chatter) arrives as DEBUG records of these: not
+    # reportgen's detail, so -v leaves them out; a warning of theirs still shows.
+    for chromium in ("browser_proc", "logistro"):
+        logging.getLogger(chromium).setLevel(logging.WARNING)
+    from reportgen import progress
+
     try:
-        if args.command in ("build", "simulate", "validate") or getattr(args, "own_config", False):
-            code = args.func(args)
-        else:
-            code = args.func(args, load_config(args))
+        # The status line is cleared when the command ends, before any error line is printed.
+        with progress.shown(args.command == "build" and not args.quiet) as display:
+            args.display = display
+            if args.command in ("build", "simulate", "validate") or getattr(
+                args, "own_config", False
+            ):
+                code = args.func(args)
+            else:
+                code = args.func(args, load_config(args))
         sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
         return code
     except ReportgenError as exc:
