@@ -206,7 +206,28 @@ CONFIG_CASES: list[Case] = [
         exit=2,
         says=("config.yaml:12: presets.weekly.formats:", "write a list: [html, csv]"),
     ),
+    Case(
+        "validate-data-folder-gone",
+        "#9: validate --data must not say OK",
+        lambda ws: shutil.rmtree(ws.data),
+        args=("validate", "--data"),
+        exit=4,
+        says=("data: data folder not found",),
+    ),
+    Case(
+        "init-over-a-config",
+        "#9: init never overwrites",
+        _nothing,
+        args=("init",),
+        exit=9,
+        says=("config.yaml: already exists; init never overwrites a config",),
+        check=lambda ws, r: _assert_equal(ws.config.read_text(), CONFIG),
+    ),
 ]
+
+
+def _assert_equal(actual: object, expected: object) -> None:
+    assert actual == expected
 
 
 def _alias_bomb() -> str:
