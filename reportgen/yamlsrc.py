@@ -194,70 +194,119 @@ def loads_yaml(text: str, path: Path | None = None) -> Located:
 
 def explain_syntax(exc: yaml.MarkedYAMLError, text: str) -> str:
     """Return ``:LINE: what is wrong and how to fix it`` for a YAML syntax error."""
-    lines = text.splitlines()
-    problem, context = exc.problem or "", exc.context or ""
     mark = exc.problem_mark or exc.context_mark
-    ctx = exc.context_mark or mark
-    if mark is None or ctx is None:
-        return f": invalid YAML: {problem or exc}"
-    line = lines[mark.line] if mark.line < len(lines) else ""
-    opened = lines[ctx.line][ctx.column : ctx.column + 1] if ctx.line < len(lines) else ""
-    if "'\\t'" in problem:
-        where = "in the indentation" if not line[: mark.column].strip() else "in a value"
-        return f":{mark.line + 1}: a tab {where}; YAML indents with spaces only: use spaces"
-    if "cannot start any token" in problem:
-        char = line[mark.column : mark.column + 1]
+    if mark is None:
+        return f": invalid YAML: {exc.problem or exc}"
+    err = _Syntax(text.splitlines(), exc.problem or "", exc.context or "", mark, exc.context_mark)
+    for explain in (_bad_character, _stray_colon, _open_quote, _open_bracket, _block_shape):
+        said = explain(err)
+        if said:
+            return said
+    if "undefined alias" in err.problem:
+        return f":{err.at}: {err.problem}; define it with &name before using *name"
+    where = f" ({err.context} at line {err.ctx.line + 1})" if err.context else ""
+    return f":{err.at}: invalid YAML: {err.problem}{where}"
+
+
+@dataclass
+class _Syntax:
+    """A YAML syntax error and the text around it."""
+
+    lines: list[str]
+    problem: str
+    context: str
+    mark: yaml.Mark  # where the parser gave up
+    opening: yaml.Mark | None  # what it was inside (a bracket, a quote, a block)
+
+    @property
+    def ctx(self) -> yaml.Mark:
+        return self.opening or self.mark
+
+    @property
+    def at(self) -> int:
+        return self.mark.line + 1
+
+    @property
+    def before(self) -> str:
+        """Return the text of the error's line before the error."""
+        line = self.lines[self.mark.line] if self.mark.line < len(self.lines) else ""
+        return line[: self.mark.column]
+
+    @property
+    def opened(self) -> str:
+        """Return the character that opened the bracket or quote the error is inside."""
+        row = self.lines[self.ctx.line] if self.ctx.line < len(self.lines) else ""
+        return row[self.ctx.column : self.ctx.column + 1]
+
+
+def _bad_character(err: _Syntax) -> str | None:
+    if "'\\t'" in err.problem:
+        where = "in the indentation" if not err.before.strip() else "in a value"
+        return f":{err.at}: a tab {where}; YAML indents with spaces only: use spaces"
+    if "cannot start any token" in err.problem:
+        row = err.lines[err.mark.line]
+        char = row[err.mark.column : err.mark.column + 1]
         return (
-            f":{mark.line + 1}: a plain value cannot start with {char!r}; put the value in "
-            "quotes, e.g. key: 'value'"
+            f":{err.at}: a plain value cannot start with {char!r}; put the value in quotes, "
+            "e.g. key: 'value'"
         )
-    if "mapping values are not allowed" in problem:
-        if ": " in line[: mark.column] or line[: mark.column].rstrip().endswith(":"):
-            key, _, value = line.strip().partition(": ")
-            return (
-                f":{mark.line + 1}: a colon inside an unquoted value; put the value in quotes: "
-                f'{key}: "{value}"'
-            )
-        above = next((n for n in range(mark.line - 1, -1, -1) if lines[n].strip()), None)
-        if above is not None and ":" not in lines[above]:
-            return f":{above + 1}: a key without ':'; write {lines[above].strip()}: (then a space)"
-        return f":{mark.line + 1}: {_INDENT}"
-    if "quoted scalar" in context:
-        if "end of stream" in problem:
-            return (
-                f":{ctx.line + 1}: the quote {opened} opened here is never closed; end the "
-                f"value with {opened}"
-            )
-        return f":{mark.line + 1}: {problem} in a quoted value; use single quotes for plain text"
-    if "flow sequence" in context or "flow mapping" in context:
-        close = "]" if "sequence" in context else "}"
-        if mark.line != ctx.line or "stream end" in problem:
-            return (
-                f":{ctx.line + 1}: the {opened} opened here is not closed; close it with "
-                f"{close} and separate the items with commas"
-            )
+    return None
+
+
+def _stray_colon(err: _Syntax) -> str | None:
+    if "mapping values are not allowed" not in err.problem:
+        return None
+    if ": " in err.before or err.before.rstrip().endswith(":"):
+        key, _, value = err.lines[err.mark.line].strip().partition(": ")
         return (
-            f":{mark.line + 1}: unexpected text inside {opened}...{close}; separate items with "
-            "commas and quote values that contain ':'"
+            f":{err.at}: a colon inside an unquoted value; put the value in quotes: "
+            f'{key}: "{value}"'
         )
-    if "expected <block end>" in problem:
-        if "'-'" in problem:
-            return (
-                f":{mark.line + 1}: a list item (-) among keys; put the list under a key of "
-                "its own, indented below it"
-            )
-        if "<scalar>" in problem and any(q in line[: mark.column] for q in "\"'"):
-            return (
-                f":{mark.line + 1}: text after a closing quote; put the whole value inside "
-                "the quotes"
-            )
-        return f":{mark.line + 1}: {_INDENT}"
-    if "could not find expected ':'" in problem:
-        return f":{ctx.line + 1}: a key without ':' ; write key: value (a space after ':')"
-    if "undefined alias" in problem:
-        return f":{mark.line + 1}: {problem}; define it with &name before using *name"
-    where = f" ({context} at line {ctx.line + 1})" if context and ctx is not mark else ""
-    return f":{mark.line + 1}: invalid YAML: {problem}{where}"
+    # A line that continues the one above: that one lacks its ':', or this one is indented
+    # further than a key may be.
+    above = next((n for n in range(err.mark.line - 1, -1, -1) if err.lines[n].strip()), None)
+    if above is not None and ":" not in err.lines[above]:
+        return f":{above + 1}: a key without ':'; write {err.lines[above].strip()}: (then a space)"
+    return f":{err.at}: {_INDENT}"
+
+
+def _open_quote(err: _Syntax) -> str | None:
+    if "quoted scalar" not in err.context:
+        return None
+    if "end of stream" in err.problem:
+        return (
+            f":{err.ctx.line + 1}: the quote {err.opened} opened here is never closed; end the "
+            f"value with {err.opened}"
+        )
+    return f":{err.at}: {err.problem} in a quoted value; use single quotes for plain text"
+
+
+def _open_bracket(err: _Syntax) -> str | None:
+    if "flow sequence" not in err.context and "flow mapping" not in err.context:
+        return None
+    close = "]" if "sequence" in err.context else "}"
+    if err.mark.line != err.ctx.line or "stream end" in err.problem:
+        return (
+            f":{err.ctx.line + 1}: the {err.opened} opened here is not closed; close it with "
+            f"{close} and separate the items with commas"
+        )
+    return (
+        f":{err.at}: unexpected text inside {err.opened}...{close}; separate items with commas "
+        "and quote values that contain ':'"
+    )
+
+
+def _block_shape(err: _Syntax) -> str | None:
+    if "expected <block end>" not in err.problem:
+        return None
+    if "'-'" in err.problem:
+        return (
+            f":{err.at}: a list item (-) among keys; put the list under a key of its own, "
+            "indented below it"
+        )
+    if "<scalar>" in err.problem and any(q in err.before for q in "\"'"):
+        return f":{err.at}: text after a closing quote; put the whole value inside the quotes"
+    return f":{err.at}: {_INDENT}"
 
 
 _INDENT = (

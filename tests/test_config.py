@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportgen import config as config_mod
 from reportgen.errors import ConfigError
@@ -358,3 +361,16 @@ def test_alias_bomb_is_refused_before_it_expands(tmp_path):
         f"reportgen: error: {path}:5: YAML aliases (*name) here repeat more than 10,000 values "
         "(an alias bomb?); write the values out, or use `defaults` for what presets share\n"
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=":-[]{}\"'&*!#|>@`\t\n ,ab1", max_size=60))
+def test_any_yaml_text_parses_or_gives_one_line_with_a_line_number(text):
+    from reportgen.yamlsrc import loads_yaml
+
+    try:
+        loads_yaml(text)
+    except ConfigError as exc:
+        message = str(exc)
+        assert "\n" not in message
+        assert re.match(r"<config>(:\d+)?: \S", message), message
