@@ -218,10 +218,9 @@ def _check_data(cfg: config_mod.Config) -> list[str]:
     tables = ", ".join(
         f"{files.get(t, {}).get('file', t)} {ds.rows.get(t, 0):,} rows" for t in config_mod.TABLES
     )
-    warnings = sum(1 for i in ds.issues if i.severity != "error")
     lines = [
         f"data: OK, {cfg.source.kind} source {where} reachable; loaded and checked {tables}; "
-        f"{warnings} finding(s)"
+        f"{len(ds.issues)} finding(s)"
     ]
     for issue in ds.issues:
         lines.append(

@@ -6,6 +6,8 @@
 #                                             if they pass write its `pip freeze` to constraints.txt
 #   scripts/refresh-constraints.sh --current  write the freeze of the existing .venv instead
 #                                             (after installing or bumping one package by hand)
+#   scripts/refresh-constraints.sh -k config  other arguments go to pytest (the default is the
+#                                             whole suite, which is what the freeze should pass)
 #
 # Review the diff (`git diff constraints.txt`) and commit it with the code it was tested with.
 set -euo pipefail
@@ -33,7 +35,7 @@ trap 'rm -rf "$venv"' EXIT
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -q -e '.[dev]'   # the newest versions pyproject.toml allows
 "$venv/bin/python" -m mypy
-"$venv/bin/python" -m pytest -q -p no:cacheprovider -x
+"$venv/bin/python" -m pytest -q -p no:cacheprovider -x "$@"
 { echo "$HEADER"; freeze "$venv"; } > constraints.txt.tmp
 mv constraints.txt.tmp constraints.txt
 echo "constraints.txt: $(grep -vc '^#' constraints.txt) packages; tests passed with them"
