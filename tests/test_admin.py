@@ -105,6 +105,9 @@ def test_schema_command_prints_what_the_declarations_say(tmp_path):
     }
     assert printed["properties"]["email"]["properties"]["max_attachment_mb"]["minimum"] == 0.1
     assert printed["required"] == ["presets"]
+    r = cli(tmp_path, "schema", "--out", "config.schema.json")
+    assert r.returncode == 0 and r.stdout == ""
+    assert json.loads((tmp_path / "config.schema.json").read_text()) == printed
 
 
 @pytest.mark.parametrize(
@@ -250,6 +253,16 @@ def test_serve_serves_output_over_http_on_loopback_only(built):
         err = server.stop()
     assert "Traceback" not in err
     assert server.proc.returncode == 0
+
+
+def test_serve_without_output_says_build_first(tmp_path):
+    (tmp_path / "config.yaml").write_text(TINY_CONFIG)
+    r = cli(tmp_path, "serve", "--port", "0")
+    assert r.returncode == 9
+    assert r.stderr == (
+        f"reportgen: error: {tmp_path}/output: no output yet; run `reportgen build` first "
+        "(or --watch)\n"
+    )
 
 
 def test_serve_listens_on_127_0_0_1(tmp_path):
