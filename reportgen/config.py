@@ -215,14 +215,31 @@ SOURCE_FIELDS: dict[str, Option] = {
         default=dict,
     ),
     "columns": MapOf(
-        "Per table, our column name -> the source's column name.",
-        MapOf("", Str("")),
+        "Per table, our column name -> the source's column name (null: do not read it).",
+        MapOf("", Custom("", lambda v: None if v is None else Str("").check(v))),
         default=dict,
     ),
     "values": MapOf(
         "Per column (table.column), source value -> our value, e.g. payouts.basis: {post: per_post}.",
         MapOf("", Str("")),
         default=dict,
+    ),
+    "decimal": Choice("Decimal mark of numbers written as text.", [".", ","], default="."),
+    "thousands": Choice(
+        "Thousands separator of numbers written as text ('' for none; unset: only where a "
+        "number reads one way).",
+        ["", ",", ".", " ", "'"],
+        default=None,
+    ),
+    "delimiter": Choice(
+        "CSV field delimiter (auto: the one that splits the header into known columns).",
+        ["auto", ",", ";", "\t", "|"],
+        default="auto",
+    ),
+    "allow_empty": ListOf(
+        "Tables that may have no rows (a data-quality finding instead of an error).",
+        Choice("", list(TABLES)),
+        default=list,
     ),
     "simulate": Section(
         "Simulated data (kind: simulate), written once to data/simulated/ and reused.",
@@ -325,6 +342,10 @@ class SourceConfig:
     files: dict[str, str] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    decimal: str = "."
+    thousands: str | None = None
+    delimiter: str = "auto"
+    allow_empty: tuple[str, ...] = ()
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
 
 
@@ -530,6 +551,10 @@ def from_located(src: Located, root: Path | None = None) -> Config:
             files=_check_tables(source["files"], "source.files", src),
             columns=_check_tables(source["columns"], "source.columns", src),
             values=source["values"],
+            decimal=source["decimal"],
+            thousands=_check_thousands(source, src),
+            delimiter=source["delimiter"],
+            allow_empty=tuple(source["allow_empty"]),
             simulate=SimulateConfig(**sim),
         ),
         products=products,
@@ -698,6 +723,16 @@ def _check(opt: Option, value: Any, kp: str, src: Located) -> Any:
     except Invalid as exc:
         full = f"{kp}{exc.path}" if kp else exc.path.lstrip(".")
         raise ConfigError(f"{src.where(full)}: {full or '(top)'}: {exc.message}") from None
+
+
+def _check_thousands(source: dict[str, Any], src: Located) -> str | None:
+    """Return source.thousands, refusing the decimal mark as thousands separator too."""
+    if source["thousands"] is not None and source["thousands"] == source["decimal"]:
+        raise ConfigError(
+            f"{src.where('source.thousands')}: source.thousands: {source['thousands']!r} is "
+            "also source.decimal; a number needs two different marks"
+        )
+    return source["thousands"]
 
 
 def _check_tables(mapping: dict[str, Any], kp: str, src: Located) -> dict[str, Any]:

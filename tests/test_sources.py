@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from reportgen import config, metrics
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.sources import files, open_dataset
+from reportgen.sources import ids as id_rules
 from tests.conftest import PEER, ROOT, make_config
 
 PRESET = "presets:\n  all: {window: {start: 2025-07-01, end: 2025-07-07}}\n"
@@ -122,40 +123,81 @@ def test_negative_orders_excluded_and_counted(tmp_path, tiny):
     assert (found.rows, found.revenue, found.examples) == (1, 800, ["row 6"])
 
 
-def test_duplicate_tracking_ids_keep_one(tmp_path, tiny):
+def test_exact_repeat_of_a_row_counts_once(tmp_path, tiny):
     with (tiny / "tracking_data.csv").open("a") as fh:
         fh.write(
             "T01,influencer_marketing,MB_Summer,A1,U1,Whey Protein,2025-07-02 11:00:00,1,2000\n"
         )
     ds = load(tmp_path, tiny)
-    dup = issues(ds)["duplicate_ids"]
+    dup = issues(ds)["duplicate_rows"]
     assert (dup.rows, dup.revenue, dup.examples) == (1, 2000, ["T01"])
     assert ds.con.execute("select sum(revenue) from tracking").fetchall()[0][0] == pytest.approx(
         8699
     )
 
 
-def test_adjacent_duplicate_in_sorted_ids_is_found(tmp_path, tiny):
+def test_adjacent_exact_repeat_in_sorted_ids_is_found(tmp_path, tiny):
     # Sorted ids take the one-pass uniqueness proof; an equal neighbour must break it.
+    row = "T02,influencer_marketing,MB_Summer,A1,U2,BCAA,2025-07-03 08:00:00,2,1500\n"
+    edit(tiny / "tracking_data.csv", row, row + row)
+    dup = issues(load(tmp_path, tiny))["duplicate_rows"]
+    assert (dup.rows, dup.revenue, dup.examples) == (1, 1500, ["T02"])
+
+
+def test_same_id_with_other_content_is_a_conflict_naming_the_rows(tmp_path, tiny):
     edit(
         tiny / "tracking_data.csv",
         "T02,influencer_marketing,MB_Summer,A1,U2,BCAA,2025-07-03 08:00:00,2,1500\n",
         "T02,influencer_marketing,MB_Summer,A1,U2,BCAA,2025-07-03 08:00:00,2,1500\n"
         "T02,influencer_marketing,MB_Summer,A1,U2,BCAA,2025-07-03 09:00:00,1,700\n",
     )
-    dup = issues(load(tmp_path, tiny))["duplicate_ids"]
-    assert (dup.rows, dup.revenue, dup.examples) == (1, 700, ["T02"])
+    with pytest.raises(DataError) as exc:
+        load(tmp_path, tiny)
+    assert str(exc.value) == (
+        f"{tiny / 'tracking_data.csv'}: column 'tracking_id': id 'T02' is on rows that differ "
+        "(row 2 (line 3), row 3 (line 4)); an id must name one sale (an exact repeat counts "
+        "once): map source.columns.tracking_data.tracking_id to a column that is unique per "
+        "row, or set it to null to count every row as its own sale"
+    )
 
 
-def test_missing_tracking_id_is_excluded_and_counted(tmp_path, tiny):
+def test_mapping_the_id_to_null_counts_every_row(tmp_path, tiny):
+    # The conflict above, read as the error says: no id, so both rows are sales.
+    edit(
+        tiny / "tracking_data.csv",
+        "T02,influencer_marketing,MB_Summer,A1,U2,BCAA,2025-07-03 08:00:00,2,1500\n",
+        "T02,influencer_marketing,MB_Summer,A1,U2,BCAA,2025-07-03 08:00:00,2,1500\n"
+        "T02,influencer_marketing,MB_Summer,A1,U2,BCAA,2025-07-03 09:00:00,1,700\n",
+    )
+    ds = load(tmp_path, tiny, "  columns: {tracking_data: {tracking_id: null}}\n")
+    assert not {"duplicate_rows", "missing_ids"} & set(issues(ds))
+    total = ds.con.execute("select sum(revenue), sum(n) from tracking_facts").fetchall()[0]
+    assert (float(total[0]), total[1]) == (8699 + 700, 10)
+
+
+def test_tables_without_id_columns_count_every_row(tmp_path, tiny):
+    for name in ("tracking_data", "posts"):
+        path = tiny / f"{name}.csv"
+        lines = path.read_text().splitlines(keepends=True)
+        # Drop the first column (the id) and repeat one row exactly: two genuine sales.
+        rows = [line.split(",", 1)[1] for line in lines]
+        path.write_text("".join([*rows, rows[1]]))
+    ds = load(tmp_path, tiny)
+    assert not {"duplicate_rows", "missing_ids"} & set(issues(ds))
+    assert ds.rows["tracking_data"] == 10 and ds.rows["posts"] == 6
+    total = ds.con.execute("select sum(revenue), sum(n) from tracking_facts").fetchall()[0]
+    assert (float(total[0]), total[1]) == (8699 + 2000, 10)
+
+
+def test_row_without_its_id_is_kept_and_counted(tmp_path, tiny):
     edit(tiny / "tracking_data.csv", "T04,influencer_marketing", ",influencer_marketing")
     ds = load(tmp_path, tiny)
-    found = issues(ds)["missing_values"]
+    found = issues(ds)["missing_ids"]
     assert (found.rows, found.revenue, found.examples) == (1, 1200, ["row 4"])
-    assert "duplicate_ids" not in issues(ds)
+    assert not {"duplicate_rows", "missing_values"} & set(issues(ds))
     assert ds.rows["tracking_data"] == 9
     total = ds.con.execute("select sum(revenue), sum(n) from tracking_facts").fetchall()[0]
-    assert (float(total[0]), total[1]) == (8699 - 1200, 8)
+    assert (float(total[0]), total[1]) == (8699, 9)
 
 
 @settings(max_examples=60, deadline=None)
@@ -167,7 +209,7 @@ def test_duplicate_id_count_matches_python(ids):
         con.execute("CREATE OR REPLACE TABLE t (id VARCHAR)")
         if values:
             con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
-        return files._count_duplicate_ids(con, "t", "id")
+        return id_rules.count_duplicate_ids(con, "t", "id")
 
     present = [i for i in ids if i is not None]
     assert count(ids) == (len(ids), len(present), len(present) - len(set(present)))
@@ -180,7 +222,7 @@ def test_duplicate_id_count_matches_python(ids):
             queries.append(sql)
             return con.execute(sql)
 
-    files._count_duplicate_ids(Recording(), "t", "id")
+    id_rules.count_duplicate_ids(Recording(), "t", "id")
     assert len(queries) == 1, "sorted unique ids must not need the count(DISTINCT) pass"
 
 

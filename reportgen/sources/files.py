@@ -7,6 +7,7 @@ ids) or become data-quality issues that say what was excluded and how much reven
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -22,6 +23,11 @@ from reportgen.config import TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.model import Issue
 from reportgen.sources import Dataset
+from reportgen.sources.ids import EVENT, check_conflicts, count_duplicate_ids
+from reportgen.sources.numbers import NumberFormat, explain, parse_sql
+from reportgen.sources.sql import lit as _lit
+from reportgen.sources.sql import q as _q
+from reportgen.sources.sql import where as _where
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +51,7 @@ SCHEMA: dict[str, list[Column]] = {
         Column("platform", "VARCHAR"),
     ],
     "posts": [
-        Column("post_id", "VARCHAR"),
+        Column("post_id", "VARCHAR", False),
         Column("influencer_id", "VARCHAR"),
         Column("platform", "VARCHAR", False),
         Column("date", "TIMESTAMP"),
@@ -54,9 +60,10 @@ SCHEMA: dict[str, list[Column]] = {
         Column("reach", "BIGINT"),
         Column("likes", "BIGINT"),
         Column("comments", "BIGINT"),
+        Column("brand", "VARCHAR", False),
     ],
     "tracking_data": [
-        Column("tracking_id", "VARCHAR"),
+        Column("tracking_id", "VARCHAR", False),
         Column("source", "VARCHAR", False),
         Column("campaign", "VARCHAR", False),
         Column("influencer_id", "VARCHAR"),
@@ -76,7 +83,8 @@ SCHEMA: dict[str, list[Column]] = {
     ],
 }
 
-#: Primary key of each table; duplicates are errors for dimensions, exclusions for facts.
+#: Row id of each table: one row per id in dimensions; in facts (where the id is optional) an
+#: exact repeat is a duplicate and the same id on different content a conflict.
 KEYS = {
     "influencers": "influencer_id",
     "posts": "post_id",
@@ -95,6 +103,9 @@ BASIS_ALIASES = {
     "revenue share": "revenue_share",
     "percent": "revenue_share",
 }
+
+#: Money columns, which share one range rule (see MAX_MONEY).
+MONEY = {("tracking_data", "revenue"), ("payouts", "rate"), ("payouts", "total_payout")}
 
 _ZONED = r"(Z|[+-]\d{2}:?\d{2})$"
 _EXAMPLES = 3
@@ -170,6 +181,7 @@ _VOCABULARY_COLUMNS = [
     ("influencers", "category", "category"),
     ("influencers", "platform", "platform"),
     ("tracking_data", "brand", "brand"),
+    ("posts", "brand", "brand"),
 ]
 
 
@@ -177,12 +189,13 @@ def _distinct_values(con, folder: Path, table: str, column: str, config: Config)
     """Return a column's distinct values as reports see them; empty when it cannot be read."""
     try:
         path = _find_file(folder, table, config)
-        reader = _reader(path)
+        reader = _reader(path, table, config)
         found = con.execute(f"SELECT column_name FROM (DESCRIBE SELECT * FROM {reader})")
         cols = {c.casefold(): c for (c,) in found.fetchall()}
-        name = config.source.columns.get(table, {}).get(column, column).casefold()
-        if name not in cols:
+        name = config.source.columns.get(table, {}).get(column, column)
+        if name is None or name.casefold() not in cols:
             return set()
+        name = name.casefold()
         text = f"CAST({_q(cols[name])} AS VARCHAR)"
         if path.suffix == ".csv":
             text = f"TRIM({text})"  # as the loader reads it (see _typed)
@@ -194,21 +207,60 @@ def _distinct_values(con, folder: Path, table: str, column: str, config: Config)
     return {mapping.get(v, v) for (v,) in rows if v}
 
 
-def _reader(path: Path) -> str:
+def _reader(path: Path, table: str, config: Config) -> str:
     """Return the table function that reads ``path``: CSV as text (checked later), or Parquet."""
     if path.suffix == ".csv":
-        return f"read_csv({_lit(str(path))}, all_varchar = true, header = true)"
+        delim = _delimiter(path, table, config)
+        return (
+            f"read_csv({_lit(str(path))}, all_varchar = true, header = true, delim = {_lit(delim)})"
+        )
     return f"read_parquet({_lit(str(path))})"
 
 
+#: Delimiters tried on a CSV header, in the order that wins a tie.
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def _delimiter(path: Path, table: str, config: Config) -> str:
+    """Return the CSV delimiter: the declared one, or the one that splits the header best.
+
+    The engine's sniffer weighs data rows too, where decimal commas (``2000,50``) in a
+    semicolon file can outvote the real delimiter; the header names known columns and holds
+    no numbers, so the delimiter that finds the most of them is the file's.
+    """
+    if config.source.delimiter != "auto":
+        return config.source.delimiter
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+        header = fh.readline()
+    mapping = config.source.columns.get(table, {})
+    wanted = {(mapping.get(c.name) or c.name).strip().casefold() for c in SCHEMA[table]}
+    best, hits = ",", 0
+    for delim in DELIMITERS:
+        row = next(csv.reader([header], delimiter=delim), [])
+        found = len(wanted & {name.strip().casefold() for name in row})
+        if found > hits:
+            best, hits = delim, found
+    return best
+
+
 def _find_file(folder: Path, table: str, config: Config) -> Path:
+    """Return the file holding ``table``; refuse a folder offering it as both CSV and Parquet."""
     stem = config.source.files.get(table, table)
+    if Path(stem).suffix in (".csv", ".parquet"):  # named with its extension: exactly that file
+        if (folder / stem).is_file():
+            return folder / stem
+        raise DataError(f"{folder}: no {stem} for table '{table}' (source.files.{table})")
     fmt = config.source.format
     exts = ["parquet", "csv"] if fmt == "auto" else [fmt]
-    for ext in exts:
-        p = folder / f"{stem}.{ext}"
-        if p.is_file():
-            return p
+    found = [folder / f"{stem}.{ext}" for ext in exts if (folder / f"{stem}.{ext}").is_file()]
+    if len(found) > 1:
+        raise DataError(
+            f"{folder}: both {found[0].name} and {found[1].name} hold table '{table}'; remove "
+            f"one, or choose with source.format (csv or parquet) or source.files.{table}: "
+            f"{found[1].name}"
+        )
+    if found:
+        return found[0]
     wanted = " or ".join(f"{stem}.{e}" for e in exts)
     raise DataError(
         f"{folder}: no {wanted} for table '{table}'; name the file with source.files.{table}"
@@ -223,20 +275,14 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
     """Create view ``<table>`` with canonical columns; return True when timestamps are zoned."""
     con = ds.con
     raw = f"raw_{table}"
     is_csv = path.suffix == ".csv"
-    reader = _reader(path)
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (not even a header row); export {table} again")
+    reader = _reader(path, table, config)
     try:
         # CSV is parsed once into a table (parsing dominates); Parquet is scanned lazily.
         kind = "TABLE" if is_csv else "VIEW"
@@ -249,13 +295,19 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
 
     mapping = config.source.columns.get(table, {})
     found = {c.strip().casefold(): c for c in types}
-    exprs, checks, zoned = [], [], False
-    ranged: tuple[str, str] | None = None
+    fmt = NumberFormat(config.source.decimal, config.source.thousands)
+    exprs, checks, zoned, ranged = [], [], False, []
+    key: tuple[str, str] | None = None
     for col in SCHEMA[table]:
         src = mapping.get(col.name, col.name)
-        actual = found.get(src.strip().casefold())
+        if src is None and col.required:
+            raise DataError(
+                f"{path}: source.columns.{table}.{col.name} is null, but {table} needs "
+                f"{col.name}: name the column that holds it"
+            )
+        actual = None if src is None else found.get(src.strip().casefold())
         if actual is None:
-            if col.required or col.name in mapping:  # a mapping names a column it expects
+            if src is not None and (col.required or col.name in mapping):
                 hint = (
                     f"map it with source.columns.{table}.{col.name}"
                     if col.name not in mapping
@@ -267,19 +319,22 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
                 )
             exprs.append(f"CAST(NULL AS {col.type}) AS {_q(col.name)}")
             continue
-        expr, bad, col_zoned = _typed(con, raw, actual, types[actual], col, trim=is_csv)
+        expr, bad, col_zoned = _typed(con, raw, actual, types[actual], col, is_csv, fmt)
         zoned |= col_zoned
         exprs.append(f"{expr} AS {_q(col.name)}")
         if bad:
             checks.append((col.name, actual, bad))
-        if (table, col.name) == ("tracking_data", "revenue"):
-            ranged = (actual, f"abs({expr}) >= {MAX_REVENUE:.0f}")
-    _check_values(con, raw, path, table, checks, is_csv)
-    if ranged:
-        _check_range(con, raw, path, *ranged, is_csv=is_csv)
+        if (table, col.name) in MONEY:
+            ranged.append((col.name, actual, f"abs({expr}) >= {MAX_MONEY:.0f}"))
+        if col.name == KEYS[table]:
+            key = (col.name, actual)
+    _check_values(con, raw, path, table, checks, is_csv, fmt)
+    for name, actual, bad in ranged:
+        _check_range(con, raw, path, name, actual, bad, is_csv=is_csv)
     con.execute(f"CREATE VIEW typed_{table} AS SELECT {', '.join(exprs)} FROM {raw}")
     _apply_value_map(con, table, config)
-    _exclusions(ds, table, path, zoned)
+    _exclusions(ds, table, path, key, zoned)
+    _check_empty(ds, table, path, config)
     return zoned
 
 
@@ -289,8 +344,8 @@ def _typed(
     actual: str,
     src_type: str,
     col: Column,
-    *,
     trim: bool,
+    fmt: NumberFormat,
 ) -> tuple[str, str | None, bool]:
     """Return (typed expression, condition that marks an unreadable value, zoned?)."""
     c = _q(actual)
@@ -325,15 +380,16 @@ def _typed(
             )
             return expr, bad, False
         return expr, f"{text} IS NOT NULL AND {expr} IS NULL", False
+    dbl = parse_sql(text, fmt)
     if col.type == "DOUBLE":
-        expr = f"TRY_CAST(REPLACE({text}, ',', '') AS DOUBLE)"
-        bad = f"{text} IS NOT NULL AND ({expr} IS NULL OR isnan({expr}) OR isinf({expr}))"
-        return expr, bad, False
-    # BIGINT: accept 3 and 3.0 but not 3.5
-    dbl = f"TRY_CAST(REPLACE({text}, ',', '') AS DOUBLE)"
-    expr = f"CAST({dbl} AS BIGINT)"
-    bad = f"{text} IS NOT NULL AND ({dbl} IS NULL OR {dbl} <> floor({dbl}) OR isinf({dbl}))"
-    return f"CASE WHEN {dbl} = floor({dbl}) THEN {expr} END", bad, False
+        bad = f"{text} IS NOT NULL AND ({dbl} IS NULL OR isnan({dbl}) OR isinf({dbl}))"
+        return dbl, bad, False
+    # BIGINT: accept 3 and 3.0 but not 3.5, nor what a BIGINT cannot hold
+    bad = (
+        f"{text} IS NOT NULL AND ({dbl} IS NULL OR {dbl} <> floor({dbl}) "
+        f"OR abs({dbl}) >= {2.0**63:.0f})"
+    )
+    return f"CASE WHEN {dbl} = floor({dbl}) THEN CAST({dbl} AS BIGINT) END", bad, False
 
 
 _INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
@@ -348,7 +404,9 @@ def _native(src_type: str, target: str) -> bool:
     return False
 
 
-def _check_values(con, raw: str, path: Path, table: str, checks: list, is_csv: bool) -> None:
+def _check_values(
+    con, raw: str, path: Path, table: str, checks: list, is_csv: bool, fmt: NumberFormat
+) -> None:
     """Raise DataError naming row and column when any value cannot be read as its type."""
     if not checks:
         return
@@ -361,13 +419,15 @@ def _check_values(con, raw: str, path: Path, table: str, checks: list, is_csv: b
         if not n:
             continue
         where, value = _first_row(con, raw, actual, bad, is_csv)
-        kind = {"TIMESTAMP": "a date/time", "DOUBLE": "a number", "BIGINT": "a whole number"}
         col_type = next(c.type for c in SCHEMA[table] if c.name == name)
         more = f"; {n - 1} more row(s) like it" if n > 1 else ""
-        raise DataError(
-            f"{path}: {where}, column '{actual}': cannot read {value!r} as "
-            f"{kind[col_type]}{more}; fix the source data"
-        )
+        what = f"cannot read {value!r} as a date/time"
+        if col_type != "TIMESTAMP":
+            what = explain(value, fmt)
+            if col_type == "BIGINT" and what == f"cannot read {value!r} as a number":
+                what = f"cannot read {value!r} as a whole number"
+        fix = "" if "source." in what else "; fix the source data"
+        raise DataError(f"{path}: {where}, column '{actual}': {what}{more}{fix}")
 
 
 def _first_row(con, src: str, column: str, cond: str, is_csv: bool) -> tuple[str, str]:
@@ -379,18 +439,15 @@ def _first_row(con, src: str, column: str, cond: str, is_csv: bool) -> tuple[str
     return _where(row, is_csv), value
 
 
-def _where(row: int, is_csv: bool) -> str:
-    """Return "row N", with the file line for CSV (the header is line 1)."""
-    return f"row {row}" + (f" (line {row + 1})" if is_csv else "")
+#: Money one value may carry (revenue, rate, total_payout): sums are exact DECIMAL(18, 4),
+#: which holds less than 10^14; a value anywhere near it is a unit or export error.
+MAX_MONEY = 1e14
 
 
-#: Revenue a single tracking row may carry: sums are exact DECIMAL(18, 4), which holds less
-#: than 10^14; a row anywhere near it is a unit or export error, not a sale.
-MAX_REVENUE = 1e14
-
-
-def _check_range(con, raw: str, path: Path, actual: str, bad: str, *, is_csv: bool) -> None:
-    """Raise DataError naming the first row whose revenue is NaN, infinite or too large."""
+def _check_range(
+    con, raw: str, path: Path, name: str, actual: str, bad: str, *, is_csv: bool
+) -> None:
+    """Raise DataError naming the first row whose money value is NaN, infinite or too large."""
     n = con.execute(f"SELECT count(*) FROM {raw} WHERE {bad}").fetchall()[0][0]
     if n:  # numbering rows costs a second pass: only for the message
         where, value = _first_row(con, raw, actual, bad, is_csv)
@@ -398,10 +455,10 @@ def _check_range(con, raw: str, path: Path, actual: str, bad: str, *, is_csv: bo
         what = (
             "is not a number"
             if value.strip().lower() in ("nan", "inf", "-inf", "infinity", "-infinity")
-            else f"is out of range (a row must carry less than {MAX_REVENUE:,.0f})"
+            else f"is out of range (a money value must be less than {MAX_MONEY:,.0f})"
         )
         raise DataError(
-            f"{path}: {where}, column '{actual}': revenue {value} {what}{more}; fix the source data"
+            f"{path}: {where}, column '{actual}': {name} {value} {what}{more}; fix the source data"
         )
 
 
@@ -428,50 +485,55 @@ def _apply_value_map(con: duckdb.DuckDBPyConnection, table: str, config: Config)
     con.execute(f"CREATE VIEW mapped_{table} AS SELECT {', '.join(exprs)} FROM typed_{table}")
 
 
-def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> None:
-    """Create the canonical view, excluding unusable rows; record what was excluded."""
-    con, key = ds.con, KEYS[table]
-    src = f"mapped_{table}"
+#: Rows excluded as negative, per table.
+NEGATIVE = {
+    "posts": "reach < 0 OR likes < 0 OR comments < 0",
+    "tracking_data": "orders < 0 OR revenue < 0",
+    "payouts": "rate < 0",
+    "influencers": "follower_count < 0",
+}
+
+
+def _exclusions(
+    ds: Dataset, table: str, path: Path, key: tuple[str, str] | None, zoned: bool = False
+) -> None:
+    """Create the canonical view, excluding unusable rows; record what was excluded.
+
+    ``key`` is the row id (canonical name, file column), None when the file has none.
+    """
+    con, src = ds.con, f"mapped_{table}"
     required = [c.name for c in SCHEMA[table] if c.required]
     nulls = " OR ".join(f"{_q(c)} IS NULL" for c in required)
-    negative = {
-        "posts": "reach < 0 OR likes < 0 OR comments < 0",
-        "tracking_data": "orders < 0 OR revenue < 0",
-        "payouts": "rate < 0",
-        "influencers": "follower_count < 0",
-    }[table]
+    negative = NEGATIVE[table]
     revenue = "revenue" if table == "tracking_data" else "0"
+    k = _q(key[0]) if key else None
     if table == "tracking_data":
-        # The id's null check is the id scan's: it reads a 10M-string column anyway.
-        other = " OR ".join(f"{_q(c)} IS NULL" for c in required if c != key) or "false"
-        n_rows, n_ids, n_dup = _scan_tracking(ds, src, key, other, negative, zoned)
-        if n_ids < n_rows:  # rare: rows without an id; count them with the rest
-            _aggregate_tracking(con, src, nulls, negative, zoned)
+        _, n_ids, n_dup = _scan_tracking(ds, src, key[0] if key else None, nulls, negative, zoned)
         total, n_null, rev_null, n_neg, rev_neg = con.execute(
-            "SELECT sum(n), coalesce(sum(n) FILTER (WHERE status = 'missing'), 0), "
+            "SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE status = 'missing'), 0), "
             "CAST(coalesce(sum(revenue) FILTER (WHERE status = 'missing'), 0) AS DOUBLE), "
             "coalesce(sum(n) FILTER (WHERE status = 'negative'), 0), "
-            "CAST(coalesce(sum(revenue) FILTER (WHERE status = 'negative'), 0) AS DOUBLE) FROM tracking_agg"
+            "CAST(coalesce(sum(revenue) FILTER (WHERE status = 'negative'), 0) AS DOUBLE) "
+            "FROM tracking_agg"
         ).fetchall()[0]
-        total = total or 0
     else:
-        total, n_null, rev_null, n_neg, rev_neg, n_dup = con.execute(
+        total, n_null, rev_null, n_neg, rev_neg, n_ids, n_dup = con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {nulls}), "
             f"coalesce(sum({revenue}) FILTER (WHERE {nulls}), 0), "
             f"count(*) FILTER (WHERE NOT ({nulls}) AND ({negative})), "
             f"coalesce(sum({revenue}) FILTER (WHERE NOT ({nulls}) AND ({negative})), 0), "
-            f"count({_q(key)}) - count(DISTINCT {_q(key)}) FROM {src}"
+            f"count({k or '*'}), {f'count({k}) - count(DISTINCT {k})' if k else '0'} FROM {src}"
         ).fetchall()[0]
     ds.rows[table] = int(total)
-    file = path.name
     if n_dup and table in ("influencers", "payouts"):
         dup = con.execute(
-            f"SELECT {_q(key)} FROM {src} GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 3"
+            f"SELECT {k} FROM {src} GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 3"
         ).fetchall()
         raise DataError(
-            f"{path}: column '{key}': {n_dup} duplicate id(s), e.g. {dup[0][0]!r}; each "
-            f"{key} must appear once in {table} (keep one row per influencer)"
+            f"{path}: column '{KEYS[table]}': {n_dup} duplicate id(s), e.g. {dup[0][0]!r}; each "
+            f"{KEYS[table]} must appear once in {table} (keep one row per influencer)"
         )
+    file = path.name
     if n_null:
         ds.issues.append(
             Issue(
@@ -501,52 +563,111 @@ def _exclusions(ds: Dataset, table: str, path: Path, zoned: bool = False) -> Non
         )
     keep = f"NOT ({nulls}) AND NOT coalesce({negative}, false)"
     view = _canonical_name(table)
+    if key and n_ids < total:
+        _record_missing_ids(ds, table, path, src, key[0], keep, int(total - n_ids))
     if n_dup:
-        # Facts: keep the first row of each id, count the rest as excluded duplicates.
-        con.execute(
-            f"CREATE VIEW {view}_dedup AS SELECT * FROM {src} WHERE {keep} "
-            f"QUALIFY row_number() OVER (PARTITION BY {_q(key)}) = 1"
-        )
-        rev_dup = con.execute(
-            f"SELECT coalesce((SELECT sum({revenue}) FROM {src} WHERE {keep}), 0) - "
-            f"coalesce((SELECT sum({revenue}) FROM {view}_dedup), 0)"
-        ).fetchall()[0][0]
-        ds.issues.append(
-            Issue(
-                "duplicate_ids",
-                "warning",
-                f"{n_dup} {table} row(s) repeat an existing {key}; only the first was kept",
-                table=table,
-                file=file,
-                rows=n_dup,
-                revenue=float(rev_dup or 0),
-                examples=[
-                    str(r[0])
-                    for r in con.execute(
-                        f"SELECT {_q(key)} FROM {src} GROUP BY 1 HAVING count(*) > 1 "
-                        f"ORDER BY 1 LIMIT {_EXAMPLES}"
-                    ).fetchall()
-                ],
-            )
-        )
-        con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {view}_dedup")
+        check_conflicts(con, src, table, path, key)
+        _drop_repeats(ds, table, path, src, keep, key[0], n_dup)
         if table == "tracking_data":
             _aggregate_tracking(con, f"{view}_dedup", nulls, negative, zoned)
     else:
         con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {src} WHERE {keep}")
 
 
+def _record_missing_ids(
+    ds: Dataset, table: str, path: Path, src: str, key: str, keep: str, n: int
+) -> None:
+    """Record fact rows that have an id column but no id: kept, each its own event."""
+    revenue = "revenue" if table == "tracking_data" else "0"
+    rev = ds.con.execute(
+        f"SELECT CAST(coalesce(sum({revenue}), 0) AS DOUBLE) FROM {src} "
+        f"WHERE {_q(key)} IS NULL AND {keep}"
+    ).fetchall()[0][0]
+    ds.issues.append(
+        Issue(
+            "missing_ids",
+            "warning",
+            f"{n} {table} row(s) have no {key}; each counts as its own {EVENT[table]}, "
+            "unchecked for repeats",
+            table=table,
+            file=path.name,
+            rows=n,
+            revenue=rev,
+            examples=_example_rows(ds.con, src, f"{_q(key)} IS NULL"),
+        )
+    )
+
+
+def _drop_repeats(
+    ds: Dataset, table: str, path: Path, src: str, keep: str, key: str, n_dup: int
+) -> None:
+    """Keep one of each exact repeat of a row (same id, same content); record the rest."""
+    con, k, view = ds.con, _q(key), _canonical_name(table)
+    revenue = "revenue" if table == "tracking_data" else "0"
+    con.execute(
+        f"CREATE VIEW {view}_dedup AS SELECT * FROM {src} WHERE {keep} "
+        f"QUALIFY {k} IS NULL OR row_number() OVER (PARTITION BY {k}) = 1"
+    )
+    rev_dup = con.execute(
+        f"SELECT coalesce((SELECT sum({revenue}) FROM {src} WHERE {keep}), 0) - "
+        f"coalesce((SELECT sum({revenue}) FROM {view}_dedup), 0)"
+    ).fetchall()[0][0]
+    examples = con.execute(
+        f"SELECT {k} FROM {src} WHERE {k} IS NOT NULL GROUP BY 1 HAVING count(*) > 1 "
+        f"ORDER BY 1 LIMIT {_EXAMPLES}"
+    ).fetchall()
+    ds.issues.append(
+        Issue(
+            "duplicate_rows",
+            "warning",
+            f"{n_dup} {table} row(s) repeat another row exactly (same {key}, same content); "
+            "each was counted once",
+            table=table,
+            file=path.name,
+            rows=n_dup,
+            revenue=float(rev_dup or 0),
+            examples=[str(r[0]) for r in examples],
+        )
+    )
+    con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {view}_dedup")
+
+
+def _check_empty(ds: Dataset, table: str, path: Path, config: Config) -> None:
+    """Stop on a table with no rows, unless source.allow_empty lists it (then record it)."""
+    if ds.rows[table]:
+        return
+    if table not in config.source.allow_empty:
+        raise DataError(
+            f"{path}: {table} has no rows (only a header); a report from it would show "
+            f"nothing where the last one showed data: check the export, or list {table} "
+            "under source.allow_empty if it may be empty"
+        )
+    ds.issues.append(
+        Issue(
+            "empty_table",
+            "warning",
+            f"{table} has no rows (allowed by source.allow_empty)",
+            table=table,
+            file=path.name,
+        )
+    )
+
+
 def _scan_tracking(
-    ds: Dataset, src: str, key: str, nulls: str, negative: str, zoned: bool
+    ds: Dataset, src: str, key: str | None, nulls: str, negative: str, zoned: bool
 ) -> tuple[int, int, int]:
-    """Build ``tracking_agg`` and count duplicate ids; return ``_count_duplicate_ids``'s triple.
+    """Build ``tracking_agg`` and count duplicate ids; return ``count_duplicate_ids``'s triple.
 
     Facts are big: one aggregating scan both counts exclusions and builds the table every
     later check and every preset reads. The id check is a second scan; it runs alongside on
     its own cursor, since it is mostly single-threaded and leaves a core free.
     """
+    if key is None:  # no ids: every row is an event, nothing to check
+        with ds.timed("scan + aggregate tracking"):
+            _aggregate_tracking(ds.con, src, nulls, negative, zoned)
+        return 0, 0, 0
     with ds.con.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as pool:
-        ids = pool.submit(_count_duplicate_ids, cursor, src, key)
+        ids = pool.submit(count_duplicate_ids, cursor, src, key)
         try:
             with ds.timed("scan + aggregate tracking"):
                 _aggregate_tracking(ds.con, src, nulls, negative, zoned)
@@ -555,27 +676,6 @@ def _scan_tracking(
             raise
         with ds.timed("duplicate tracking ids (wait)"):
             return ids.result()
-
-
-def _count_duplicate_ids(con, src: str, key: str) -> tuple[int, int, int]:
-    """Return (rows, rows with an id, rows repeating an id seen before) of ``src``.
-
-    Ids that only ever increase, in the order the engine hands the rows over, are unique: one
-    streaming pass with no hash table proves it (0.25 s for 10M ids here, against 0.65-1.3 s
-    for count(DISTINCT)). Ids exported from a database usually come in order; any other
-    order, or an id missing, falls back to the exact count.
-    """
-    k = _q(key)
-    rows, with_id, heads, unordered = con.execute(
-        f"SELECT count(*), count(k), count(*) FILTER (WHERE prev IS NULL), "
-        f"count(*) FILTER (WHERE k <= prev) "
-        f"FROM (SELECT {k} AS k, lag({k}) OVER () AS prev FROM {src})"
-    ).fetchall()[0]
-    # ``heads`` == 1 shows the rows formed one chain (each compared with its predecessor).
-    if with_id == rows and heads == min(rows, 1) and not unordered:
-        return rows, with_id, 0
-    n_dup = con.execute(f"SELECT count({k}) - count(DISTINCT {k}) FROM {src}").fetchall()[0][0]
-    return rows, with_id, n_dup
 
 
 def _aggregate_tracking(con, src: str, nulls: str, negative: str, zoned: bool) -> None:
@@ -663,6 +763,7 @@ def _check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> No
                 examples=list(ex_posts),
             )
         )
+    _check_unknown_payees(ds, paths["payouts"])
     con.execute(
         "CREATE VIEW influencers AS SELECT * FROM influencers_valid; "
         "CREATE VIEW payouts AS SELECT * FROM payouts_valid "
@@ -693,6 +794,26 @@ def _check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> No
                 file=paths["tracking_data"].name,
                 rows=n,
                 revenue=rev,
+                examples=list(ex),
+            )
+        )
+
+
+def _check_unknown_payees(ds: Dataset, path: Path) -> None:
+    """Record payout terms for influencers missing from influencers (left out of reports)."""
+    n, ex = ds.con.execute(
+        "SELECT count(*), list(DISTINCT p.influencer_id ORDER BY p.influencer_id)[1:3] "
+        "FROM payouts_valid p ANTI JOIN influencers_valid i USING (influencer_id)"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "unknown_influencer",
+                "warning",
+                f"{n} payout row(s) name influencers missing from influencers and were excluded",
+                table="payouts",
+                file=path.name,
+                rows=n,
                 examples=list(ex),
             )
         )
