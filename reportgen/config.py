@@ -210,7 +210,7 @@ SOURCE_FIELDS: dict[str, Option] = {
     "path": Str("Folder of CSV or Parquet files in the seed layout (kind: files).", "data"),
     "format": Choice("File format in path.", ["auto", "csv", "parquet"], default="auto"),
     "files": MapOf(
-        "File name (without extension) of each table when it differs from the table name.",
+        "File name of each table when it differs from the table name (an extension picks that file).",
         Str(""),
         default=dict,
     ),

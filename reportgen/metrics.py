@@ -7,9 +7,10 @@ small slice reaches pandas, where the final arithmetic happens.
 
 Definitions (see README "How the numbers are computed"):
   payout   per_post: rate x posts in the window; per_order: rate x orders in the window;
-           revenue_share: rate x revenue in the window. With a brand filter, a per-post cost is
-           split across brands by the influencer's revenue share in the window (all-time share
-           when the window has none; an equal split when the influencer never sold anything).
+           revenue_share: rate x revenue in the window. With a brand filter, a post's fee goes
+           to the post's brand when it names one; other posts' fees are split across brands by
+           the influencer's revenue share in the window (all-time share when the window has
+           none; an equal split when the influencer never sold anything).
   ROAS     revenue / payout; n/a when payout is zero or the terms are missing.
   KPI ROAS revenue of influencers with payout terms / their payout.
 """
@@ -49,6 +50,7 @@ BRAND_SPLIT = (
     "equal split when the influencer never sold anything); only the selected brands' share "
     "counts here."
 )
+BRAND_POSTS = "A post that names its brand charges its whole fee to that brand, never split."
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Engine:
     _backend: Any = None
     _facts: dict[str, Any] = field(default_factory=dict)
     _dims: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _branded: bool | None = None
 
     @property
     def backend(self) -> Any:
@@ -97,6 +100,13 @@ class Engine:
             df = df.sort_values("influencer_id", ignore_index=True)
             self._dims["influencers"] = df.set_index("influencer_id", drop=False)
         return self._dims["influencers"]
+
+    def branded_posts(self) -> bool:
+        """Return True when any post names its brand (the report then says how it counts)."""
+        if self._branded is None:
+            p = self.backend.table("posts")
+            self._branded = bool(p.filter(p.brand.notnull()).count().execute())
+        return self._branded
 
     def lifetime_brand_mix(self, tz: str) -> pd.DataFrame:
         """Return revenue per influencer and brand over all data (for cost splitting)."""
@@ -206,9 +216,13 @@ class Engine:
         p = p.mutate(day=_local_day(p.date, tz, self.ds.zoned)).join(i, "influencer_id")
         j = p.join(spec, p.day == spec.day)
         j = j.filter(_matches(spec, j.inf_category, j.inf_platform))
+        branded = j.brand.notnull()
         return j.group_by("job", "period", "influencer_id", "platform").aggregate(
             # Sums of BIGINT are HUGEINT in DuckDB, which Ibis turns into slow Python Decimals.
             posts=j.count(),
+            branded=j.count(where=branded),
+            # Posts whose own brand is one the job selects: their whole fee counts.
+            own=j.count(where=branded & (j.all_brands | j.brands.contains(j.brand))),
             reach=j.reach.sum().cast("int64"),
             likes=j.likes.sum().cast("int64"),
             comments=j.comments.sum().cast("int64"),
@@ -279,9 +293,10 @@ def _influencer_table(
 ) -> pd.DataFrame:
     """Return one row per job, period and influencer with payout and ROAS, for all jobs."""
     keys = ["job", "period", "influencer_id"]
-    posts = frames["posts"].groupby(keys, as_index=False)[["posts", "reach", "likes", "comments"]]
+    counts = ["posts", "branded", "own", "reach", "likes", "comments"]
+    posts = frames["posts"].groupby(keys, as_index=False)[counts]
     t = frames["per"].merge(posts.sum(), on=keys, how="outer").sort_values(keys, ignore_index=True)
-    for c in ["orders", "posts", "reach", "likes", "comments"]:
+    for c in ["orders", *counts]:
         t[c] = t[c].fillna(0).astype("int64")
     for c in ["revenue", "revenue_all"]:
         t[c] = t[c].fillna(0.0).astype(float)
@@ -293,7 +308,7 @@ def _influencer_table(
     t["profitable"] = pd.array(
         [pd.NA if np.isnan(r) else bool(r >= 1) for r in t["roas"]], dtype="boolean"
     )
-    return t.drop(columns=["brand_share", "revenue_all"]).reset_index(drop=True)
+    return t.drop(columns=["brand_share", "revenue_all", "branded", "own"]).reset_index(drop=True)
 
 
 def _brand_share(t: pd.DataFrame, presets: list[Preset], mix: pd.DataFrame) -> pd.Series:
@@ -321,10 +336,15 @@ def _brand_share(t: pd.DataFrame, presets: list[Preset], mix: pd.DataFrame) -> p
 
 
 def _payout(t: pd.DataFrame) -> pd.Series:
-    """Return each influencer's payout in the window from basis and rate (NaN: no terms)."""
+    """Return each influencer's payout in the window from basis and rate (NaN: no terms).
+
+    A post that names its brand charges its whole fee to that brand; the fees of posts
+    without a brand are split by ``brand_share``.
+    """
     basis, rate = t["basis"], t["rate"].astype(float)
     pay = pd.Series(np.nan, index=t.index, dtype=float)
-    pay = pay.mask(basis == "per_post", rate * t["posts"] * t["brand_share"])
+    posts = (t["posts"] - t["branded"]) * t["brand_share"] + t["own"]
+    pay = pay.mask(basis == "per_post", rate * posts)
     pay = pay.mask(basis == "per_order", rate * t["orders"])
     pay = pay.mask(basis == "revenue_share", rate * t["revenue"])
     return pay.round(2)
@@ -350,6 +370,8 @@ def _report(
     assumptions = [a.format(tz=preset.timezone, currency=preset.currency) for a in ASSUMPTIONS]
     if preset.filters.brands:
         assumptions.append(BRAND_SPLIT)
+        if engine.branded_posts():
+            assumptions.append(BRAND_POSTS)
     daily = split["daily"].get(job, split["daily"][None]).set_index("day")[["revenue", "orders"]]
     daily = daily.reindex(window.dates(), fill_value=0).rename_axis("date").reset_index()
     daily["orders"] = daily["orders"].astype("int64")

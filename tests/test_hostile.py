@@ -248,7 +248,187 @@ DATA_CASES: list[Case] = [
         exit=3,
         says=("tracking_data.csv",),
     ),
+    Case(
+        "decimal-comma-semicolon",
+        "#7: 2000,50 in a semicolon CSV was read as 200050",
+        lambda ws: _semicolons(ws, T01="2000,50"),
+        exit=3,
+        says=("tracking_data.csv: row 1 (line 2), column 'revenue'", "source.decimal: ','"),
+    ),
+    Case(
+        "decimal-comma-declared",
+        "#7: the same file, declared, reads 2000.50 (+0.50) and 1.500,25 (+0.25)",
+        lambda ws: (
+            _semicolons(ws, T01="2000,50", T02="1.500,25"),
+            _source(ws, "decimal: ','\n  thousands: '.'"),
+        ),
+        check=lambda ws, r: _expect_kpi(ws, r, "revenue", 6700.75),
+    ),
+    Case(
+        "decimal-comma-quoted",
+        '#7: a quoted "1,5" in a comma CSV read as 15',
+        lambda ws: ws.edit("data/tracking_data.csv", ",1,500\n", ',1,"1,5"\n'),
+        exit=3,
+        says=("row 3 (line 4), column 'revenue'", "'1,5'", "source.decimal: ','"),
+    ),
+    Case(
+        "thousands-ambiguous",
+        "#7: 1,500 is 1500 or 1.5",
+        lambda ws: ws.edit("data/tracking_data.csv", ",2,1500\n", ',2,"1,500"\n'),
+        exit=3,
+        says=("row 2 (line 3), column 'revenue'", "'1,500' is ambiguous", "source.thousands"),
+    ),
+    Case(
+        "tracking-header-only",
+        "#7: a header-only tracking file published a zero-revenue report",
+        lambda ws: ws.write("data/tracking_data.csv", TRACKING_HEADER),
+        exit=3,
+        says=("tracking_data.csv: tracking_data has no rows", "source.allow_empty"),
+    ),
+    Case(
+        "tracking-empty-file",
+        "#7: a zero-byte tracking file",
+        lambda ws: ws.write("data/tracking_data.csv", ""),
+        exit=3,
+        says=("tracking_data.csv: the file is empty",),
+    ),
+    Case(
+        "posts-empty-allowed",
+        "#7: the opt-out gives a finding, and the tracking numbers stand",
+        lambda ws: (
+            ws.write("data/posts.csv", (ws.data / "posts.csv").read_text().splitlines()[0]),
+            _source(ws, "allow_empty: [posts]"),
+        ),
+        check=lambda ws, r: (
+            _expect_kpi(ws, r, "revenue", 6700),
+            _expect_finding(ws, "empty_table", rows=0),
+        ),
+    ),
+    Case(
+        "id-conflict",
+        "#7: one tracking_id on two different sales dropped the second as a duplicate",
+        lambda ws: _append(ws, "tracking_data", "T02,x,y,A1,U9,BCAA,2025-07-03 09:00:00,1,700"),
+        exit=3,
+        says=("tracking_data.csv: column 'tracking_id': id 'T02'", "row 2 (line 3), row 10"),
+    ),
+    Case(
+        "id-exact-repeat",
+        "#7: an exact repeat counts once and is reported with its revenue",
+        lambda ws: _append(ws, "tracking_data", _tracking_row(ws, "T01")),
+        check=lambda ws, r: (
+            _expect_kpi(ws, r, "revenue", 6700),
+            _expect_finding(ws, "duplicate_rows", rows=1, revenue=2000),
+        ),
+    ),
+    Case(
+        "ids-absent",
+        "#7: the assignment's layout has no tracking_id or post_id: every row is an event",
+        lambda ws: (
+            _drop_first_column(ws, "tracking_data", repeat="T01"),
+            _drop_first_column(ws, "posts"),
+        ),
+        check=lambda ws, r: _expect_kpi(ws, r, "revenue", 8700),
+    ),
+    Case(
+        "csv-and-parquet",
+        "#7: payouts.csv and payouts.parquet: Parquet won silently",
+        lambda ws: _to_parquet(ws, "payouts"),
+        exit=3,
+        says=("both payouts.parquet and payouts.csv", "source.format"),
+    ),
+    Case(
+        "rate-out-of-range",
+        "#7: a rate of 1e20 was accepted while revenue >= 1e14 was refused",
+        lambda ws: ws.edit("data/payouts.csv", "B2,per_order,100,", "B2,per_order,1e20,"),
+        exit=3,
+        says=("payouts.csv: row 2 (line 3), column 'rate'", "out of range"),
+    ),
+    Case(
+        "payee-unknown",
+        "#7: payout terms of an influencer missing from influencers gave no finding",
+        lambda ws: _append(ws, "payouts", "Z9,per_post,700,1,700"),
+        check=lambda ws, r: _expect_finding(ws, "unknown_influencer", rows=1, examples=["Z9"]),
+    ),
+    Case(
+        "post-brand",
+        "#7: posts.brand: P1 paid by HKVitals charges its 1000 to HKVitals (+ 1000 x 500/4000)",
+        lambda ws: (
+            _add_post_brand(ws, P1="HKVitals"),
+            ws.edit(
+                "config.yaml",
+                "formats: [html, csv]",
+                "formats: [html, csv]\n    brands: [HKVitals]",
+            ),
+        ),
+        check=lambda ws, r: _expect_kpi(ws, r, "payout", 1125),
+    ),
 ]
+
+TRACKING_HEADER = "tracking_id,source,campaign,influencer_id,user_id,product,date,orders,revenue\n"
+
+
+def _source(ws: Workspace, lines: str) -> None:
+    """Add lines under the config's source section."""
+    ws.edit("config.yaml", "  path: data\n", f"  path: data\n  {lines}\n")
+
+
+def _append(ws: Workspace, table: str, row: str) -> None:
+    with (ws.data / f"{table}.csv").open("a") as fh:
+        fh.write(row + "\n")
+
+
+def _tracking_row(ws: Workspace, ident: str) -> str:
+    lines = (ws.data / "tracking_data.csv").read_text().splitlines()
+    return next(line for line in lines if line.startswith(f"{ident},"))
+
+
+def _semicolons(ws: Workspace, **revenue: str) -> None:
+    """Rewrite tracking_data.csv with ';' between fields and some revenue as text."""
+    path = ws.data / "tracking_data.csv"
+    out = []
+    for line in path.read_text().splitlines():
+        fields = line.split(",")
+        fields[-1] = revenue.get(fields[0], fields[-1])
+        out.append(";".join(fields))
+    path.write_text("\n".join(out) + "\n")
+
+
+def _drop_first_column(ws: Workspace, table: str, repeat: str | None = None) -> None:
+    """Remove the id column; ``repeat`` appends that row again (a genuine second sale)."""
+    path = ws.data / f"{table}.csv"
+    lines = path.read_text().splitlines()
+    extra = [line for line in lines if repeat and line.startswith(f"{repeat},")]
+    path.write_text("".join(line.split(",", 1)[1] + "\n" for line in [*lines, *extra]))
+
+
+def _to_parquet(ws: Workspace, table: str) -> None:
+    import duckdb
+
+    csv = ws.data / f"{table}.csv"
+    duckdb.connect().execute(
+        f"COPY (SELECT * FROM read_csv('{csv}')) TO '{ws.data / table}.parquet'"
+    )
+
+
+def _add_post_brand(ws: Workspace, **brands: str) -> None:
+    path = ws.data / "posts.csv"
+    lines = path.read_text().splitlines()
+    out = [lines[0] + ",brand"]
+    out += [f"{line},{brands.get(line.split(',')[0], '')}" for line in lines[1:]]
+    path.write_text("\n".join(out) + "\n")
+
+
+def _expect_kpi(ws: Workspace, r: subprocess.CompletedProcess, key: str, value: float) -> None:
+    assert r.returncode == 0, r.stderr
+    assert ws.summary()["kpis"][key] == pytest.approx(value)
+
+
+def _expect_finding(ws: Workspace, code: str, **fields) -> None:
+    found = {i["code"]: i for i in ws.summary()["data_quality"]}
+    assert code in found, found
+    for key, value in fields.items():
+        assert found[code][key] == value, (key, found[code])
+
 
 # --- state, schedule, output -----------------------------------------------------------------
 STATE_CASES: list[Case] = [
