@@ -253,3 +253,15 @@ def test_post_brand_takes_its_whole_fee(tmp_path, tiny):
     pay, notes = a1_payouts(tmp_path, tiny, "  columns: {posts: {brand: sponsor}}\n")
     assert pay == {"all": 2000, "mb": 875, "hkv": 1125, "gritzo": 0}
     assert any("names its brand" in n for n in notes)
+
+
+def test_post_brand_nobody_sells_is_a_finding(tmp_path, tiny):
+    path = tiny / "posts.csv"
+    lines = path.read_text().splitlines()
+    lines[0] += ",brand"
+    lines[1:] = [line + (",Muscleblaze" if line.startswith("P3,") else ",") for line in lines[1:]]
+    path.write_text("\n".join(lines) + "\n")
+    found = {i.code: i for i in load(tmp_path, tiny).issues if i.table == "posts"}
+    assert (found["unknown_brand"].rows, found["unknown_brand"].examples) == (1, ["Muscleblaze"])
+    ds = load(tmp_path, tiny, "  values: {posts.brand: {Muscleblaze: MuscleBlaze}}\n")
+    assert "unknown_brand" not in {i.code for i in ds.issues}

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from reportgen import config, metrics
 from reportgen.errors import DataError, SourceUnavailable
-from reportgen.sources import files, open_dataset
 from reportgen.sources import ids as id_rules
+from reportgen.sources import open_dataset
 from tests.conftest import PEER, ROOT, make_config
 
 PRESET = "presets:\n  all: {window: {start: 2025-07-01, end: 2025-07-07}}\n"

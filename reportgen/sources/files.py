@@ -764,6 +764,7 @@ def _check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> No
             )
         )
     _check_unknown_payees(ds, paths["payouts"])
+    _check_post_brands(ds, paths["posts"])
     con.execute(
         "CREATE VIEW influencers AS SELECT * FROM influencers_valid; "
         "CREATE VIEW payouts AS SELECT * FROM payouts_valid "
@@ -812,6 +813,28 @@ def _check_unknown_payees(ds: Dataset, path: Path) -> None:
                 "warning",
                 f"{n} payout row(s) name influencers missing from influencers and were excluded",
                 table="payouts",
+                file=path.name,
+                rows=n,
+                examples=list(ex),
+            )
+        )
+
+
+def _check_post_brands(ds: Dataset, path: Path) -> None:
+    """Record posts naming a brand that neither the catalogue nor any sale knows."""
+    n, ex = ds.con.execute(
+        "SELECT count(*), list(DISTINCT brand ORDER BY brand)[1:3] FROM posts_valid "
+        "WHERE brand NOT IN (SELECT brand FROM catalogue UNION ALL "
+        "SELECT src_brand FROM tracking_agg WHERE src_brand IS NOT NULL)"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "unknown_brand",
+                "warning",
+                f"{n} post(s) name brands no product or sale has; their per-post fees count "
+                "in no brand report (map the names with source.values: {posts.brand: ...})",
+                table="posts",
                 file=path.name,
                 rows=n,
                 examples=list(ex),
