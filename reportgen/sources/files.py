@@ -18,13 +18,19 @@ from pathlib import Path
 
 import duckdb
 
-from reportgen.catalogue import UNMAPPED_BRAND
 from reportgen.config import TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.model import Issue
 from reportgen.sources import Dataset
-from reportgen.sources.ids import EVENT, check_conflicts, count_duplicate_ids
+from reportgen.sources.checks import BASES, check_payouts, check_references
+from reportgen.sources.ids import (
+    check_conflicts,
+    count_duplicate_ids,
+    drop_repeats,
+    record_missing_ids,
+)
 from reportgen.sources.numbers import NumberFormat, explain, parse_sql
+from reportgen.sources.sql import example_rows
 from reportgen.sources.sql import lit as _lit
 from reportgen.sources.sql import q as _q
 from reportgen.sources.sql import where as _where
@@ -92,8 +98,7 @@ KEYS = {
     "payouts": "influencer_id",
 }
 
-#: Payout bases we compute, and spellings seen in public variants of the seed.
-BASES = ("per_post", "per_order", "revenue_share")
+#: Spellings of payout bases seen in public variants of the seed.
 BASIS_ALIASES = {
     "post": "per_post",
     "per post": "per_post",
@@ -132,8 +137,8 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
         ds.zoned = zoned_any
         _register_catalogue(con, config)
         with ds.timed("checks"):
-            _check_references(ds, config, paths)
-            _check_payouts(ds, paths["payouts"])
+            check_references(ds, config, paths)
+            check_payouts(ds, paths["payouts"])
         with ds.timed("file hashes (wait)"):
             for table, path in paths.items():
                 ds.provenance["files"][table] = {
@@ -545,7 +550,7 @@ def _exclusions(
                 file=file,
                 rows=n_null,
                 revenue=rev_null,
-                examples=_example_rows(con, src, nulls),
+                examples=example_rows(con, src, nulls),
             )
         )
     if n_neg:
@@ -558,78 +563,20 @@ def _exclusions(
                 file=file,
                 rows=n_neg,
                 revenue=rev_neg,
-                examples=_example_rows(con, src, f"NOT ({nulls}) AND ({negative})"),
+                examples=example_rows(con, src, f"NOT ({nulls}) AND ({negative})"),
             )
         )
     keep = f"NOT ({nulls}) AND NOT coalesce({negative}, false)"
     view = _canonical_name(table)
     if key and n_ids < total:
-        _record_missing_ids(ds, table, path, src, key[0], keep, int(total - n_ids))
+        record_missing_ids(ds, table, path, src, key[0], keep, int(total - n_ids))
     if n_dup:
         check_conflicts(con, src, table, path, key)
-        _drop_repeats(ds, table, path, src, keep, key[0], n_dup)
+        drop_repeats(ds, table, path, src, keep, key[0], n_dup)
         if table == "tracking_data":
             _aggregate_tracking(con, f"{view}_dedup", nulls, negative, zoned)
     else:
         con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {src} WHERE {keep}")
-
-
-def _record_missing_ids(
-    ds: Dataset, table: str, path: Path, src: str, key: str, keep: str, n: int
-) -> None:
-    """Record fact rows that have an id column but no id: kept, each its own event."""
-    revenue = "revenue" if table == "tracking_data" else "0"
-    rev = ds.con.execute(
-        f"SELECT CAST(coalesce(sum({revenue}), 0) AS DOUBLE) FROM {src} "
-        f"WHERE {_q(key)} IS NULL AND {keep}"
-    ).fetchall()[0][0]
-    ds.issues.append(
-        Issue(
-            "missing_ids",
-            "warning",
-            f"{n} {table} row(s) have no {key}; each counts as its own {EVENT[table]}, "
-            "unchecked for repeats",
-            table=table,
-            file=path.name,
-            rows=n,
-            revenue=rev,
-            examples=_example_rows(ds.con, src, f"{_q(key)} IS NULL"),
-        )
-    )
-
-
-def _drop_repeats(
-    ds: Dataset, table: str, path: Path, src: str, keep: str, key: str, n_dup: int
-) -> None:
-    """Keep one of each exact repeat of a row (same id, same content); record the rest."""
-    con, k, view = ds.con, _q(key), _canonical_name(table)
-    revenue = "revenue" if table == "tracking_data" else "0"
-    con.execute(
-        f"CREATE VIEW {view}_dedup AS SELECT * FROM {src} WHERE {keep} "
-        f"QUALIFY {k} IS NULL OR row_number() OVER (PARTITION BY {k}) = 1"
-    )
-    rev_dup = con.execute(
-        f"SELECT coalesce((SELECT sum({revenue}) FROM {src} WHERE {keep}), 0) - "
-        f"coalesce((SELECT sum({revenue}) FROM {view}_dedup), 0)"
-    ).fetchall()[0][0]
-    examples = con.execute(
-        f"SELECT {k} FROM {src} WHERE {k} IS NOT NULL GROUP BY 1 HAVING count(*) > 1 "
-        f"ORDER BY 1 LIMIT {_EXAMPLES}"
-    ).fetchall()
-    ds.issues.append(
-        Issue(
-            "duplicate_rows",
-            "warning",
-            f"{n_dup} {table} row(s) repeat another row exactly (same {key}, same content); "
-            "each was counted once",
-            table=table,
-            file=path.name,
-            rows=n_dup,
-            revenue=float(rev_dup or 0),
-            examples=[str(r[0]) for r in examples],
-        )
-    )
-    con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {view}_dedup")
 
 
 def _check_empty(ds: Dataset, table: str, path: Path, config: Config) -> None:
@@ -704,234 +651,11 @@ def _canonical_name(table: str) -> str:
     return "tracking" if table == "tracking_data" else table
 
 
-def _example_rows(con, src: str, cond: str) -> list[str]:
-    rows = con.execute(
-        f"SELECT row_number FROM (SELECT row_number() OVER () AS row_number, * FROM {src}) "
-        f"WHERE {cond} ORDER BY 1 LIMIT {_EXAMPLES}"
-    ).fetchall()
-    return [f"row {r[0]}" for r in rows]
-
-
 def _register_catalogue(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     rows = ", ".join(f"({_lit(p)}, {_lit(b)})" for p, b in sorted(config.products.items()))
     con.execute("CREATE TABLE catalogue (product VARCHAR, brand VARCHAR)")
     if rows:
         con.execute(f"INSERT INTO catalogue VALUES {rows}")
-
-
-def _check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> None:
-    """Record facts whose influencer or product is unknown; create the final views."""
-    con = ds.con
-    # Unknown influencers: excluded from every report, since no category or platform is known.
-    con.execute(
-        "CREATE VIEW tracking_ok AS SELECT a.bucket, a.influencer_id, a.product, "
-        f"coalesce(a.src_brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand, "
-        "a.orders, a.revenue, a.n FROM tracking_agg a LEFT JOIN catalogue c USING (product) "
-        "WHERE a.status = 'ok'"
-    )
-    n, rev, ex = con.execute(
-        "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
-        "list(DISTINCT t.influencer_id ORDER BY t.influencer_id)[1:3] "
-        "FROM tracking_ok t ANTI JOIN influencers_valid i USING (influencer_id)"
-    ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "unknown_influencer",
-                "warning",
-                f"{n} tracking row(s) name influencers missing from influencers and were excluded",
-                table="tracking_data",
-                file=paths["tracking_data"].name,
-                rows=n,
-                revenue=rev,
-                examples=list(ex),
-            )
-        )
-    n_posts, ex_posts = con.execute(
-        "SELECT count(*), list(DISTINCT p.influencer_id ORDER BY p.influencer_id)[1:3] "
-        "FROM posts_valid p ANTI JOIN influencers_valid i USING (influencer_id)"
-    ).fetchall()[0]
-    if n_posts:
-        ds.issues.append(
-            Issue(
-                "unknown_influencer",
-                "warning",
-                f"{n_posts} post(s) name influencers missing from influencers and were excluded",
-                table="posts",
-                file=paths["posts"].name,
-                rows=n_posts,
-                examples=list(ex_posts),
-            )
-        )
-    _check_unknown_payees(ds, paths["payouts"])
-    _check_post_brands(ds, paths["posts"])
-    con.execute(
-        "CREATE VIEW influencers AS SELECT * FROM influencers_valid; "
-        "CREATE VIEW payouts AS SELECT * FROM payouts_valid "
-        "SEMI JOIN influencers_valid USING (influencer_id); "
-        "CREATE VIEW posts AS SELECT p.* FROM posts_valid p "
-        "SEMI JOIN influencers_valid USING (influencer_id); "
-        f"CREATE VIEW tracking AS SELECT t.* EXCLUDE (brand), "
-        f"coalesce(t.brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand "
-        "FROM tracking_valid t LEFT JOIN catalogue c USING (product) "
-        "SEMI JOIN influencers_valid USING (influencer_id); "
-        "CREATE VIEW tracking_facts AS SELECT * FROM tracking_ok "
-        "SEMI JOIN influencers_valid USING (influencer_id)"
-    )
-    n, rev, ex = con.execute(
-        "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
-        "list(DISTINCT product ORDER BY product)[1:5] FROM tracking_facts "
-        f"WHERE brand = {_lit(UNMAPPED_BRAND)}"
-    ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "unknown_product",
-                "warning",
-                f"{n} tracking row(s) sell products the catalogue does not know; they count "
-                f"under brand '{UNMAPPED_BRAND}' and are left out of brand-filtered reports (add "
-                "them under catalogue.extra_products)",
-                table="tracking_data",
-                file=paths["tracking_data"].name,
-                rows=n,
-                revenue=rev,
-                examples=list(ex),
-            )
-        )
-
-
-def _check_unknown_payees(ds: Dataset, path: Path) -> None:
-    """Record payout terms for influencers missing from influencers (left out of reports)."""
-    n, ex = ds.con.execute(
-        "SELECT count(*), list(DISTINCT p.influencer_id ORDER BY p.influencer_id)[1:3] "
-        "FROM payouts_valid p ANTI JOIN influencers_valid i USING (influencer_id)"
-    ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "unknown_influencer",
-                "warning",
-                f"{n} payout row(s) name influencers missing from influencers and were excluded",
-                table="payouts",
-                file=path.name,
-                rows=n,
-                examples=list(ex),
-            )
-        )
-
-
-def _check_post_brands(ds: Dataset, path: Path) -> None:
-    """Record posts naming a brand that neither the catalogue nor any sale knows."""
-    n, ex = ds.con.execute(
-        "SELECT count(*), list(DISTINCT brand ORDER BY brand)[1:3] FROM posts_valid "
-        "WHERE brand NOT IN (SELECT brand FROM catalogue UNION ALL "
-        "SELECT src_brand FROM tracking_agg WHERE src_brand IS NOT NULL)"
-    ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "unknown_brand",
-                "warning",
-                f"{n} post(s) name brands no product or sale has; their per-post fees count "
-                "in no brand report (map the names with source.values: {posts.brand: ...})",
-                table="posts",
-                file=path.name,
-                rows=n,
-                examples=list(ex),
-            )
-        )
-
-
-def _check_payouts(ds: Dataset, path: Path) -> None:
-    """Check payout terms: known bases, and total_payout against basis x rate x count."""
-    con = ds.con
-    known = f"basis IN ({', '.join(_lit(b) for b in BASES)})"
-    bad = con.execute(
-        "SELECT n, influencer_id, basis FROM (SELECT row_number() OVER () AS n, * "
-        f"FROM mapped_payouts) WHERE NOT {known} AND influencer_id IN "
-        "(SELECT influencer_id FROM payouts) ORDER BY n LIMIT 1"
-    ).fetchall()
-    if bad:
-        n, inf, basis = bad[0]
-        where = _where(n, path.suffix == ".csv")
-        raise DataError(
-            f"{path}: {where}, column 'basis': influencer {inf!r} has basis "
-            f"{basis!r}; use one of "
-            f"{', '.join(BASES)} or map it with source.values: {{payouts.basis: "
-            f"{{{basis}: per_order}}}}"
-        )
-    rows = con.execute(
-        """
-        WITH life AS (
-            SELECT influencer_id, sum(orders) AS orders, sum(revenue) AS revenue
-            FROM tracking_facts GROUP BY 1
-        ), posts_n AS (SELECT influencer_id, count(*) AS posts FROM posts GROUP BY 1)
-        SELECT p.influencer_id, p.basis, p.rate, p.total_payout, p.total_orders_by_influencer,
-               coalesce(l.orders, 0), CAST(coalesce(l.revenue, 0) AS DOUBLE),
-               coalesce(n.posts, 0)
-        FROM payouts p LEFT JOIN life l USING (influencer_id)
-        LEFT JOIN posts_n n USING (influencer_id)
-        WHERE p.total_payout IS NOT NULL
-        ORDER BY 1
-        """
-    ).fetchall()
-    mismatched, revenue = 0, 0.0
-    examples: list[str] = []
-    for inf, basis, rate, total, stated_orders, orders, rev, posts in rows:
-        count = {
-            "per_post": posts,
-            "per_order": stated_orders if stated_orders is not None else orders,
-        }
-        expected = rate * rev if basis == "revenue_share" else rate * count.get(basis, 0)
-        if abs(expected - total) <= max(0.01, 0.005 * abs(total)):
-            continue
-        mismatched += 1
-        revenue += rev
-        hint = ""
-        if basis == "per_order" and rev and abs(rate * rev - total) <= max(0.01, 0.005 * total):
-            hint = (
-                " (it equals rate x revenue: if the rate is a revenue share, map the basis "
-                "to revenue_share with source.values)"
-            )
-        if len(examples) < _EXAMPLES:
-            examples.append(
-                f"{inf}: {basis} x {rate:g} gives {expected:,.2f}, total_payout says "
-                f"{total:,.2f}{hint}"
-            )
-    if mismatched:
-        ds.issues.append(
-            Issue(
-                "payout_mismatch",
-                "warning",
-                f"{mismatched} payout row(s) state a total_payout that disagrees with basis x "
-                "rate x count; reports compute payouts from basis and rate for each window and "
-                "ignore total_payout",
-                table="payouts",
-                file=path.name,
-                rows=mismatched,
-                revenue=revenue,
-                examples=examples,
-            )
-        )
-    n, rev, ex = con.execute(
-        "SELECT count(DISTINCT influencer_id), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
-        "list(DISTINCT influencer_id ORDER BY influencer_id)[1:3] "
-        "FROM tracking_facts ANTI JOIN payouts USING (influencer_id)"
-    ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "no_payout_terms",
-                "warning",
-                f"{n} influencer(s) drive revenue but have no payout terms: their payout is "
-                "unknown, their ROAS is n/a, and their revenue is left out of the ROAS KPI",
-                table="payouts",
-                file=path.name,
-                rows=n,
-                revenue=rev,
-                examples=list(ex),
-            )
-        )
 
 
 def _first_line(exc: Exception) -> str:

@@ -11,7 +11,9 @@ import logging
 from pathlib import Path
 
 from reportgen.errors import DataError
-from reportgen.sources.sql import q, where
+from reportgen.model import Issue
+from reportgen.sources import Dataset
+from reportgen.sources.sql import example_rows, q, where
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +75,61 @@ def check_conflicts(con, src: str, table: str, path: Path, key: tuple[str, str])
         f"(an exact repeat counts once): map source.columns.{table}.{name} to a column that "
         f"is unique per row, or set it to null to count every row as its own {event}"
     )
+
+
+def record_missing_ids(
+    ds: Dataset, table: str, path: Path, src: str, key: str, keep: str, n: int
+) -> None:
+    """Record fact rows that have an id column but no id: kept, each its own event."""
+    revenue = "revenue" if table == "tracking_data" else "0"
+    rev = ds.con.execute(
+        f"SELECT CAST(coalesce(sum({revenue}), 0) AS DOUBLE) FROM {src} "
+        f"WHERE {q(key)} IS NULL AND {keep}"
+    ).fetchall()[0][0]
+    ds.issues.append(
+        Issue(
+            "missing_ids",
+            "warning",
+            f"{n} {table} row(s) have no {key}; each counts as its own {EVENT[table]}, "
+            "unchecked for repeats",
+            table=table,
+            file=path.name,
+            rows=n,
+            revenue=rev,
+            examples=example_rows(ds.con, src, f"{q(key)} IS NULL"),
+        )
+    )
+
+
+def drop_repeats(
+    ds: Dataset, table: str, path: Path, src: str, keep: str, key: str, n_dup: int
+) -> None:
+    """Keep one of each exact repeat of a row (same id, same content); record the rest."""
+    con, k, view = ds.con, q(key), "tracking" if table == "tracking_data" else table
+    revenue = "revenue" if table == "tracking_data" else "0"
+    con.execute(
+        f"CREATE VIEW {view}_dedup AS SELECT * FROM {src} WHERE {keep} "
+        f"QUALIFY {k} IS NULL OR row_number() OVER (PARTITION BY {k}) = 1"
+    )
+    rev_dup = con.execute(
+        f"SELECT coalesce((SELECT sum({revenue}) FROM {src} WHERE {keep}), 0) - "
+        f"coalesce((SELECT sum({revenue}) FROM {view}_dedup), 0)"
+    ).fetchall()[0][0]
+    examples = con.execute(
+        f"SELECT {k} FROM {src} WHERE {k} IS NOT NULL GROUP BY 1 HAVING count(*) > 1 "
+        "ORDER BY 1 LIMIT 3"
+    ).fetchall()
+    ds.issues.append(
+        Issue(
+            "duplicate_rows",
+            "warning",
+            f"{n_dup} {table} row(s) repeat another row exactly (same {key}, same content); "
+            "each was counted once",
+            table=table,
+            file=path.name,
+            rows=n_dup,
+            revenue=float(rev_dup or 0),
+            examples=[str(r[0]) for r in examples],
+        )
+    )
+    con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {view}_dedup")

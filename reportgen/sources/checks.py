@@ -1,0 +1,239 @@
+"""Checks across tables: unknown influencers, products and brands, and payout terms.
+
+Each rule is one function over the canonical views ``load_folder`` built; a rule either
+records a data-quality finding or stops the load naming file, row and column.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from reportgen.catalogue import UNMAPPED_BRAND
+from reportgen.config import Config
+from reportgen.errors import DataError
+from reportgen.model import Issue
+from reportgen.sources import Dataset
+from reportgen.sources.sql import lit as _lit
+from reportgen.sources.sql import where as _where
+
+logger = logging.getLogger(__name__)
+
+#: Payout bases we compute.
+BASES = ("per_post", "per_order", "revenue_share")
+
+_EXAMPLES = 3
+
+
+def check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> None:
+    """Record facts whose influencer or product is unknown; create the final views."""
+    con = ds.con
+    # Unknown influencers: excluded from every report, since no category or platform is known.
+    con.execute(
+        "CREATE VIEW tracking_ok AS SELECT a.bucket, a.influencer_id, a.product, "
+        f"coalesce(a.src_brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand, "
+        "a.orders, a.revenue, a.n FROM tracking_agg a LEFT JOIN catalogue c USING (product) "
+        "WHERE a.status = 'ok'"
+    )
+    n, rev, ex = con.execute(
+        "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
+        "list(DISTINCT t.influencer_id ORDER BY t.influencer_id)[1:3] "
+        "FROM tracking_ok t ANTI JOIN influencers_valid i USING (influencer_id)"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "unknown_influencer",
+                "warning",
+                f"{n} tracking row(s) name influencers missing from influencers and were excluded",
+                table="tracking_data",
+                file=paths["tracking_data"].name,
+                rows=n,
+                revenue=rev,
+                examples=list(ex),
+            )
+        )
+    n_posts, ex_posts = con.execute(
+        "SELECT count(*), list(DISTINCT p.influencer_id ORDER BY p.influencer_id)[1:3] "
+        "FROM posts_valid p ANTI JOIN influencers_valid i USING (influencer_id)"
+    ).fetchall()[0]
+    if n_posts:
+        ds.issues.append(
+            Issue(
+                "unknown_influencer",
+                "warning",
+                f"{n_posts} post(s) name influencers missing from influencers and were excluded",
+                table="posts",
+                file=paths["posts"].name,
+                rows=n_posts,
+                examples=list(ex_posts),
+            )
+        )
+    check_unknown_payees(ds, paths["payouts"])
+    check_post_brands(ds, paths["posts"])
+    con.execute(
+        "CREATE VIEW influencers AS SELECT * FROM influencers_valid; "
+        "CREATE VIEW payouts AS SELECT * FROM payouts_valid "
+        "SEMI JOIN influencers_valid USING (influencer_id); "
+        "CREATE VIEW posts AS SELECT p.* FROM posts_valid p "
+        "SEMI JOIN influencers_valid USING (influencer_id); "
+        f"CREATE VIEW tracking AS SELECT t.* EXCLUDE (brand), "
+        f"coalesce(t.brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand "
+        "FROM tracking_valid t LEFT JOIN catalogue c USING (product) "
+        "SEMI JOIN influencers_valid USING (influencer_id); "
+        "CREATE VIEW tracking_facts AS SELECT * FROM tracking_ok "
+        "SEMI JOIN influencers_valid USING (influencer_id)"
+    )
+    n, rev, ex = con.execute(
+        "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
+        "list(DISTINCT product ORDER BY product)[1:5] FROM tracking_facts "
+        f"WHERE brand = {_lit(UNMAPPED_BRAND)}"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "unknown_product",
+                "warning",
+                f"{n} tracking row(s) sell products the catalogue does not know; they count "
+                f"under brand '{UNMAPPED_BRAND}' and are left out of brand-filtered reports (add "
+                "them under catalogue.extra_products)",
+                table="tracking_data",
+                file=paths["tracking_data"].name,
+                rows=n,
+                revenue=rev,
+                examples=list(ex),
+            )
+        )
+
+
+def check_unknown_payees(ds: Dataset, path: Path) -> None:
+    """Record payout terms for influencers missing from influencers (left out of reports)."""
+    n, ex = ds.con.execute(
+        "SELECT count(*), list(DISTINCT p.influencer_id ORDER BY p.influencer_id)[1:3] "
+        "FROM payouts_valid p ANTI JOIN influencers_valid i USING (influencer_id)"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "unknown_influencer",
+                "warning",
+                f"{n} payout row(s) name influencers missing from influencers and were excluded",
+                table="payouts",
+                file=path.name,
+                rows=n,
+                examples=list(ex),
+            )
+        )
+
+
+def check_post_brands(ds: Dataset, path: Path) -> None:
+    """Record posts naming a brand that neither the catalogue nor any sale knows."""
+    n, ex = ds.con.execute(
+        "SELECT count(*), list(DISTINCT brand ORDER BY brand)[1:3] FROM posts_valid "
+        "WHERE brand NOT IN (SELECT brand FROM catalogue UNION ALL "
+        "SELECT src_brand FROM tracking_agg WHERE src_brand IS NOT NULL)"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "unknown_brand",
+                "warning",
+                f"{n} post(s) name brands no product or sale has; their per-post fees count "
+                "in no brand report (map the names with source.values: {posts.brand: ...})",
+                table="posts",
+                file=path.name,
+                rows=n,
+                examples=list(ex),
+            )
+        )
+
+
+def check_payouts(ds: Dataset, path: Path) -> None:
+    """Check payout terms: known bases, and total_payout against basis x rate x count."""
+    con = ds.con
+    known = f"basis IN ({', '.join(_lit(b) for b in BASES)})"
+    bad = con.execute(
+        "SELECT n, influencer_id, basis FROM (SELECT row_number() OVER () AS n, * "
+        f"FROM mapped_payouts) WHERE NOT {known} AND influencer_id IN "
+        "(SELECT influencer_id FROM payouts) ORDER BY n LIMIT 1"
+    ).fetchall()
+    if bad:
+        n, inf, basis = bad[0]
+        where = _where(n, path.suffix == ".csv")
+        raise DataError(
+            f"{path}: {where}, column 'basis': influencer {inf!r} has basis "
+            f"{basis!r}; use one of "
+            f"{', '.join(BASES)} or map it with source.values: {{payouts.basis: "
+            f"{{{basis}: per_order}}}}"
+        )
+    rows = con.execute(
+        """
+        WITH life AS (
+            SELECT influencer_id, sum(orders) AS orders, sum(revenue) AS revenue
+            FROM tracking_facts GROUP BY 1
+        ), posts_n AS (SELECT influencer_id, count(*) AS posts FROM posts GROUP BY 1)
+        SELECT p.influencer_id, p.basis, p.rate, p.total_payout, p.total_orders_by_influencer,
+               coalesce(l.orders, 0), CAST(coalesce(l.revenue, 0) AS DOUBLE),
+               coalesce(n.posts, 0)
+        FROM payouts p LEFT JOIN life l USING (influencer_id)
+        LEFT JOIN posts_n n USING (influencer_id)
+        WHERE p.total_payout IS NOT NULL
+        ORDER BY 1
+        """
+    ).fetchall()
+    mismatched, examples, revenue = 0, [], 0.0
+    for inf, basis, rate, total, stated_orders, orders, rev, posts in rows:
+        count = {
+            "per_post": posts,
+            "per_order": stated_orders if stated_orders is not None else orders,
+        }
+        expected = rate * rev if basis == "revenue_share" else rate * count.get(basis, 0)
+        if abs(expected - total) <= max(0.01, 0.005 * abs(total)):
+            continue
+        mismatched += 1
+        revenue += rev
+        hint = ""
+        if basis == "per_order" and rev and abs(rate * rev - total) <= max(0.01, 0.005 * total):
+            hint = (
+                " (it equals rate x revenue: if the rate is a revenue share, map the basis "
+                "to revenue_share with source.values)"
+            )
+        if len(examples) < _EXAMPLES:
+            examples.append(
+                f"{inf}: {basis} x {rate:g} gives {expected:,.2f}, total_payout says "
+                f"{total:,.2f}{hint}"
+            )
+    if mismatched:
+        ds.issues.append(
+            Issue(
+                "payout_mismatch",
+                "warning",
+                f"{mismatched} payout row(s) state a total_payout that disagrees with basis x "
+                "rate x count; reports compute payouts from basis and rate for each window and "
+                "ignore total_payout",
+                table="payouts",
+                file=path.name,
+                rows=mismatched,
+                revenue=revenue,
+                examples=examples,
+            )
+        )
+    n, rev, ex = con.execute(
+        "SELECT count(DISTINCT influencer_id), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
+        "list(DISTINCT influencer_id ORDER BY influencer_id)[1:3] "
+        "FROM tracking_facts ANTI JOIN payouts USING (influencer_id)"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "no_payout_terms",
+                "warning",
+                f"{n} influencer(s) drive revenue but have no payout terms: their payout is "
+                "unknown, their ROAS is n/a, and their revenue is left out of the ROAS KPI",
+                table="payouts",
+                file=path.name,
+                rows=n,
+                revenue=rev,
+                examples=list(ex),
+            )
+        )
