@@ -340,7 +340,7 @@ class SourceConfig:
     path: Path = Path("data")
     format: str = "auto"
     files: dict[str, str] = field(default_factory=dict)
-    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    columns: dict[str, dict[str, str | None]] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     decimal: str = "."
     thousands: str | None = None

@@ -304,24 +304,8 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
     exprs, checks, zoned, ranged = [], [], False, []
     key: tuple[str, str] | None = None
     for col in SCHEMA[table]:
-        src = mapping.get(col.name, col.name)
-        if src is None and col.required:
-            raise DataError(
-                f"{path}: source.columns.{table}.{col.name} is null, but {table} needs "
-                f"{col.name}: name the column that holds it"
-            )
-        actual = None if src is None else found.get(src.strip().casefold())
+        actual = _source_column(path, table, col, mapping, found)
         if actual is None:
-            if src is not None and (col.required or col.name in mapping):
-                hint = (
-                    f"map it with source.columns.{table}.{col.name}"
-                    if col.name not in mapping
-                    else f"source.columns.{table}.{col.name} names {src!r}, which is not there"
-                )
-                raise DataError(
-                    f"{path}: missing column '{src}' for {table}.{col.name} (columns found: "
-                    f"{', '.join(types)}); {hint}"
-                )
             exprs.append(f"CAST(NULL AS {col.type}) AS {_q(col.name)}")
             continue
         expr, bad, col_zoned = _typed(con, raw, actual, types[actual], col, is_csv, fmt)
@@ -341,6 +325,31 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
     _exclusions(ds, table, path, key, zoned)
     _check_empty(ds, table, path, config)
     return zoned
+
+
+def _source_column(
+    path: Path, table: str, col: Column, mapping: dict[str, str | None], found: dict[str, str]
+) -> str | None:
+    """Return the file's column for ``col`` (None: absent and optional, or mapped to null)."""
+    src = mapping.get(col.name, col.name)
+    if src is None and col.required:
+        raise DataError(
+            f"{path}: source.columns.{table}.{col.name} is null, but {table} needs "
+            f"{col.name}: name the column that holds it"
+        )
+    actual = None if src is None else found.get(src.strip().casefold())
+    if actual is None and src is not None and (col.required or col.name in mapping):
+        # A mapping names a column it expects; a required column must be there.
+        hint = (
+            f"map it with source.columns.{table}.{col.name}"
+            if col.name not in mapping
+            else f"source.columns.{table}.{col.name} names {src!r}, which is not there"
+        )
+        raise DataError(
+            f"{path}: missing column '{src}' for {table}.{col.name} (columns found: "
+            f"{', '.join(found.values())}); {hint}"
+        )
+    return actual
 
 
 def _typed(
