@@ -344,6 +344,13 @@ DATA_CASES: list[Case] = [
         says=("payouts.csv: row 2 (line 3), column 'rate'", "out of range"),
     ),
     Case(
+        "orders-beyond-bigint",
+        "#7 review: 1e20 orders crashed the whole-number cast",
+        lambda ws: ws.edit("data/tracking_data.csv", "12:00:00,3,1200", "12:00:00,1e20,1200"),
+        exit=3,
+        says=("tracking_data.csv: row 4 (line 5), column 'orders'", "'1e20'"),
+    ),
+    Case(
         "payee-unknown",
         "#7: payout terms of an influencer missing from influencers gave no finding",
         lambda ws: _append(ws, "payouts", "Z9,per_post,700,1,700"),

@@ -265,3 +265,22 @@ def test_post_brand_nobody_sells_is_a_finding(tmp_path, tiny):
     assert (found["unknown_brand"].rows, found["unknown_brand"].examples) == (1, ["Muscleblaze"])
     ds = load(tmp_path, tiny, "  values: {posts.brand: {Muscleblaze: MuscleBlaze}}\n")
     assert "unknown_brand" not in {i.code for i in ds.issues}
+
+
+def test_influencer_without_its_id_is_a_missing_value(tmp_path, tiny):
+    path = tiny / "influencers.csv"
+    path.write_text(path.read_text().replace("D4,Dev Nair", ",Dev Nair"))
+    ds = load(tmp_path, tiny)
+    found = [i for i in ds.issues if i.table == "influencers"]
+    assert [(i.code, i.rows, i.examples) for i in found] == [("missing_values", 1, ["row 4"])]
+
+
+def test_allowed_empty_tracking_computes_a_report_of_nothing_and_says_so(tmp_path, tiny):
+    path = tiny / "tracking_data.csv"
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    cfg = make_config(tmp_path, "  allow_empty: [tracking_data]\n" + PRESET, data=tiny)
+    ds = open_dataset(cfg)
+    p, day = cfg.presets["all"], date(2025, 7, 7)
+    r = metrics.compute(metrics.Engine(ds), p, p.window_for(day), day)
+    assert r.kpis["revenue"].value == 0
+    assert "empty_table" in {i.code for i in r.data_quality}

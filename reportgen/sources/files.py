@@ -24,6 +24,7 @@ from reportgen.model import Issue
 from reportgen.sources import Dataset
 from reportgen.sources.checks import BASES, check_payouts, check_references
 from reportgen.sources.ids import (
+    EVENT,
     check_conflicts,
     count_duplicate_ids,
     drop_repeats,
@@ -577,7 +578,7 @@ def _exclusions(
         )
     keep = f"NOT ({nulls}) AND NOT coalesce({negative}, false)"
     view = _canonical_name(table)
-    if key and n_ids < total:
+    if key and n_ids < total and table in EVENT:  # facts only: a dimension's id is required
         record_missing_ids(ds, table, path, src, key[0], keep, int(total - n_ids))
     if n_dup:
         check_conflicts(con, src, table, path, key)
