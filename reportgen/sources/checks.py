@@ -181,7 +181,8 @@ def check_payouts(ds: Dataset, path: Path) -> None:
         ORDER BY 1
         """
     ).fetchall()
-    mismatched, examples, revenue = 0, [], 0.0
+    mismatched, revenue = 0, 0.0
+    examples: list[str] = []
     for inf, basis, rate, total, stated_orders, orders, rev, posts in rows:
         count = {
             "per_post": posts,

@@ -1,8 +1,10 @@
 """Load a folder of CSV or Parquet files in the seed layout into canonical DuckDB views.
 
 Nothing is read into pandas: DuckDB scans the files lazily; validation is a few aggregate
-queries whose findings either stop the build (unreadable values, missing columns, ambiguous
-ids) or become data-quality issues that say what was excluded and how much revenue it touches.
+queries whose findings either stop the build (unreadable or ambiguous values, missing
+columns, conflicting ids, empty tables) or become data-quality issues that say what was
+excluded and how much revenue it touches. Rules of their own: number formats in
+``numbers.py``, row ids in ``ids.py``, checks across tables in ``checks.py``.
 """
 
 from __future__ import annotations
@@ -580,7 +582,7 @@ def _exclusions(
     view = _canonical_name(table)
     if key and n_ids < total and table in EVENT:  # facts only: a dimension's id is required
         record_missing_ids(ds, table, path, src, key[0], keep, int(total - n_ids))
-    if n_dup:
+    if n_dup and key:  # only ids repeat
         check_conflicts(con, src, table, path, key)
         drop_repeats(ds, table, path, src, keep, key[0], n_dup)
         if table == "tracking_data":

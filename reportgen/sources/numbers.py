@@ -13,6 +13,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from reportgen.sources.sql import lit as _lit
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,10 +38,6 @@ class NumberFormat:
         return "," if self.decimal == "." else "."
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _patterns(fmt: NumberFormat) -> tuple[str, str | None, str | None]:
     """Return regexes (plain, grouped, ambiguous) for ``fmt``; None where the form cannot occur."""
     d = re.escape(fmt.decimal)
@@ -61,6 +59,8 @@ def parse_sql(text: str, fmt: NumberFormat) -> str:
     """
     # A point is the engine's own decimal mark: it needs no matching unless it means another.
     marks = sorted({fmt.decimal, fmt.group, "."} - {"", "." if fmt.decimal == "." else ""})
+    if not marks:
+        return f"TRY_CAST({text} AS DOUBLE)"
     plain, grouped, ambiguous = _patterns(fmt)
     to_point = f"replace({text}, {_lit(fmt.decimal)}, '.')" if fmt.decimal != "." else text
     cases = [f"WHEN regexp_full_match({text}, {_lit(plain)}) THEN TRY_CAST({to_point} AS DOUBLE)"]
@@ -73,8 +73,6 @@ def parse_sql(text: str, fmt: NumberFormat) -> str:
             f"WHEN regexp_full_match({text}, {_lit(grouped)}){unless} "
             f"THEN TRY_CAST({bare} AS DOUBLE)"
         )
-    if not marks:
-        return f"TRY_CAST({text} AS DOUBLE)"
     has_mark = " OR ".join(f"contains({text}, {_lit(m)})" for m in marks)
     return f"CASE WHEN NOT ({has_mark}) THEN TRY_CAST({text} AS DOUBLE) {' '.join(cases)} END"
 
