@@ -216,13 +216,18 @@ class Engine:
         p = p.mutate(day=_local_day(p.date, tz, self.ds.zoned)).join(i, "influencer_id")
         j = p.join(spec, p.day == spec.day)
         j = j.filter(_matches(spec, j.inf_category, j.inf_platform))
-        branded = j.brand.notnull()
+        own = {}
+        if self.branded_posts():  # most sources name no brand on posts: spare the counts
+            branded = j.brand.notnull()
+            own = {
+                "branded": j.count(where=branded),
+                # Posts whose own brand is one the job selects: their whole fee counts.
+                "own": j.count(where=branded & (j.all_brands | j.brands.contains(j.brand))),
+            }
         return j.group_by("job", "period", "influencer_id", "platform").aggregate(
             # Sums of BIGINT are HUGEINT in DuckDB, which Ibis turns into slow Python Decimals.
             posts=j.count(),
-            branded=j.count(where=branded),
-            # Posts whose own brand is one the job selects: their whole fee counts.
-            own=j.count(where=branded & (j.all_brands | j.brands.contains(j.brand))),
+            **own,
             reach=j.reach.sum().cast("int64"),
             likes=j.likes.sum().cast("int64"),
             comments=j.comments.sum().cast("int64"),
@@ -294,7 +299,9 @@ def _influencer_table(
     """Return one row per job, period and influencer with payout and ROAS, for all jobs."""
     keys = ["job", "period", "influencer_id"]
     counts = ["posts", "branded", "own", "reach", "likes", "comments"]
-    posts = frames["posts"].groupby(keys, as_index=False)[counts]
+    frame = frames["posts"]
+    frame = frame.assign(**{c: 0 for c in ("branded", "own") if c not in frame})
+    posts = frame.groupby(keys, as_index=False)[counts]
     t = frames["per"].merge(posts.sum(), on=keys, how="outer").sort_values(keys, ignore_index=True)
     for c in ["orders", *counts]:
         t[c] = t[c].fillna(0).astype("int64")
