@@ -216,7 +216,14 @@ SOURCE_FIELDS: dict[str, Option] = {
     ),
     "columns": MapOf(
         "Per table, our column name -> the source's column name (null: do not read it).",
-        MapOf("", Custom("", lambda v: None if v is None else Str("").check(v))),
+        MapOf(
+            "",
+            Custom(
+                "",
+                lambda v: None if v is None else Str("").check(v),
+                schema={"type": ["string", "null"]},
+            ),
+        ),
         default=dict,
     ),
     "values": MapOf(
