@@ -1,0 +1,346 @@
+"""Credit each order's revenue to the influencers in its journey under several attribution models.
+
+A journey is what a user saw, clicked and used (touchpoints) in the lookback window before an
+order, after their previous order. Touches that no order follows within the window form a
+user's non-converting journey, which the data-driven models need. Every model splits each
+converting journey's revenue over its touches, so credited revenue sums to the attributed total
+(revenue of orders with at least one touch in the window) under every model.
+
+- ``last_touch`` / ``first_touch``: all to the last / first touch.
+- ``linear``: equal shares per touch.
+- ``time_decay``: shares proportional to 0.5 ** (age / half-life), age in days before the order.
+- ``position_based``: 40% first, 40% last, 20% split over the middle (50/50 with two touches).
+- ``markov``: first-order Markov chain over journeys (repeats of one influencer collapsed),
+  removal effect of each influencer = 1 - P(convert without it) / P(convert); a journey's
+  revenue is split over its touches in proportion to their influencers' removal effects.
+- ``shapley``: characteristic function v(S) = conversion rate of journeys whose influencer set
+  is exactly S (v of unseen sets = 0); a journey's revenue is split over its influencers in
+  proportion to their Shapley values in the game over the subsets of its set (negative values
+  count as 0).
+
+Where a data-driven model gives a journey no weight at all (every weight 0), that journey is
+split linearly so that nothing is lost; ``Attribution.fallback_journeys`` counts these.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from reportgen.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+MODELS = (
+    "last_touch",
+    "first_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+    "markov",
+    "shapley",
+)
+KINDS = ("view", "click", "code")
+MAX_SHAPLEY_SET = 12  # larger influencer sets in one journey are split linearly (2^n subsets)
+_DAY = np.timedelta64(1, "D")
+
+
+@dataclass(frozen=True)
+class Journeys:
+    """Touches grouped into journeys, integer-coded for the models."""
+
+    channels: list[str]  # influencer ids; touch_channel indexes this
+    touch_journey: np.ndarray  # journey index per touch, touches sorted by journey then time
+    touch_channel: np.ndarray
+    touch_age: np.ndarray  # days before the order (0 for non-converting journeys)
+    converted: np.ndarray  # per journey
+    revenue: np.ndarray  # per journey (0 when not converted)
+    total_revenue: float  # every conversion, attributed or not
+
+    @property
+    def attributed_revenue(self) -> float:
+        """Return the revenue of orders with at least one touch in the window."""
+        return float(self.revenue.sum())
+
+
+@dataclass
+class Attribution:
+    """Credited revenue per influencer under each model, and the totals it conserves."""
+
+    credited: pd.DataFrame  # model, influencer_id, revenue
+    attributed_revenue: float
+    unattributed_revenue: float
+    converting_journeys: int
+    non_converting_journeys: int
+    lookback_days: float
+    half_life_days: float
+    fallback_journeys: dict[str, int] = field(default_factory=dict)
+    removal_effects: dict[str, float] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """Return credited revenue with one row per influencer and one column per model."""
+        wide = self.credited.pivot(index="influencer_id", columns="model", values="revenue")
+        models = [m for m in MODELS if m in wide.columns]
+        return wide[models].fillna(0.0)
+
+
+def build_journeys(
+    touchpoints: pd.DataFrame,
+    conversions: pd.DataFrame,
+    *,
+    lookback_days: float = 7.0,
+    kinds: tuple[str, ...] = KINDS,
+) -> Journeys:
+    """Group touchpoints into converting and non-converting journeys."""
+    if lookback_days <= 0:
+        raise ConfigError(f"attribution: lookback_days must be > 0, got {lookback_days}")
+    tp = touchpoints.loc[touchpoints["kind"].isin(kinds), ["user_id", "influencer_id", "time"]]
+    tp = tp.sort_values("time", kind="stable").reset_index(drop=True)
+    conv = conversions[["user_id", "time", "revenue"]].sort_values("time", kind="stable")
+    # Integer user codes: merging on them is several times faster than on strings.
+    users = pd.factorize(pd.concat([tp["user_id"], conv["user_id"]], ignore_index=True))[0]
+    tp = pd.DataFrame({"time": tp["time"], "user": users[: len(tp)], "ch": tp["influencer_id"]})
+    conv = pd.DataFrame(
+        {
+            "time": conv["time"].to_numpy(),
+            "user": users[len(tp) :],
+            "order_time": conv["time"].to_numpy(),
+            "order": np.arange(len(conv)),
+            "revenue": conv["revenue"].to_numpy(float),
+        }
+    )
+    # Each touch goes to the user's next order at or after it (a code is used at order time).
+    hit = pd.merge_asof(
+        tp, conv, on="time", by="user", direction="forward", allow_exact_matches=True
+    )
+    age = ((hit["order_time"] - hit["time"]) / _DAY).to_numpy(float)
+    order_code = hit["order"].fillna(-1).to_numpy(np.int64)  # -1 where no order follows
+    inside = (order_code >= 0) & (age <= lookback_days)
+    # Touches no order follows within the window: the user's journey that did not convert
+    # (one per user and next order, so a later order's window is not mixed in).
+    user_code = hit["user"].to_numpy(np.int64)
+    key = np.where(inside, order_code, -(user_code * (len(conv) + 1) + order_code + 2))
+    journey, keys = pd.factorize(key)
+    channel, channels = pd.factorize(hit["ch"], sort=True)
+    order = np.lexsort((channel, hit["time"].to_numpy(), journey))
+    j_conv = np.zeros(len(keys), bool)
+    j_rev = np.zeros(len(keys))
+    j_conv[journey[inside]] = True
+    j_rev[journey[inside]] = hit["revenue"].to_numpy(float)[inside]
+    return Journeys(
+        channels=[str(c) for c in channels],
+        touch_journey=journey[order],
+        touch_channel=channel[order],
+        touch_age=np.where(inside, age, 0.0)[order],
+        converted=j_conv,
+        revenue=j_rev,
+        total_revenue=float(conversions["revenue"].sum()),
+    )
+
+
+def attribute(
+    touchpoints: pd.DataFrame,
+    conversions: pd.DataFrame,
+    *,
+    models: tuple[str, ...] = MODELS,
+    lookback_days: float = 7.0,
+    half_life_days: float = 7.0,
+    kinds: tuple[str, ...] = KINDS,
+) -> Attribution:
+    """Return the revenue credited to each influencer under each of ``models``."""
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise ConfigError(
+            f"attribution: unknown model {unknown[0]!r}; choose from {', '.join(MODELS)}"
+        )
+    if half_life_days <= 0:
+        raise ConfigError(f"attribution: half_life_days must be > 0, got {half_life_days}")
+    jr = build_journeys(touchpoints, conversions, lookback_days=lookback_days, kinds=kinds)
+    frames, fallbacks, removal = [], {}, {}
+    for model in models:
+        weights, fallback, extra = _touch_weights(jr, model, half_life_days)
+        fallbacks[model] = fallback
+        removal.update(extra)
+        credit = np.bincount(
+            jr.touch_channel, weights * jr.revenue[jr.touch_journey], minlength=len(jr.channels)
+        )
+        frames.append(
+            pd.DataFrame({"model": model, "influencer_id": jr.channels, "revenue": credit})
+        )
+    credited = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["model", "influencer_id", "revenue"])
+    )
+    return Attribution(
+        credited=credited,
+        attributed_revenue=jr.attributed_revenue,
+        unattributed_revenue=jr.total_revenue - jr.attributed_revenue,
+        converting_journeys=int(jr.converted.sum()),
+        non_converting_journeys=int((~jr.converted).sum()),
+        lookback_days=lookback_days,
+        half_life_days=half_life_days,
+        fallback_journeys=fallbacks,
+        removal_effects=removal,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-touch weights: within each converting journey they sum to 1 (0 elsewhere).
+# ---------------------------------------------------------------------------------------------
+
+
+def _normalise(jr: Journeys, raw: np.ndarray) -> tuple[np.ndarray, int]:
+    """Scale raw touch weights to sum to 1 per converting journey; linear where they sum to 0."""
+    n_j = len(jr.converted)
+    total = np.bincount(jr.touch_journey, raw, minlength=n_j)
+    count = np.bincount(jr.touch_journey, minlength=n_j)
+    empty = (total <= 0) & jr.converted
+    total_t, empty_t = total[jr.touch_journey], empty[jr.touch_journey]
+    w = np.where(empty_t, 1.0 / count[jr.touch_journey], raw / np.where(total_t > 0, total_t, 1.0))
+    return w * jr.converted[jr.touch_journey], int(empty.sum())
+
+
+def _positions(jr: Journeys) -> tuple[np.ndarray, np.ndarray]:
+    """Return each touch's position in its journey and the journey's length."""
+    j = jr.touch_journey
+    start = np.r_[0, np.flatnonzero(np.diff(j)) + 1] if len(j) else np.zeros(0, np.int64)
+    length = np.bincount(j, minlength=len(jr.converted))[j]
+    first = np.repeat(start, np.diff(np.r_[start, len(j)]))
+    return np.arange(len(j)) - first, length
+
+
+def _touch_weights(
+    jr: Journeys, model: str, half_life: float
+) -> tuple[np.ndarray, int, dict[str, float]]:
+    """Return per-touch weights for ``model``, fallback journeys and removal effects."""
+    pos, n = _positions(jr)
+    if model == "last_touch":
+        raw = (pos == n - 1).astype(float)
+    elif model == "first_touch":
+        raw = (pos == 0).astype(float)
+    elif model == "linear":
+        raw = np.ones(len(pos))
+    elif model == "time_decay":
+        raw = 0.5 ** (jr.touch_age / half_life)
+    elif model == "position_based":
+        middle = np.where(n > 2, 0.2 / np.maximum(n - 2, 1), 0.0)
+        ends = np.where(n == 1, 1.0, np.where(n == 2, 0.5, 0.4))
+        raw = np.where((pos == 0) | (pos == n - 1), ends, middle)
+    elif model == "markov":
+        effects = removal_effects(jr)
+        raw = effects[jr.touch_channel]
+        w, fallback = _normalise(jr, raw)
+        return w, fallback, {c: float(e) for c, e in zip(jr.channels, effects, strict=True)}
+    else:
+        return *_shapley_weights(jr), {}
+    w, fallback = _normalise(jr, raw)
+    return w, fallback, {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Markov chain removal effects.
+# ---------------------------------------------------------------------------------------------
+
+
+def removal_effects(jr: Journeys) -> np.ndarray:
+    """Return each influencer's removal effect, 1 - P(convert | removed) / P(convert)."""
+    k = len(jr.channels)
+    start, null, conv = 0, k + 1, k + 2
+    j, c = jr.touch_journey, jr.touch_channel + 1
+    # Collapse repeats of one influencer in a row: self-transitions carry no removal signal.
+    keep = np.r_[True, (j[1:] != j[:-1]) | (c[1:] != c[:-1])] if len(j) else np.zeros(0, bool)
+    j, c = j[keep], c[keep]
+    first = np.r_[True, j[1:] != j[:-1]] if len(j) else np.zeros(0, bool)
+    last = np.r_[j[1:] != j[:-1], True] if len(j) else np.zeros(0, bool)
+    counts = np.zeros((k + 3, k + 3))
+    np.add.at(counts, (np.full(first.sum(), start), c[first]), 1)
+    inner = ~last
+    np.add.at(counts, (c[inner], np.r_[c[1:], 0][inner]), 1)
+    np.add.at(counts, (c[last], np.where(jr.converted[j[last]], conv, null)), 1)
+    base = _p_convert(counts)
+    if base <= 0:
+        return np.zeros(k)
+    out = np.empty(k)
+    for ch in range(1, k + 1):
+        cut = counts.copy()
+        cut[:, null] += cut[:, ch]  # whoever would reach the influencer is lost
+        cut[:, ch] = 0.0
+        out[ch - 1] = 1.0 - _p_convert(cut) / base
+    return np.clip(out, 0.0, 1.0)
+
+
+def _p_convert(counts: np.ndarray) -> float:
+    """Return P(absorbed in conversion | start) for transition counts (last two states absorb)."""
+    rows = counts.sum(axis=1, keepdims=True)
+    p = counts / np.where(rows > 0, rows, 1.0)
+    q, r = p[:-2, :-2], p[:-2, -1]
+    # Absorption probabilities solve (I - Q) x = R; states nobody leaves have x = 0.
+    return float(np.linalg.solve(np.eye(len(q)) - q, r)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapley values over the influencer sets of journeys.
+# ---------------------------------------------------------------------------------------------
+
+
+def _member_codes(k: int) -> np.ndarray:
+    """Return a fixed random 64-bit code per influencer; a set's key is the sum of its codes."""
+    # Wrapping sums of random 64-bit codes: two different sets share a key with p ~ 2^-64.
+    return np.random.default_rng(20_251_201).integers(1, 2**63, k, dtype=np.uint64)
+
+
+def _shapley_weights(jr: Journeys) -> tuple[np.ndarray, int]:
+    """Return per-touch Shapley weights (an influencer's share spread over its touches)."""
+    k, n_j = max(len(jr.channels), 1), len(jr.converted)
+    codes = _member_codes(k)
+    pair = np.unique(jr.touch_journey.astype(np.int64) * k + jr.touch_channel)
+    pj, pc = pair // k, pair % k  # distinct (journey, influencer), influencers ascending
+    keys = np.zeros(n_j, np.uint64)
+    np.add.at(keys, pj, codes[pc])
+    inv, uniq = pd.factorize(keys)
+    value = pd.Series(np.bincount(inv, jr.converted.astype(float)) / np.bincount(inv), index=uniq)
+    starts = np.searchsorted(pj, np.arange(n_j))
+    conv_j = np.flatnonzero(jr.converted)
+    sets, rep, count = np.unique(inv[conv_j], return_index=True, return_counts=True)
+    size = np.bincount(pj, minlength=n_j)
+    shares = np.zeros((len(sets), int(size.max()) if len(size) else 0))
+    fallback = 0
+    for row, (jj, n_conv) in enumerate(zip(conv_j[rep], count, strict=True)):
+        m = pc[starts[jj] : starts[jj] + size[jj]]
+        phi = _shapley(m, codes, value) if len(m) <= MAX_SHAPLEY_SET else np.zeros(len(m))
+        phi = np.clip(phi, 0.0, None)
+        if phi.sum() <= 0:
+            phi, fallback = np.ones(len(m)), fallback + int(n_conv)
+        shares[row, : len(m)] = phi / phi.sum()
+    set_row = np.full(len(uniq), -1)
+    set_row[sets] = np.arange(len(sets))
+    rank = np.arange(len(pj)) - starts[pj]
+    converted = jr.converted[pj]
+    pair_weight = np.zeros(len(pj))
+    pair_weight[converted] = shares[set_row[inv[pj[converted]]], rank[converted]]
+    touch_pair = np.searchsorted(pair, jr.touch_journey.astype(np.int64) * k + jr.touch_channel)
+    per_pair = np.bincount(touch_pair, minlength=len(pair))
+    return pair_weight[touch_pair] / per_pair[touch_pair], fallback
+
+
+def _shapley(members: np.ndarray, codes: np.ndarray, value: pd.Series) -> np.ndarray:
+    """Return the Shapley values of ``members`` in the game v(S) = value[key(S)] (0 if unseen)."""
+    n = len(members)
+    masks = np.arange(1 << n)
+    bits = (masks[:, None] >> np.arange(n)) & 1
+    sub_keys = (bits.astype(np.uint64) * codes[members][None, :]).sum(axis=1, dtype=np.uint64)
+    v = value.reindex(sub_keys).fillna(0.0).to_numpy(copy=True)
+    v[0] = 0.0
+    # A coalition of size s without player i weighs s! (n - s - 1)! / n! (size n never occurs).
+    by_size = [math.factorial(x) * math.factorial(n - x - 1) / math.factorial(n) for x in range(n)]
+    weight = np.array([*by_size, 0.0])[bits.sum(axis=1)]
+    phi = np.zeros(n)
+    for i in range(n):
+        without = masks[bits[:, i] == 0]
+        phi[i] = (weight[without] * (v[without | (1 << i)] - v[without])).sum()
+    return phi
