@@ -298,7 +298,8 @@ def _shapley_weights(jr: Journeys) -> tuple[np.ndarray, int]:
     """Return per-touch Shapley weights (an influencer's share spread over its touches)."""
     k, n_j = max(len(jr.channels), 1), len(jr.converted)
     codes = _member_codes(k)
-    pair = np.unique(jr.touch_journey.astype(np.int64) * k + jr.touch_channel)
+    pair = np.sort(jr.touch_journey.astype(np.int64) * k + jr.touch_channel)
+    pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair
     pj, pc = pair // k, pair % k  # distinct (journey, influencer), influencers ascending
     keys = np.zeros(n_j, np.uint64)
     np.add.at(keys, pj, codes[pc])
