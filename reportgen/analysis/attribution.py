@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reportgen.errors import ConfigError
+from reportgen.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +99,11 @@ def build_journeys(
     if lookback_days <= 0:
         raise ConfigError(f"attribution: lookback_days must be > 0, got {lookback_days}")
     tp = touchpoints.loc[touchpoints["kind"].isin(kinds), ["user_id", "influencer_id", "time"]]
+    tp = tp.assign(time=local_times(tp["time"], "touchpoints"))
     tp = tp.sort_values("time", kind="stable").reset_index(drop=True)
-    conv = conversions[["user_id", "time", "revenue"]].sort_values("time", kind="stable")
+    conv = conversions[["user_id", "time", "revenue"]]
+    conv = conv.assign(time=local_times(conv["time"], "conversions"))
+    conv = conv.sort_values("time", kind="stable")
     # Integer user codes: merging on them is several times faster than on strings.
     users = pd.factorize(pd.concat([tp["user_id"], conv["user_id"]], ignore_index=True))[0]
     tp = pd.DataFrame({"time": tp["time"], "user": users[: len(tp)], "ch": tp["influencer_id"]})
@@ -140,6 +143,15 @@ def build_journeys(
         revenue=j_rev,
         total_revenue=float(conversions["revenue"].sum()),
     )
+
+
+def local_times(values: pd.Series, table: str) -> pd.Series:
+    """Return naive local timestamps in microseconds (the loaders' convention)."""
+    times = pd.to_datetime(values)
+    if getattr(times.dt, "tz", None) is not None:
+        # The loaders convert zoned times to the report's timezone; here we cannot guess it.
+        raise DataError(f"{table}: time has a timezone ({times.dt.tz}); pass naive local times")
+    return times.astype("datetime64[us]")
 
 
 def attribute(

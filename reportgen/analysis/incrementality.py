@@ -29,6 +29,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from reportgen.analysis.attribution import local_times
 from reportgen.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -98,15 +99,20 @@ def estimate_incrementality(
     terms = _terms(payouts, tracking)
     panel = _Panel.build(assignments, conversions)
     if "influencer_id" in assignments:
-        scope = assignments["influencer_id"].to_numpy(object)
-        programme = pd.isna(assignments["influencer_id"]).to_numpy()
+        scope, scope_ids = pd.factorize(assignments["influencer_id"])  # -1: programme-wide
     else:
-        scope, programme = np.full(len(assignments), None, object), np.ones(len(assignments), bool)
-    overall = _estimate(OVERALL, panel, np.flatnonzero(programme), terms, z)
-    ids = sorted(set(terms.index.astype(str)) | {str(k) for k in scope[~programme]})
+        scope, scope_ids = np.full(len(assignments), -1), pd.Index([])
+    overall = _estimate(OVERALL, panel, np.flatnonzero(scope < 0), terms, z)
+    known = {str(k): i for i, k in enumerate(scope_ids)}
     influencers = [
-        _estimate(k, panel, np.flatnonzero(~programme & (scope == k)), terms[terms.index == k], z)
-        for k in ids
+        _estimate(
+            k,
+            panel,
+            np.flatnonzero(scope == known[k]) if k in known else np.zeros(0, np.int64),
+            terms[terms.index == k],
+            z,
+        )
+        for k in sorted(set(terms.index.astype(str)) | set(known))
     ]
     return Incrementality(overall, influencers, confidence)
 
@@ -148,7 +154,7 @@ class _Panel:
             start=start,
             end=end,
             order_user=pd.Index(uniq).get_indexer(conversions["user_id"]),
-            order_time=conversions["time"].to_numpy("datetime64[us]"),
+            order_time=local_times(conversions["time"], "conversions").to_numpy(),
             order_revenue=conversions["revenue"].to_numpy(float),
             users=len(uniq),
         )

@@ -75,12 +75,15 @@ class JourneySpec:
     code_share: float = 0.30  # P(a recently reached buyer uses that influencer's code)
     leak_rate: float = 0.02  # mean P(a buyer uses one influencer's leaked code)
     lookback_days: int = 7  # tracked click-through window that earns commission
+    effect_scale: float = 1.0  # multiplies every influencer's true effect (0: none at all)
 
     def __post_init__(self) -> None:
         """Reject specs that cannot be simulated."""
         for name in ("users", "influencers", "days", "lookback_days"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"journeys: {name} must be >= 1, got {getattr(self, name)}")
+        if self.effect_scale < 0:
+            raise ConfigError(f"journeys: effect_scale must be >= 0, got {self.effect_scale}")
         for name in ("holdout_share", "influencer_holdout_share", "code_share", "leak_rate"):
             value = getattr(self, name)
             if not 0 <= value < 1:
@@ -185,7 +188,7 @@ def _make_world(spec: JourneySpec) -> _World:
     intent = np.exp(rng.normal(0.0, INTENT_SIGMA, n) - INTENT_SIGMA**2 / 2)  # mean 1
     reach = rng.uniform(0.15, 0.45, k)  # audience share at mean intent
     # Stimulus per view: heavy-tailed, so a few influencers drive most of the lift.
-    beta = BETA * np.exp(rng.normal(0.0, 0.8, k))
+    beta = spec.effect_scale * BETA * np.exp(rng.normal(0.0, 0.8, k))
     audience, influencer_holdout = [], []
     program_holdout = rng.random(n) < spec.holdout_share
     for j in range(k):
@@ -246,8 +249,8 @@ def _views(
 def _season(spec: JourneySpec) -> np.ndarray:
     """Return the organic demand multiplier per study day (weekly and yearly cycles)."""
     days = pd.date_range(spec.start_date, periods=spec.days, freq="D")
-    weekly = np.where(days.dayofweek >= 5, 1.12, 0.97)
-    yearly = 1 + 0.25 * np.sin(2 * np.pi * (days.dayofyear.to_numpy() - 80) / 365.25)
+    weekly = np.where(days.day_of_week >= 5, 1.12, 0.97)
+    yearly = 1 + 0.25 * np.sin(2 * np.pi * (days.day_of_year.to_numpy() - 80) / 365.25)
     return weekly * yearly
 
 
