@@ -316,12 +316,15 @@ def plan_holdout(
     power: float = 0.8,
     confidence: float = CONFIDENCE,
     durations: Iterable[int] = (7, 14, 28, 56),
+    history_days: int | None = None,
 ) -> list[HoldoutPlan]:
     """Return, per duration, the smallest holdout share that detects a relative ``lift``.
 
     ``conversions`` is the brand's order history of the ``users`` it would study (users without
     an order count as zero revenue). Per-user revenue over a duration is measured on the
-    history's consecutive windows of that length; the test is two-sided at ``1 - confidence``.
+    history's consecutive windows of that length (the history starts on the day of the first
+    order and lasts ``history_days``, by default to the last order); the test is two-sided at
+    ``1 - confidence``.
     """
     if users < 2:
         raise ConfigError(f"plan-holdout: users must be >= 2, got {users}")
@@ -330,9 +333,14 @@ def plan_holdout(
     if not 0 < power < 1 or not 0 < confidence < 1:
         raise ConfigError("plan-holdout: power and confidence must be in (0, 1)")
     z = NormalDist().inv_cdf(0.5 + confidence / 2) + NormalDist().inv_cdf(power)
-    days = (conversions["time"] - conversions["time"].min()).dt.days.to_numpy()
-    span = int(days.max()) + 1 if len(days) else 0
-    user = pd.factorize(conversions["user_id"])[0]
+    times = local_times(conversions["time"], "conversions")
+    days = (times - times.min().normalize()).dt.days.to_numpy()
+    span = history_days or (int(days.max()) + 1 if len(days) else 0)
+    user, buyers = pd.factorize(conversions["user_id"])
+    if len(buyers) > users:
+        raise ConfigError(
+            f"plan-holdout: users ({users:,}) is fewer than the buyers in the history ({len(buyers):,})"
+        )
     plans = []
     for d in durations:
         if d > span:
@@ -340,16 +348,18 @@ def plan_holdout(
                 HoldoutPlan(d, None, None, 0.0, 0.0, f"history covers {span} days, fewer than {d}")
             )
             continue
-        mean, sd = _window_moments(days, user, conversions["revenue"].to_numpy(float), d, users)
+        mean, sd = _window_moments(
+            days, user, conversions["revenue"].to_numpy(float), d, users, span
+        )
         plans.append(_plan(d, mean, sd, users, lift, z))
     return plans
 
 
 def _window_moments(
-    days: np.ndarray, user: np.ndarray, revenue: np.ndarray, d: int, users: int
+    days: np.ndarray, user: np.ndarray, revenue: np.ndarray, d: int, users: int, span: int
 ) -> tuple[float, float]:
     """Return the mean and SD of per-user revenue over ``d``-day windows of the history."""
-    windows = (days.max() + 1) // d
+    windows = span // d
     keep = days < windows * d
     cell = (days[keep] // d) * users + user[keep]
     totals = np.bincount(cell, revenue[keep], minlength=windows * users)
