@@ -58,7 +58,7 @@ _EMPTY_EVENTS = pd.DataFrame(
     | {"click": np.zeros(0, bool)}
 )
 PRODUCTS = list(_PRODUCT_PROFILE)
-_PRODUCT_NAMES = pa.array(PRODUCTS)
+_PRODUCT_NAMES = pd.CategoricalDtype(pd.Index(PRODUCTS, dtype=object))
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,8 @@ class _World:
     beta: np.ndarray  # (influencers,) stimulus per view
     events: pd.DataFrame  # realised views: user, k, day, second, click, post
     posts: np.ndarray  # (influencers,) posts in the study window
-    uid: pa.Array  # user id strings by user index
-    kid: pa.Array  # influencer id strings by influencer index
+    uid: pd.CategoricalDtype  # user ids by user index
+    kid: pd.CategoricalDtype  # influencer ids by influencer index
 
 
 def simulate_journeys(spec: JourneySpec) -> Study:
@@ -171,9 +171,17 @@ def influencer_ids(n: int) -> list[str]:
     return _prefixed_ids("INF", np.arange(1, n + 1), 2).to_pylist()
 
 
-def _strings(pool: pa.Array, index: Any) -> pd.Series:
-    """Return ``pool[index]`` as a pandas string column (fast: no Python objects)."""
-    return pa.table({"s": pool.take(pa.array(np.asarray(index, np.int64)))}).column(0).to_pandas()
+def _pool(values: pa.Array | list[str]) -> pd.CategoricalDtype:
+    """Return a categorical type over distinct strings (ids, kinds, products)."""
+    strings = values.to_pylist() if isinstance(values, pa.Array) else values
+    return pd.CategoricalDtype(pd.Index(strings, dtype=object))
+
+
+def _strings(pool: pd.CategoricalDtype, index: Any) -> pd.Series:
+    """Return ``pool[index]`` (-1: missing) as a categorical column: a study repeats few strings
+    many times, and categorical codes make the analyses' joins and groupings cheap."""
+    codes = np.asarray(index, np.int64)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pool))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,8 +205,8 @@ def _make_world(spec: JourneySpec) -> _World:
         audience.append(idx)
         influencer_holdout.append(rng.random(len(idx)) < spec.influencer_holdout_share)
     events, posts = _views(spec, rng, intent, audience, program_holdout, influencer_holdout)
-    uid = _prefixed_ids("U", np.arange(1, n + 1), 7)
-    kid = pa.array(influencer_ids(k))
+    uid = _pool(_prefixed_ids("U", np.arange(1, n + 1), 7))
+    kid = _pool(influencer_ids(k))
     return _World(
         intent, audience, program_holdout, influencer_holdout, beta, events, posts, uid, kid
     )
@@ -484,16 +492,14 @@ def _touchpoints(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> pd.
     kind = np.repeat([0, 1, 2], [len(ev), len(clicks), len(codes)])
     post = np.concatenate([ev["post"], clicks["post"], np.zeros(len(codes), np.int64)])
     order = np.lexsort((kind, user, t))
-    posts = pa.concat_arrays(
-        [pa.nulls(1, pa.string()), _prefixed_ids("POST", np.arange(1, world.posts.sum() + 1), 4)]
-    )
+    posts = _pool(_prefixed_ids("POST", np.arange(1, world.posts.sum() + 1), 4))
     return pd.DataFrame(
         {
             "user_id": _strings(world.uid, user[order]),
             "influencer_id": _strings(world.kid, k[order]),
             "time": _times(spec, 0, t[order]),
-            "kind": _strings(pa.array(["view", "click", "code"]), kind[order]),
-            "post_id": _strings(posts, post[order]),
+            "kind": _strings(_pool(["view", "click", "code"]), kind[order]),
+            "post_id": _strings(posts, post[order] - 1),  # post 0: a code use, no post
         }
     )
 
@@ -507,7 +513,7 @@ def _conversions(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> pd.
     """Return every order of the study's users (attributed or not)."""
     return pd.DataFrame(
         {
-            "order_id": _strings(_order_ids(len(tracked)), np.arange(len(tracked))),
+            "order_id": _strings(_pool(_order_ids(len(tracked))), np.arange(len(tracked))),
             "user_id": _strings(world.uid, tracked["user"].to_numpy()),
             "time": _times(spec, tracked["day"], tracked["second"]),
             "product": _strings(_PRODUCT_NAMES, tracked["product"].to_numpy()),
@@ -522,8 +528,8 @@ def _tracking_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> 
     rows = tracked[mine]
     return pd.DataFrame(
         {
-            "tracking_id": _strings(_order_ids(len(tracked)), np.flatnonzero(mine)),
-            "source": _strings(pa.array(["link", "promo_code"]), rows["via"].to_numpy() == "code"),
+            "tracking_id": _strings(_pool(_order_ids(len(tracked))), np.flatnonzero(mine)),
+            "source": _strings(_pool(["link", "promo_code"]), rows["via"].to_numpy() == "code"),
             "campaign": "study",
             "influencer_id": _strings(world.kid, rows["influencer"].to_numpy()),
             "user_id": _strings(world.uid, rows["user"].to_numpy()),
@@ -537,13 +543,13 @@ def _tracking_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> 
 
 def _assignments(spec: JourneySpec, world: _World) -> pd.DataFrame:
     """Return programme-wide rows for every user and per-influencer rows for its audience."""
-    groups = pa.array(["treatment", "holdout"])
+    groups = _pool(["treatment", "holdout"])
     frames = [
         pd.DataFrame(
             {
                 "user_id": _strings(world.uid, np.arange(spec.users)),
                 "group": _strings(groups, world.program_holdout),
-                "influencer_id": None,
+                "influencer_id": _strings(world.kid, np.full(spec.users, -1)),
             }
         )
     ]
