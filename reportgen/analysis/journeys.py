@@ -27,8 +27,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
+from reportgen.analysis.journey_tables import (
+    PRODUCTS,
+    SECONDS_PER_DAY,
+    assignments_table,
+    conversions_table,
+    pool,
+    touchpoints_table,
+    tracking_table,
+)
 from reportgen.errors import ConfigError
 
 # The seed simulator's end date, id formatting, product price table and payout layout are
@@ -52,13 +60,10 @@ MAX_LIFT = 1.5  # saturation: content can at most multiply the hazard by 1 + MAX
 BETA = 1.2  # median stimulus of one view
 CLICK_WEIGHT = 2.0  # extra stimulus of a click, in views
 CODE_RECENCY_DAYS = 7  # a buyer reached within this many days may use that influencer's code
-SECONDS_PER_DAY = 86_400
 _EMPTY_EVENTS = pd.DataFrame(
     {c: np.zeros(0, np.int64) for c in ("user", "k", "day", "second", "post")}
     | {"click": np.zeros(0, bool)}
 )
-PRODUCTS = list(_PRODUCT_PROFILE)
-_PRODUCT_NAMES = pd.CategoricalDtype(pd.Index(PRODUCTS, dtype=object))
 
 
 @dataclass(frozen=True)
@@ -137,10 +142,10 @@ def simulate_journeys(spec: JourneySpec) -> Study:
     truth = _truth(spec, cells, stim, ordered, tracked, payouts)
     study = Study(
         spec=spec,
-        touchpoints=_touchpoints(spec, world, tracked),
-        conversions=_conversions(spec, world, tracked),
-        assignments=_assignments(spec, world),
-        tracking_data=_tracking_table(spec, world, tracked),
+        touchpoints=touchpoints_table(spec, world, tracked),
+        conversions=conversions_table(spec, world, tracked),
+        assignments=assignments_table(spec, world),
+        tracking_data=tracking_table(spec, world, tracked),
         payouts=payouts,
         truth=truth,
     )
@@ -171,19 +176,6 @@ def influencer_ids(n: int) -> list[str]:
     return _prefixed_ids("INF", np.arange(1, n + 1), 2).to_pylist()
 
 
-def _pool(values: pa.Array | list[str]) -> pd.CategoricalDtype:
-    """Return a categorical type over distinct strings (ids, kinds, products)."""
-    strings = values.to_pylist() if isinstance(values, pa.Array) else values
-    return pd.CategoricalDtype(pd.Index(strings, dtype=object))
-
-
-def _strings(pool: pd.CategoricalDtype, index: Any) -> pd.Series:
-    """Return ``pool[index]`` (-1: missing) as a categorical column: a study repeats few strings
-    many times, and categorical codes make the analyses' joins and groupings cheap."""
-    codes = np.asarray(index, np.int64)
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=pool))
-
-
 # ---------------------------------------------------------------------------------------------
 # The latent world: users, influencers, audiences, assignment and exposure.
 # ---------------------------------------------------------------------------------------------
@@ -205,8 +197,8 @@ def _make_world(spec: JourneySpec) -> _World:
         audience.append(idx)
         influencer_holdout.append(rng.random(len(idx)) < spec.influencer_holdout_share)
     events, posts = _views(spec, rng, intent, audience, program_holdout, influencer_holdout)
-    uid = _pool(_prefixed_ids("U", np.arange(1, n + 1), 7))
-    kid = _pool(influencer_ids(k))
+    uid = pool(_prefixed_ids("U", np.arange(1, n + 1), 7))
+    kid = pool(influencer_ids(k))
     return _World(
         intent, audience, program_holdout, influencer_holdout, beta, events, posts, uid, kid
     )
@@ -460,112 +452,3 @@ def _truth(
             ids[j]: effect(total - stim[:, j], np.array([j]), float(pay[j])) for j in every
         },
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables in the seed layout.
-# ---------------------------------------------------------------------------------------------
-
-
-def _times(spec: JourneySpec, day: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Return naive local timestamps for study day numbers and seconds of the day."""
-    start = np.datetime64(spec.start_date, "s")
-    return (
-        start + (np.asarray(day) * SECONDS_PER_DAY + np.asarray(second)).astype("timedelta64[s]")
-    ).astype("datetime64[us]")
-
-
-def _touchpoints(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> pd.DataFrame:
-    """Return views, clicks (two minutes after the view) and code uses, in time order."""
-    ev = world.events
-    clicks = ev[ev["click"].to_numpy()]
-    codes = tracked[tracked["code"].to_numpy() >= 0]
-    user = np.concatenate([ev["user"], clicks["user"], codes["user"]])
-    k = np.concatenate([ev["k"], clicks["k"], codes["code"]])
-    t = np.concatenate(
-        [
-            ev["day"] * SECONDS_PER_DAY + ev["second"],
-            clicks["day"] * SECONDS_PER_DAY + clicks["second"] + 120,
-            codes["t"],
-        ]
-    )
-    kind = np.repeat([0, 1, 2], [len(ev), len(clicks), len(codes)])
-    post = np.concatenate([ev["post"], clicks["post"], np.zeros(len(codes), np.int64)])
-    order = np.lexsort((kind, user, t))
-    posts = _pool(_prefixed_ids("POST", np.arange(1, world.posts.sum() + 1), 4))
-    return pd.DataFrame(
-        {
-            "user_id": _strings(world.uid, user[order]),
-            "influencer_id": _strings(world.kid, k[order]),
-            "time": _times(spec, 0, t[order]),
-            "kind": _strings(_pool(["view", "click", "code"]), kind[order]),
-            "post_id": _strings(posts, post[order] - 1),  # post 0: a code use, no post
-        }
-    )
-
-
-def _order_ids(n: int) -> pa.Array:
-    """Return order ids ORD0000001, ... in time order."""
-    return _prefixed_ids("ORD", np.arange(1, n + 1), 7)
-
-
-def _conversions(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> pd.DataFrame:
-    """Return every order of the study's users (attributed or not)."""
-    return pd.DataFrame(
-        {
-            "order_id": _strings(_pool(_order_ids(len(tracked))), np.arange(len(tracked))),
-            "user_id": _strings(world.uid, tracked["user"].to_numpy()),
-            "time": _times(spec, tracked["day"], tracked["second"]),
-            "product": _strings(_PRODUCT_NAMES, tracked["product"].to_numpy()),
-            "revenue": tracked["revenue"].to_numpy(),
-        }
-    )
-
-
-def _tracking_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> pd.DataFrame:
-    """Return the attributed subset of orders in the seed's tracking_data layout."""
-    mine = tracked["influencer"].to_numpy() >= 0
-    rows = tracked[mine]
-    return pd.DataFrame(
-        {
-            "tracking_id": _strings(_pool(_order_ids(len(tracked))), np.flatnonzero(mine)),
-            "source": _strings(_pool(["link", "promo_code"]), rows["via"].to_numpy() == "code"),
-            "campaign": "study",
-            "influencer_id": _strings(world.kid, rows["influencer"].to_numpy()),
-            "user_id": _strings(world.uid, rows["user"].to_numpy()),
-            "product": _strings(_PRODUCT_NAMES, rows["product"].to_numpy()),
-            "date": _times(spec, rows["day"], rows["second"]),
-            "orders": 1,
-            "revenue": rows["revenue"].to_numpy(),
-        }
-    )
-
-
-def _assignments(spec: JourneySpec, world: _World) -> pd.DataFrame:
-    """Return programme-wide rows for every user and per-influencer rows for its audience."""
-    groups = _pool(["treatment", "holdout"])
-    frames = [
-        pd.DataFrame(
-            {
-                "user_id": _strings(world.uid, np.arange(spec.users)),
-                "group": _strings(groups, world.program_holdout),
-                "influencer_id": _strings(world.kid, np.full(spec.users, -1)),
-            }
-        )
-    ]
-    if spec.influencer_holdout_share > 0:
-        for j, members in enumerate(world.audience):
-            inside = ~world.program_holdout[members]
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "user_id": _strings(world.uid, members[inside]),
-                        "group": _strings(groups, world.influencer_holdout[j][inside]),
-                        "influencer_id": _strings(world.kid, np.full(inside.sum(), j)),
-                    }
-                )
-            )
-    out = pd.concat(frames, ignore_index=True)
-    out["start"] = pd.Timestamp(spec.start_date)
-    out["end"] = pd.Timestamp(spec.end_date)
-    return out
