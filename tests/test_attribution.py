@@ -279,3 +279,10 @@ def _our_shapley_weights(jr: Journeys) -> np.ndarray:
     from reportgen.analysis.attribution import _touch_weights
 
     return _touch_weights(jr, "shapley", 7.0)[0]
+
+
+def test_no_touchpoints_credits_nothing_and_keeps_the_revenue_unattributed() -> None:
+    tp, conv = frames([], [("o", "u", 1, 5.0)])
+    result = attribute(tp.astype({"user_id": str, "influencer_id": str, "kind": str}), conv)
+    assert result.table().empty
+    assert (result.attributed_revenue, result.unattributed_revenue) == (0.0, 5.0)
