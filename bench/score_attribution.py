@@ -55,6 +55,7 @@ def run_seed(seed: int, users: int) -> dict[str, Any]:
                 "influencer": est.scope,
                 "truth_revenue": truth["incremental_revenue"],
                 "truth_iroas": truth["iroas"],
+                "truth_commission": truth["commission_on_baseline_orders"],
                 "payout": truth["payout"],
                 "credited": {m: float(credited.at[est.scope, m]) for m in credited.columns},
                 "estimate": est.as_dict(),
@@ -157,6 +158,22 @@ def score_iroas(results: list[dict[str, Any]]) -> dict[str, Any]:
         "decided_share": len(decided) / len(per) if per else float("nan"),
         "decision_right": float(np.mean([(e["iroas_low"] > 1) == (t > 1) for e, t in decided])),
         "too_wide_share": float(np.mean([e["decision"] == "too wide to decide" for e, _ in per])),
+        **_score_commission(results),
+    }
+
+
+def _score_commission(results: list[dict[str, Any]]) -> dict[str, float]:
+    """Return how the commission on would-be orders (a lower bound) compares with the truth."""
+    pairs = [
+        (x["estimate"]["commission_on_baseline_orders"], x["truth_commission"])
+        for r in results
+        for x in r["influencers"]
+        if x["estimate"]["commission_on_baseline_orders"] is not None and x["truth_commission"] > 0
+    ]
+    return {
+        "commission_pairs": len(pairs),
+        "commission_at_most_truth": float(np.mean([e <= t for e, t in pairs])),
+        "commission_median_ratio": statistics.median(e / t for e, t in pairs),
     }
 
 
@@ -191,6 +208,7 @@ def report(models: list[dict[str, Any]], iroas: dict[str, Any]) -> str:
         f"| per-influencer interval median width (iROAS) | {i['influencer_median_width']:.2f} | |",
         f"| break-even decision right where the interval excludes 1 | {i['decision_right']:.1%} ({i['decided_share']:.0%} of influencers) | >= 90% |",
         f"| intervals too wide to decide | {i['too_wide_share']:.0%} | |",
+        f"| commission on would-be orders: estimate <= truth (a lower bound) | {i['commission_at_most_truth']:.0%} (median ratio {i['commission_median_ratio']:.2f}) | |",
         f"| seeds | {i['seeds']} | >= 200 |",
     ]
     return "\n".join(lines)
