@@ -25,8 +25,8 @@ def pool(values: pa.Array | list[str]) -> pd.CategoricalDtype:
 
 
 def strings(pool: pd.CategoricalDtype, index: Any) -> pd.Series:
-    """Return ``pool[index]`` (-1: missing) as a categorical column: a study repeats few strings
-    many times, and categorical codes make the analyses' joins and groupings cheap."""
+    """Return ``pool[index]`` (-1: missing) as a categorical column."""
+    # A study repeats few strings many times; categorical codes make joins and groupings cheap.
     codes = np.asarray(index, np.int64)
     return pd.Series(pd.Categorical.from_codes(codes, dtype=pool))
 
