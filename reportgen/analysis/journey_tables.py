@@ -34,7 +34,7 @@ def strings(pool: pd.CategoricalDtype, index: Any) -> pd.Series:
 _PRODUCT_NAMES = pool(PRODUCTS)
 
 
-def _times(spec: JourneySpec, day: np.ndarray, second: np.ndarray) -> np.ndarray:
+def _times(spec: JourneySpec, day: Any, second: Any) -> np.ndarray:
     """Return naive local timestamps for study day numbers and seconds of the day."""
     start = np.datetime64(spec.start_date, "s")
     return (

@@ -273,12 +273,12 @@ def _candidate_cells(spec: JourneySpec, world: _World) -> dict[str, np.ndarray]:
         cand_day.append(np.full(len(hit), day))
         cand_user.append(hit)
         cand_u.append(u[hit])
-    day, user = np.concatenate(cand_day), np.concatenate(cand_user)
+    days, user = np.concatenate(cand_day), np.concatenate(cand_user)
     return {
-        "day": day,
+        "day": days,
         "user": user,
         "u": np.concatenate(cand_u),
-        "h0": BASE_HAZARD * world.intent[user] * season[day],
+        "h0": BASE_HAZARD * world.intent[user] * season[days],
     }
 
 
