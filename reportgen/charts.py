@@ -82,6 +82,7 @@ def build_figures(report: ReportData) -> dict[str, go.Figure]:
         "by_platform": lambda r: breakdown(r, "platform"),
         "top_revenue": top_by_revenue,
         "top_roas": top_by_roas,
+        "net_return": net_return,
         "roas_break_even": roas_break_even,
     }
     return {key: build(report) for key, build in builders.items()}
@@ -204,36 +205,79 @@ def breakdown(report: ReportData, dimension: str) -> go.Figure:
 
 
 def top_by_revenue(report: ReportData) -> go.Figure:
-    """Return the top influencers by revenue as horizontal bars, largest on top."""
+    """Return the top influencers by revenue as horizontal bars, loss-makers marked."""
     frame = report.top_by_revenue
     title = f"Top {_top_n(report)} influencers by revenue"
     if frame.empty or not frame["revenue"].fillna(0).any():
         return _empty(title, height=300)
     cur, loc = _money_args(report)
     revenue = frame["revenue"].astype(float).fillna(0.0)
+    loss = _loss_makers(frame)
     fig = go.Figure(
         go.Bar(
             x=revenue.tolist(),
             y=frame["influencer_id"].astype(str).tolist(),
             orientation="h",
-            marker={"color": PRIMARY},
-            text=[fmt.money(v, cur, loc) for v in revenue],
-            textposition="auto",
-            insidetextanchor="end",
+            marker=_loss_marker(loss, PRIMARY),
+            text=[
+                fmt.money(v, cur, loc) + (LOSS_TEXT if b else "")
+                for v, b in zip(revenue, loss, strict=True)
+            ],
+            textposition="outside",
             constraintext="none",
             cliponaxis=False,
             customdata=_influencer_hover(frame, cur, loc),
             hovertemplate=_INFLUENCER_HOVER,
         )
     )
-    fig.update_layout(
-        _layout(title, "Revenue attributed in this window.", height=_bar_height(len(frame))),
-        showlegend=False,
-    )
+    caption = "Revenue attributed in this window." + _loss_caption(loss)
+    fig.update_layout(_layout(title, caption, height=_bar_height(len(frame))), showlegend=False)
     _category_axis(fig, [_label(n) for n in frame["name"]], frame["influencer_id"])
     fig.update_xaxes(
-        range=[0, float(revenue.max()) * 1.12], **_money_ticks(revenue.max(), cur, loc)
+        range=[0, float(revenue.max()) * 1.45], **_money_ticks(revenue.max(), cur, loc)
     )
+    return fig
+
+
+def net_return(report: ReportData) -> go.Figure:
+    """Return the best and worst net returns (revenue - payout), gains and losses apart."""
+    half = max(1, _top_n(report) // 2)
+    title = "Net return: who makes money and who loses it"
+    ranked = report.by_net if report.by_net is not None else report.influencers.iloc[0:0]
+    best = ranked[(ranked["net"] > 0) & (ranked["revenue"] > 0)].head(half)
+    worst = ranked[ranked["net"] < 0].tail(half)
+    frame = pd.concat([best, worst])
+    if frame.empty:
+        return _empty(title, height=300)
+    cur, loc = _money_args(report)
+    net = frame["net"].astype(float)
+    loss = [v < 0 for v in net]
+    fig = go.Figure(
+        go.Bar(
+            x=net.tolist(),
+            y=frame["influencer_id"].astype(str).tolist(),
+            orientation="h",
+            marker=_loss_marker(loss, GOOD),
+            text=[
+                fmt.money_change(v, cur, loc) + (LOSS_TEXT if b else "")
+                for v, b in zip(net, loss, strict=True)
+            ],
+            textposition="outside",
+            constraintext="none",
+            cliponaxis=False,
+            customdata=_influencer_hover(frame, cur, loc),
+            hovertemplate=_INFLUENCER_HOVER,
+        )
+    )
+    caption = (
+        f"Net return = revenue - payout in this window; the {len(best)} best and the "
+        f"{len(worst)} biggest losses among influencers with payout terms." + _loss_caption(loss)
+    )
+    fig.update_layout(_layout(title, caption, height=_bar_height(len(frame))), showlegend=False)
+    _category_axis(fig, [_label(n) for n in frame["name"]], frame["influencer_id"])
+    lo, hi = min(float(net.min()), 0.0), max(float(net.max()), 0.0)
+    pad = 0.45 * (hi - lo or 1.0)
+    fig.update_xaxes(range=[lo - (pad if lo < 0 else 0), hi + (pad if hi > 0 else 0)])
     return fig
 
 
@@ -265,7 +309,11 @@ def top_by_roas(report: ReportData) -> go.Figure:
             hovertemplate=_INFLUENCER_HOVER,
         )
     )
-    caption = "ROAS = revenue / payout in this window; the dashed line is break-even (1x)."
+    caption = (
+        "ROAS = revenue / payout in this window; the dashed line is break-even (1x). Ranked: "
+        f"influencers paid at least {fmt.money(report.roas_min_payout, cur, loc)} in the window"
+        f" (roas_min_payout {_min_payout_rule(report)}), so small payouts do not lead."
+    )
     fig.update_layout(_layout(title, caption, height=_bar_height(len(frame))), showlegend=False)
     _category_axis(fig, [_label(n) for n in frame["name"]], frame["influencer_id"])
     fig.update_xaxes(
@@ -353,6 +401,37 @@ def roas_break_even(report: ReportData) -> go.Figure:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+#: Text after a loss-maker's value: the mark does not rely on colour alone.
+LOSS_TEXT = " ▼ loss"
+
+
+def _loss_makers(frame: pd.DataFrame) -> list[bool]:
+    """Return, per row, whether the influencer is below break-even (ROAS < 1; n/a is not)."""
+    return [r == r and r < 1 for r in frame["roas"].astype(float)]
+
+
+def _loss_marker(loss: Sequence[bool], colour: str) -> dict[str, Any]:
+    """Return bar markers: loss-makers in the warning colour and hatched, others ``colour``."""
+    return {
+        "color": [BAD if b else colour for b in loss],
+        "pattern": {"shape": ["/" if b else "" for b in loss], "fgcolor": "#ffffff"},
+    }
+
+
+def _loss_caption(loss: Sequence[bool]) -> str:
+    n = sum(loss)
+    if not n:
+        return ""
+    return f" Hatched orange bars marked ▼ loss: below break-even (ROAS under 1x), {n} here."
+
+
+def _min_payout_rule(report: ReportData) -> str:
+    rule = getattr(report.preset, "roas_min_payout", "")
+    if isinstance(rule, str) and rule.endswith("%"):
+        return f"{rule} of the window's payout"
+    return fmt.money(rule, *_money_args(report)) if rule != "" else "not set"
+
 
 _INFLUENCER_HOVER = (
     "<b>%{customdata[0]}</b><br>%{customdata[1]}<br>Revenue %{customdata[2]}"

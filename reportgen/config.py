@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 TABLES = ("influencers", "posts", "tracking_data", "payouts")
 FORMATS = ("html", "pdf", "csv")
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+#: Files the email can attach (csv: the payout table).
+ATTACH = ("pdf", "html", "csv")
+#: Top by ROAS ranks influencers paid at least this share of the window's payout by default.
+DEFAULT_MIN_PAYOUT = "1%"
 
 
 def _check_locale(value: Any) -> str:
@@ -74,6 +78,28 @@ def _check_cron(value: Any) -> Any:
             "weekday, with crontab numbering (0 or 7 = Sunday)"
         ) from None
     return value
+
+
+def _check_min_payout(value: Any) -> float | str:
+    # A number is an amount in the preset's currency; "N%" a share of the window's payout.
+    if isinstance(value, bool):
+        raise Invalid(f"expected an amount such as 25000 or a share such as '2%', got {value!r}")
+    if isinstance(value, int | float):
+        if not value >= 0 or value == float("inf"):
+            raise Invalid(f"must be an amount >= 0, got {value!r}")
+        return float(value)
+    text = str(value).strip()
+    if text.endswith("%"):
+        try:
+            share = float(text[:-1])
+        except ValueError:
+            share = -1.0
+        if 0 <= share <= 100:
+            return f"{share:g}%"
+    raise Invalid(
+        f"expected an amount such as 25000 or a share of the window's payout such as '2%', "
+        f"got {value!r}"
+    )
 
 
 def _check_email(value: Any) -> str:
@@ -154,6 +180,18 @@ PRESET_FIELDS: dict[str, Option] = {
         default=lambda: list(FORMATS),
     ),
     "top_n": Int("How many influencers the top lists show.", 10, lo=1, hi=100),
+    "compare": Custom(
+        "Comparison window: previous_calendar (the month before, the same days of the previous "
+        "month or quarter, the week before), previous_period or previous_year.",
+        windows.check_compare,
+        default="previous_calendar",
+    ),
+    "roas_min_payout": Custom(
+        "Top by ROAS ranks only influencers paid at least this much in the window: an amount "
+        "(25000) or a share of the window's payout ('2%').",
+        _check_min_payout,
+        default=DEFAULT_MIN_PAYOUT,
+    ),
     "schedule": Custom(
         "Cron expression (5 fields, crontab numbering: 0 or 7 = Sunday) in the preset's timezone.",
         _check_cron,
@@ -173,7 +211,11 @@ PRESET_FIELDS: dict[str, Option] = {
         _email(""),
         default=list,
     ),
-    "attach": ListOf("Files attached to the email.", Choice("", ["pdf", "html"]), lambda: ["pdf"]),
+    "attach": ListOf(
+        "Files attached to the email: pdf, html, csv (the payout table).",
+        Choice("", ATTACH),
+        lambda: ["pdf"],
+    ),
     "send": Section(
         "When the email goes out.",
         {
@@ -317,10 +359,22 @@ class Preset:
     attach: tuple[str, ...] = ("pdf",)
     send: dict[str, Any] = field(default_factory=dict)
     groups: tuple[Group, ...] = ()
+    compare: str = "previous_calendar"
+    roas_min_payout: float | str = DEFAULT_MIN_PAYOUT
 
     def window_for(self, as_of: date) -> Window:
         """Return the inclusive window this preset covers for ``as_of``."""
         return windows.resolve(self.window, as_of)
+
+    def compare_window(self, window: Window) -> Window:
+        """Return the window that ``window`` is compared with (the ``compare`` option)."""
+        return windows.comparison(self.window, window, self.compare)
+
+    def min_payout(self, total_payout: float) -> float:
+        """Return the payout an influencer needs to enter the top by ROAS this window."""
+        if isinstance(self.roas_min_payout, str):
+            return round(total_payout * float(self.roas_min_payout[:-1]) / 100, 2)
+        return float(self.roas_min_payout)
 
     def window_spec(self) -> str:
         """Return the window as written in the config, for display."""
@@ -682,6 +736,8 @@ def _build_preset(
         attach=tuple(values["attach"]),
         send=values["send"],
         groups=groups,
+        compare=values["compare"],
+        roas_min_payout=values["roas_min_payout"],
     )
 
 

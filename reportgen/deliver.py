@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from babel import Locale
-from babel.numbers import format_currency, format_decimal
 from jinja2 import (
     ChoiceLoader,
     Environment,
@@ -37,6 +35,7 @@ from jinja2 import (
     select_autoescape,
 )
 
+from reportgen import fmt, kpis
 from reportgen.config import Config, EmailConfig, Preset
 from reportgen.errors import DeliveryError
 from reportgen.ledger import Ledger, utcnow
@@ -49,15 +48,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ATTACHMENTS = {"pdf": ("report.pdf", "application", "pdf"), "html": ("report.html", "text", "html")}
-KPIS = (  # key, label, kind, whether a rise is good news
-    ("revenue", "Revenue", "money", True),
-    ("orders", "Orders", "count", True),
-    ("payout", "Payout", "money", False),
-    ("roas", "ROAS", "ratio", True),
-    ("aov", "Avg. order value", "money", True),
-)
-GOOD, BAD, NEUTRAL = "#1a7f37", "#cf222e", "#57606a"
+#: Attachable kinds: the output file (key in PresetOutput.files), MIME type and name suffix.
+ATTACHMENTS = {
+    "pdf": ("pdf", "application", "pdf", ".pdf"),
+    "html": ("html", "text", "html", ".html"),
+    "csv": ("csv:payouts", "text", "csv", "_payouts.csv"),
+}
+#: Colours of a KPI change by tone (reportgen/kpis.py decides the tone).
+TONES = {"good": "#1a7f37", "bad": "#cf222e", "neutral": "#57606a"}
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
@@ -236,65 +234,15 @@ def recipients_for(preset: Preset, output: PresetOutput) -> Recipients:
 # -- composing ------------------------------------------------------------------------------------
 
 
-@cache
-def _money_pattern(locale: str) -> str:
-    # The locale's own currency pattern, without decimals: report emails show whole amounts.
-    pattern = Locale.parse(locale).currency_formats["standard"].pattern
-    return re.sub(r"\.0+", "", pattern)
+def _kpis(summary: Mapping[str, Any], preset: Preset) -> list[dict[str, Any]]:
+    """Return the KPI cards as the report shows them (summary.json holds them verbatim)."""
+    cards = summary.get("kpi_cards")
+    if not isinstance(cards, list):  # a build from before kpi_cards: same spec, same formatter
+        cards = kpis.cards(kpis.from_summary(summary), preset.currency, preset.locale)
+    return [dict(c) | {"colour": TONES.get(str(c.get("tone")), TONES["neutral"])} for c in cards]
 
 
-def fmt(value: float | None, kind: str, currency: str, locale: str) -> str:
-    """Format a KPI value for the email in the preset's locale and currency."""
-    if value is None:
-        return "–"
-    if kind == "money":
-        if abs(value) >= 100:
-            return format_currency(
-                value,
-                currency,
-                format=_money_pattern(locale),
-                locale=locale,
-                currency_digits=False,
-            )
-        return format_currency(value, currency, locale=locale)
-    if kind == "ratio":
-        return f"{format_decimal(value, format='0.00', locale=locale)}×"
-    return format_decimal(round(value), locale=locale)
-
-
-def _change(value: float | None, previous: float | None, up_is_good: bool) -> tuple[str, str]:
-    if value is None or previous is None:
-        return "no comparison", NEUTRAL
-    if previous == 0:
-        return ("new", GOOD if up_is_good else BAD) if value > 0 else ("no change", NEUTRAL)
-    rel = (value - previous) / abs(previous)
-    if abs(rel) < 0.0005:
-        return "no change", NEUTRAL
-    arrow = "▲" if rel > 0 else "▼"
-    good = (rel > 0) == up_is_good
-    return f"{arrow} {abs(rel) * 100:.1f}%", GOOD if good else BAD
-
-
-def _kpis(summary: dict, preset: Preset) -> list[dict[str, str]]:
-    now, before = summary.get("kpis") or {}, summary.get("kpis_previous") or {}
-    cards = []
-    for key, label, kind, up_good in KPIS:
-        value, previous = _num(now.get(key)), _num(before.get(key))
-        change, colour = _change(value, previous, up_good)
-        cards.append(
-            {
-                "label": label,
-                "value": fmt(value, kind, preset.currency, preset.locale),
-                "previous": fmt(previous, kind, preset.currency, preset.locale),
-                "change": change,
-                "colour": colour,
-                "note": (summary.get("roas_note") or "") if key == "roas" else "",
-            }
-        )
-    return cards
-
-
-def _top(summary: dict, preset: Preset, limit: int) -> list[dict[str, Any]]:
+def _top(summary: Mapping[str, Any], preset: Preset, limit: int) -> list[dict[str, Any]]:
     rows = []
     for i, row in enumerate(list(summary.get("top_influencers_by_revenue") or [])[:limit], 1):
         roas = _num(row.get("roas"))
@@ -302,12 +250,18 @@ def _top(summary: dict, preset: Preset, limit: int) -> list[dict[str, Any]]:
             {
                 "rank": i,
                 "name": str(row.get("name") or row.get("influencer_id") or "?"),
-                "revenue": fmt(_num(row.get("revenue")), "money", preset.currency, preset.locale),
-                "roas": fmt(roas, "ratio", preset.currency, preset.locale),
+                "revenue": fmt.money(_num(row.get("revenue")), preset.currency, preset.locale),
+                "roas": fmt.ratio(roas),
                 "below": roas is not None and roas < 1,
             }
         )
     return rows
+
+
+def attachment_name(output: PresetOutput, kind: str) -> str:
+    """Return what an attachment is called: ``weekly-overview_2026-11-23_2026-11-29.pdf``."""
+    w = output.window
+    return clean_header(f"{output.preset.name}_{w.start}_{w.end}{ATTACHMENTS[kind][3]}", 120)
 
 
 def _link(config: Config, path: Path) -> str | None:
@@ -330,7 +284,7 @@ def _attachments(
     files: list[tuple[str, Path]] = []
     notes: list[str] = []
     for kind in preset.attach:
-        path = output.files.get(kind)
+        path = output.files.get(ATTACHMENTS[kind][0])
         if path is None or not Path(path).is_file():
             raise DeliveryError(
                 f"preset {output.preset.name}: attach lists {kind} but the build made no {kind} "
@@ -344,11 +298,13 @@ def _attachments(
         mb = f"{size / 1024 / 1024:.1f} MB"
         if url is None:
             raise DeliveryError(
-                f"preset {output.preset.name}: {ATTACHMENTS[kind][0]} is {mb}, over "
+                f"preset {output.preset.name}: {attachment_name(output, kind)} is {mb}, over "
                 f"email.max_attachment_mb ({config.email.max_attachment_mb:g} MB); set "
                 "email.base_url to send a link instead, or raise the limit"
             )
-        notes.append(f"{ATTACHMENTS[kind][0]} ({mb}) is too large to attach; download it: {url}")
+        notes.append(
+            f"{attachment_name(output, kind)} ({mb}) is too large to attach; download it: {url}"
+        )
     return files, notes
 
 
@@ -392,13 +348,20 @@ def context(
             f"{quality[0].get('message', '')} — see the full report",
         ]
     html = output.files.get("html")
-    prev = output.window.previous()
+    prev = output.preset.compare_window(output.window)
+    label = str((summary.get("compare") or {}).get("label") or "")
     return {
         "title": _title(output),
         "description": output.preset.description,
         "window": f"{output.window.start} to {output.window.end}",
-        "previous_window": f"{prev.start} to {prev.end}",
+        "previous_window": f"{label} ({prev.start} to {prev.end})"
+        if label
+        else f"{prev.start} to {prev.end}",
+        "compare_label": label or "previous period",
+        "headline": [str(x) for x in (summary.get("headline") or {}).get("sentences") or []],
         "days": output.window.days,
+        # The data runs to the window's end, which is the as-of day only for windows ending then.
+        "data_until": output.window.end.isoformat(),
         "as_of": output.as_of.isoformat(),
         "timezone": output.preset.timezone,
         "filters": output.preset.filters.describe(),
@@ -408,7 +371,7 @@ def context(
         "reason": reason,
         "notes": notes,
         "report_url": _link(config, Path(html)) if html else None,
-        "attached": [ATTACHMENTS[k][0] for k in preset.attach],
+        "attached": [attachment_name(output, k) for k in preset.attach],
         "preset": output.preset.name,
         "currency": preset.currency,
     }
@@ -435,7 +398,8 @@ def compose(
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     for kind, path in files:
-        name, maintype, subtype = ATTACHMENTS[kind]
+        _, maintype, subtype, _ = ATTACHMENTS[kind]
+        name = attachment_name(output, kind)
         msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=name)
     return msg
 

@@ -25,16 +25,16 @@ DECIMALS_BELOW = 1000
 MINUS = "\u2212"
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
     """Return ``value`` as a finite float, or None when it is missing or not a number."""
     if value is None:
         return None
     try:
-        number = float(value)
+        out = float(value)
     except (TypeError, ValueError):
         # pandas.NA and NaT refuse float(); they mean "missing" as much as NaN does.
         return None
-    return number if math.isfinite(number) else None
+    return out if math.isfinite(out) else None
 
 
 @lru_cache(maxsize=32)
@@ -46,52 +46,72 @@ def _whole_pattern(locale: str) -> str:
 
 def money(value: Any, currency: str = "INR", locale: str = "en_IN") -> str:
     """Format an amount in ``currency`` for ``locale``: ₹12,34,567 or ₹999.50."""
-    number = _number(value)
-    if number is None:
+    n = number(value)
+    if n is None:
         return NA
-    if 0 < abs(number) < DECIMALS_BELOW:
-        return format_currency(number, currency, locale=locale)
+    if 0 < abs(n) < DECIMALS_BELOW:
+        return format_currency(n, currency, locale=locale)
     return format_currency(
-        number, currency, format=_whole_pattern(locale), locale=locale, currency_digits=False
+        n, currency, format=_whole_pattern(locale), locale=locale, currency_digits=False
     )
 
 
 def money_short(value: Any, currency: str = "INR", locale: str = "en_IN") -> str:
     """Format an amount compactly for axis ticks: ₹12.3L, ₹2.5Cr (en_IN) or $1.2M (en_US)."""
-    number = _number(value)
-    if number is None:
+    n = number(value)
+    if n is None:
         return NA
-    return format_compact_currency(number, currency, locale=locale, fraction_digits=1)
+    return format_compact_currency(n, currency, locale=locale, fraction_digits=1)
 
 
 def count(value: Any, locale: str = "en_IN") -> str:
     """Format a whole number with the locale's grouping: 12,34,567 (en_IN)."""
-    number = _number(value)
-    if number is None:
+    n = number(value)
+    if n is None:
         return NA
-    return format_decimal(round(number), locale=locale)
+    return format_decimal(round(n), locale=locale)
 
 
 def pct(value: Any, digits: int = 1, *, signed: bool = True) -> str:
     """Format a fraction as a percentage: 0.123 -> "+12.3%", -0.04 -> "−4.0%"."""
-    number = _number(value)
-    if number is None:
+    n = number(value)
+    if n is None:
         return NA
-    text = f"{abs(number) * 100:,.{digits}f}%"
+    text = f"{abs(n) * 100:,.{digits}f}%"
     if not signed:
-        return text if number >= 0 else MINUS + text
+        return text if n >= 0 else MINUS + text
     # A change that rounds to zero gets no sign: "+0.0%" would claim a direction.
     if float(text.rstrip("%").replace(",", "")) == 0:
         return text
-    return ("+" if number > 0 else MINUS) + text
+    return ("+" if n > 0 else MINUS) + text
 
 
 def ratio(value: Any, digits: int = 2) -> str:
     """Format a multiple such as ROAS: 3.4178 -> "3.42x"."""
-    number = _number(value)
-    if number is None:
+    n = number(value)
+    if n is None:
         return NA
-    return f"{number:,.{digits}f}x"
+    return f"{n:,.{digits}f}x"
+
+
+def by_kind(value: Any, kind: str, currency: str = "INR", locale: str = "en_IN") -> str:
+    """Format a value by its KPI kind: money, count, ratio or pct (a share, unsigned)."""
+    if kind == "money":
+        return money(value, currency, locale)
+    if kind == "ratio":
+        return ratio(value)
+    if kind == "pct":
+        return pct(value, signed=False)
+    return count(value, locale)
+
+
+def money_change(value: Any, currency: str = "INR", locale: str = "en_IN") -> str:
+    """Format a change in money with its sign: "+₹1,200" or "−₹350.50"."""
+    n = number(value)
+    if n is None:
+        return NA
+    text = money(abs(n), currency, locale)
+    return text if n == 0 else ("+" if n > 0 else MINUS) + text
 
 
 #: Jinja filter name -> function; ``render.make_environment`` registers them all.
@@ -101,6 +121,7 @@ FILTERS = {
     "count": count,
     "pct": pct,
     "ratio": ratio,
+    "money_change": money_change,
 }
 
 

@@ -11,8 +11,10 @@ Definitions (see README "How the numbers are computed"):
            to the post's brand when it names one; other posts' fees are split across brands by
            the influencer's revenue share in the window (all-time share when the window has
            none; an equal split when the influencer never sold anything).
-  ROAS     revenue / payout; n/a when payout is zero or the terms are missing.
+  ROAS     revenue / payout; 0.00x for a total loss; n/a when payout is zero or terms missing.
+  Net      revenue - payout, per influencer with terms (the KPI: their revenue - payout).
   KPI ROAS revenue of influencers with payout terms / their payout.
+  KPIs     defined once in reportgen/kpis.py (label, kind, rounding, whether up is good).
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
+from reportgen import headline, kpis
 from reportgen.catalogue import UNMAPPED_BRAND
 from reportgen.config import Preset
 from reportgen.model import Issue, Kpi, ReportData, Window
 from reportgen.sources import Dataset
+from reportgen.windows import compare_label
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +182,7 @@ class Engine:
         rows: list[dict[str, Any]] = []
         for n, (preset, window) in enumerate(jobs):
             flt = preset.filters
-            for period, w in (("current", window), ("previous", window.previous())):
+            for period, w in (("current", window), ("previous", preset.compare_window(window))):
                 rows.extend(
                     {
                         "job": n,
@@ -311,7 +315,9 @@ def _influencer_table(
     t["brand_share"] = _brand_share(t, presets, mix)
     t["payout"] = _payout(t)
     t = t[(t["revenue"] > 0) | (t["payout"].fillna(0) > 0) | (t["orders"] > 0)].copy()
+    # A total loss (paid, nothing sold) is 0.00x; n/a only when the payout is zero or unknown.
     t["roas"] = np.where(t["payout"] > 0, t["revenue"] / t["payout"].where(t["payout"] > 0), np.nan)
+    t["net"] = t["revenue"] - t["payout"]
     t["profitable"] = pd.array(
         [pd.NA if np.isnan(r) else bool(r >= 1) for r in t["roas"]], dtype="boolean"
     )
@@ -370,10 +376,12 @@ def _report(
     tables = split["table"]
     infl = tables.get((job, "current"), tables[None]).drop(columns=["job", "period"])
     old = tables.get((job, "previous"), tables[None])
-    kpis = _kpis(infl, old)
+    figures = _kpis(infl, old)
     infl = infl.reset_index(drop=True)
-    top_rev = infl.sort_values(["revenue", "influencer_id"], ascending=[False, True])
+    by_revenue = infl.sort_values(["revenue", "influencer_id"], ascending=[False, True])
     quality = _quality(engine.ds.issues, infl)
+    previous = preset.compare_window(window)
+    min_payout = preset.min_payout(float(infl["payout"].sum(skipna=True)))
     assumptions = [a.format(tz=preset.timezone, currency=preset.currency) for a in ASSUMPTIONS]
     if preset.filters.brands:
         assumptions.append(BRAND_SPLIT)
@@ -384,23 +392,42 @@ def _report(
     daily["orders"] = daily["orders"].astype("int64")
     by = {k: split[k].get(job, split[k][None]).drop(columns="job") for k in _DIMENSIONS}
     engagement = split["engagement"].get(job, split["engagement"][None])
-    return ReportData(
+    report = ReportData(
         preset=preset,
         window=window,
-        previous_window=window.previous(),
-        kpis=kpis,
+        previous_window=previous,
+        kpis=figures,
         daily=daily,
         by_brand=by["brand"].reset_index(drop=True),
         by_category=by["category"].reset_index(drop=True),
         by_platform=by["platform"].reset_index(drop=True),
-        influencers=top_rev.reset_index(drop=True),
-        top_by_revenue=top_rev.head(preset.top_n).reset_index(drop=True),
-        top_by_roas=_rank_roas(infl).head(preset.top_n).reset_index(drop=True),
+        influencers=by_revenue.reset_index(drop=True),
+        # Nobody who sold nothing is "top" anything.
+        top_by_revenue=by_revenue[by_revenue["revenue"] > 0].head(preset.top_n),
+        top_by_roas=top_roas(infl, min_payout).head(preset.top_n).reset_index(drop=True),
         engagement=engagement.drop(columns=["job"]).reset_index(drop=True),
         data_quality=quality,
         assumptions=assumptions,
         provenance={"as_of": as_of.isoformat(), **engine.ds.provenance},
+        compare_label=compare_label(previous, preset.locale),
+        roas_min_payout=min_payout,
+        by_net=rank_net(infl),
     )
+    report.top_by_revenue = report.top_by_revenue.reset_index(drop=True)
+    report.headline = headline.build(report, old.drop(columns=["job", "period"]))
+    return report
+
+
+def top_roas(t: pd.DataFrame, min_payout: float) -> pd.DataFrame:
+    """Return influencers ranked by ROAS among those paid at least ``min_payout`` who sold."""
+    big = t[(t["payout"] >= min_payout) & (t["payout"] > 0) & (t["revenue"] > 0)]
+    return _rank_roas(big)
+
+
+def rank_net(t: pd.DataFrame) -> pd.DataFrame:
+    """Return influencers with payout terms by net return (revenue - payout), best first."""
+    known = t[t["payout"].notna()]
+    return known.sort_values(["net", "influencer_id"], ascending=[False, True], ignore_index=True)
 
 
 def _rank_roas(t: pd.DataFrame, by_revenue_first: bool = False) -> pd.DataFrame:
@@ -421,37 +448,25 @@ MIN_ROAS_COVERAGE = 0.5
 
 
 def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
-    """Return the headline KPIs with their previous-window values."""
+    """Return the headline KPIs (reportgen/kpis.py) with their comparison-window values."""
 
-    def values(t: pd.DataFrame) -> dict[str, float | None]:
+    def totals(t: pd.DataFrame) -> dict[str, Any]:
         revenue = float(t["revenue"].sum())
-        orders = int(t["orders"].sum())
-        payout = float(t["payout"].sum(skipna=True))
         covered = float(t.loc[t["payout"].notna(), "revenue"].sum())
-        # A ratio over a sliver of the revenue is not the program's ROAS (the peer seed:
-        # terms for 1 of 50 influencers gave 8,473x): below the threshold it is n/a.
-        enough = revenue > 0 and covered / revenue >= MIN_ROAS_COVERAGE
         return {
             "revenue": revenue,
-            "orders": orders,
-            "payout": payout,
-            "roas": covered / payout if payout > 0 and enough else None,
-            "aov": revenue / orders if orders else None,
+            "orders": int(t["orders"].sum()),
+            "payout": float(t["payout"].sum(skipna=True)),
             "covered": covered,
+            # A ratio over a sliver of the revenue is not the program's ROAS (the peer seed:
+            # terms for 1 of 50 influencers gave 8,473x): below the threshold it is n/a.
+            "enough": revenue > 0 and covered / revenue >= MIN_ROAS_COVERAGE,
         }
 
-    now, before = values(cur), values(old)
-    labels = {
-        "revenue": ("Revenue", "money"),
-        "orders": ("Orders", "count"),
-        "payout": ("Payout", "money"),
-        "roas": ("ROAS", "ratio"),
-        "aov": ("Avg order value", "money"),
-    }
-    out = {k: Kpi(k, lab, now[k], before[k], kind) for k, (lab, kind) in labels.items()}
-    # Revenue and covered revenue are sums, never None (only the ratios are).
-    revenue, covered = now["revenue"] or 0.0, now["covered"] or 0.0
-    out["roas"].note = _roas_note(cur, revenue, covered, now["roas"] is not None)
+    now = totals(cur)
+    out = kpis.compute(now, totals(old))
+    shown = out["roas"].value is not None
+    out["roas"].note = _roas_note(cur, now["revenue"], now["covered"], shown)
     return out
 
 

@@ -90,7 +90,11 @@ class ReportData:
       by_brand / by_category / by_platform: <dimension>, revenue, orders, share
       influencers:  influencer_id, name, category, platform, basis, rate, posts, orders,
                     revenue, payout, roas (NaN = n/a), profitable (True/False/<NA>)
-      top_by_revenue, top_by_roas: first 10 rows of ``influencers`` in that order
+                    net (revenue - payout; NaN = unknown)
+      top_by_revenue: the top_n with revenue, by revenue
+      top_by_roas:  the top_n by ROAS among influencers who sold and were paid at least
+                    ``roas_min_payout`` in the window
+      by_net:       influencers with payout terms by net return, best first (None: not computed)
       engagement:   influencer_id, name, platform, posts, reach, likes, comments,
                     engagement_rate, cpm, cpe (NaN = n/a)
     """
@@ -110,6 +114,10 @@ class ReportData:
     data_quality: list[Issue]
     assumptions: list[str]
     provenance: dict[str, Any]
+    compare_label: str = ""  # what the comparison window is, e.g. "October 2026"
+    roas_min_payout: float = 0.0  # the payout an influencer needs to enter top_by_roas
+    by_net: pd.DataFrame | None = None
+    headline: dict[str, Any] = field(default_factory=dict)  # reportgen.headline.build
 
     @property
     def has_data(self) -> bool:

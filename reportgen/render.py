@@ -32,9 +32,9 @@ import pandas as pd
 from babel.dates import format_date
 from markupsafe import Markup
 
-from reportgen import __version__, charts, fmt
+from reportgen import __version__, charts, fmt, kpis
 from reportgen.errors import RenderError
-from reportgen.model import Kpi, ReportData, Window
+from reportgen.model import ReportData, Window
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +42,11 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 ASSETS_DIR = Path(__file__).parent / "assets"
 GENERATOR = f"reportgen {__version__}"
 
-#: KPI cards in this order first; any other KPI follows in the order metrics produced it.
-KPI_ORDER = ("revenue", "orders", "payout", "roas", "aov")
-#: Whether a rise is good news: payout rising is spend, neither good nor bad by itself.
-GOOD_WHEN_UP = {"revenue": True, "orders": True, "roas": True, "aov": True}
 BASIS_LABELS = {
     "per_post": "Per post",
     "per_order": "Per order",
     "revenue_share": "Revenue share",
 }
-ARROWS = {"up": "▲", "down": "▼", "flat": "▬"}
 #: Rows of the payout and engagement tables the PDF shows, from the top in the tables' order
 #: (payouts by revenue, engagement by reach); None shows every row. WeasyPrint takes 10-25 ms
 #: a table row, so two 120-row tables cost 3-5 s per report; at 25 rows a report's PDF takes
@@ -136,6 +131,8 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
     - ``breakdowns``: {"brand", "category", "platform"} -> rows {name, revenue, orders, share}.
     - ``daily``: one row per day of the window: {date (ISO), revenue, orders}.
     - ``top_by_revenue``, ``top_by_roas``: the top-N rows, shaped like ``influencers``.
+    - ``headline``: the headline's sentences (reportgen/headline.py).
+    - ``compare_label``: what the comparison window is, e.g. "October 2026".
     - ``data_quality``: findings: {code, severity, message, table, file, rows, revenue,
       examples}.
     - ``assumptions``: list of sentences describing how the numbers were computed.
@@ -179,6 +176,8 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
         ],
         "top_by_revenue": _influencer_rows(report.top_by_revenue, preset.currency, locale),
         "top_by_roas": _influencer_rows(report.top_by_roas, preset.currency, locale),
+        "headline": list(report.headline.get("sentences", [])),
+        "compare_label": report.compare_label,
         "data_quality": [issue.as_dict() for issue in report.data_quality],
         "assumptions": [str(a) for a in report.assumptions],
         "provenance": _provenance(report.provenance),
@@ -517,49 +516,8 @@ def _has_data(report: ReportData) -> bool:
 
 
 def _kpis(report: ReportData) -> list[dict[str, Any]]:
-    keys = [k for k in KPI_ORDER if k in report.kpis]
-    keys += [k for k in report.kpis if k not in keys]
-    return [_kpi(report.kpis[k], report.preset.currency, report.preset.locale) for k in keys]
-
-
-def _kpi(kpi: Kpi, currency: str, locale: str) -> dict[str, Any]:
-    change = kpi.change
-    change_text = fmt.pct(change)
-    direction = None
-    if change is not None:
-        # Follow the rounded text so "0.0%" never comes with an arrow claiming a direction.
-        direction = "flat" if change_text.lstrip("+−") == fmt.pct(0) else "up"
-        if direction == "up" and change < 0:
-            direction = "down"
-    good_up = GOOD_WHEN_UP.get(kpi.key)
-    tone = "neutral"
-    if direction in ("up", "down") and good_up is not None:
-        tone = "good" if (direction == "up") == good_up else "bad"
-    return {
-        "key": kpi.key,
-        "label": kpi.label,
-        "kind": kpi.kind,
-        "value": _clean(kpi.value),
-        "previous": _clean(kpi.previous),
-        "change": change,
-        "value_text": _format(kpi.value, kpi.kind, currency, locale),
-        "previous_text": _format(kpi.previous, kpi.kind, currency, locale),
-        "change_text": change_text,
-        "direction": direction,
-        "arrow": ARROWS.get(direction or "", ""),
-        "tone": tone,
-        "note": getattr(kpi, "note", "") or "",
-    }
-
-
-def _format(value: Any, kind: str, currency: str, locale: str) -> str:
-    if kind == "money":
-        return fmt.money(value, currency, locale)
-    if kind == "ratio":
-        return fmt.ratio(value)
-    if kind == "pct":
-        return fmt.pct(value, signed=False)
-    return fmt.count(value, locale)
+    # One spec and one formatter (reportgen/kpis.py): the email shows the same texts.
+    return kpis.cards(report.kpis, report.preset.currency, report.preset.locale)
 
 
 def _charts(figures: Mapping[str, Any], *, with_json: bool = True) -> dict[str, dict[str, Any]]:

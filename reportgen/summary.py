@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from reportgen import __version__
+from reportgen import __version__, kpis
 from reportgen.model import ReportData
 from reportgen.publish import to_csv
 
@@ -25,7 +25,9 @@ def _num(value: Any, digits: int = 2) -> float | int | None:
     return round(value, digits)
 
 
-def _influencer_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _influencer_rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+    if frame is None:
+        return []
     return [
         {
             "influencer_id": r.influencer_id,
@@ -33,7 +35,9 @@ def _influencer_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "revenue": _num(r.revenue),
             "orders": int(r.orders),
             "payout": _num(r.payout),
+            "net": _num(getattr(r, "net", r.revenue - r.payout)),
             "roas": _num(r.roas, 4),
+            "below_break_even": bool(r.roas < 1) if _num(r.roas) is not None else False,
         }
         for r in frame.itertuples()
     ]
@@ -42,10 +46,8 @@ def _influencer_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def build_summary(report: ReportData, config_info: dict[str, Any]) -> dict[str, Any]:
     """Return the summary.json content: deterministic, no timestamps."""
     p = report.preset
-    digits = {"roas": 4, "aov": 2, "revenue": 2, "payout": 2, "orders": 0}
-    kpis = {k: _num(v.value, digits[k]) for k, v in report.kpis.items()}
-    kpis["orders"] = int(report.kpis["orders"].value or 0)
-    prev = {k: _num(v.previous, digits[k]) for k, v in report.kpis.items()}
+    figures = kpis.ordered(report.kpis)
+    net = report.by_net
     return {
         "preset": p.name,
         "title": p.title,
@@ -55,6 +57,7 @@ def build_summary(report: ReportData, config_info: dict[str, Any]) -> dict[str, 
             "start": report.previous_window.start.isoformat(),
             "end": report.previous_window.end.isoformat(),
         },
+        "compare": {"mode": p.compare, "label": report.compare_label},
         "timezone": p.timezone,
         "currency": p.currency,
         "filters": {
@@ -62,12 +65,21 @@ def build_summary(report: ReportData, config_info: dict[str, Any]) -> dict[str, 
             "categories": list(p.filters.categories),
             "platforms": list(p.filters.platforms),
         },
-        "kpis": kpis,
-        "kpis_previous": prev,
-        "kpis_change": {k: _num(v.change, 4) for k, v in report.kpis.items()},
-        "roas_note": report.kpis["roas"].note,
+        "headline": report.headline,
+        "kpis": {k.key: kpis.rounded(k.key, k.value) for k in figures},
+        "kpis_previous": {k.key: kpis.rounded(k.key, k.previous) for k in figures},
+        "kpis_change": {k.key: _num(k.change, 4) for k in figures},
+        "kpi_cards": kpis.cards(report.kpis, p.currency, p.locale),
+        "roas_note": report.kpis["roas"].note if "roas" in report.kpis else "",
+        "roas_min_payout": _num(report.roas_min_payout),
         "top_influencers_by_revenue": _influencer_rows(report.top_by_revenue),
         "top_influencers_by_roas": _influencer_rows(report.top_by_roas),
+        "top_influencers_by_net": _influencer_rows(
+            None if net is None else net[(net["net"] > 0) & (net["revenue"] > 0)].head(p.top_n)
+        ),
+        "biggest_losses_by_net": _influencer_rows(
+            None if net is None else net[net["net"] < 0].iloc[::-1].head(p.top_n)
+        ),
         "breakdowns": {
             name: [
                 {name: r[0], "revenue": _num(r[1]), "orders": int(r[2])}
@@ -109,6 +121,7 @@ def csv_tables(report: ReportData) -> dict[str, bytes]:
             "roas",
         ]
     ].copy()
+    payouts["net"] = (report.influencers["revenue"] - report.influencers["payout"]).round(2)
     payouts["profitable"] = (
         report.influencers["profitable"]
         .astype("object")
@@ -118,7 +131,34 @@ def csv_tables(report: ReportData) -> dict[str, bytes]:
         [i.as_dict() | {"examples": "; ".join(i.examples)} for i in report.data_quality],
         columns=["code", "severity", "message", "table", "file", "rows", "revenue", "examples"],
     )
+    cards = kpis.cards(report.kpis, report.preset.currency, report.preset.locale)
+    figures = pd.DataFrame(
+        [
+            {
+                "kpi": c["key"],
+                "label": c["label"],
+                "value": kpis.rounded(c["key"], c["value"]),
+                "previous": kpis.rounded(c["key"], c["previous"]),
+                "change": _num(c["change"], 4),
+                "value_text": c["value_text"],
+                "previous_text": c["previous_text"],
+                "change_text": c["change_text"],
+            }
+            for c in cards
+        ],
+        columns=[
+            "kpi",
+            "label",
+            "value",
+            "previous",
+            "change",
+            "value_text",
+            "previous_text",
+            "change_text",
+        ],
+    )
     return {
+        "kpis.csv": to_csv(figures),
         "payouts.csv": to_csv(payouts),
         "daily.csv": to_csv(report.daily),
         "by_brand.csv": to_csv(report.by_brand),

@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+
 from reportgen.model import Window
 from reportgen.options import Invalid
 
@@ -100,6 +102,91 @@ def resolve(spec: str | Window, as_of: date) -> Window:
     if spec == "year_to_date":
         return Window(as_of.replace(month=1, day=1), as_of)
     raise ValueError(f"unknown window {spec!r}")  # unreachable after check_window
+
+
+#: How a report's comparison window is chosen (the preset's ``compare`` option).
+COMPARE: dict[str, str] = {
+    "previous_calendar": "the calendar period before: October for November, the same days of "
+    "the previous month or quarter for month/quarter to date, the week before for a week "
+    "(the default; for rolling windows it is the previous period)",
+    "previous_period": "the same number of days ending the day before the window starts",
+    "previous_year": "the same dates one year earlier (52 weeks earlier for week windows)",
+}
+_WEEKLY = ("previous_week", "week_to_date")
+
+
+def comparison(spec: str | Window, window: Window, mode: str = "previous_calendar") -> Window:
+    """Return the window ``window`` (resolved from ``spec``) is compared with under ``mode``."""
+    weekly = isinstance(spec, str) and spec in _WEEKLY
+    if mode == "previous_period":
+        return window.previous()
+    if mode == "previous_year":
+        if weekly:
+            return Window(window.start - timedelta(days=364), window.end - timedelta(days=364))
+        return Window(_shift_months(window.start, -12), _shift_months(window.end, -12))
+    if weekly:
+        return Window(window.start - timedelta(days=7), window.end - timedelta(days=7))
+    months = _calendar_months(spec, window)
+    if months is None:
+        return window.previous()
+    return Window(_shift_months(window.start, -months), _shift_months(window.end, -months))
+
+
+def _calendar_months(spec: str | Window, window: Window) -> int | None:
+    """Return how many months back the calendar comparison lies, None for a rolling window."""
+    if spec in ("previous_month", "month_to_date"):
+        return 1
+    if spec in ("previous_quarter", "quarter_to_date"):
+        return 3
+    if spec == "year_to_date":
+        return 12
+    if isinstance(spec, Window) and spec.start.day == 1 and _month_end(spec.end) == spec.end:
+        # A fixed window of whole months compares with as many whole months before it.
+        return (spec.end.year - spec.start.year) * 12 + spec.end.month - spec.start.month + 1
+    return None
+
+
+def _shift_months(d: date, months: int) -> date:
+    """Return ``d`` moved by whole months: a month's last day stays last, others clamp."""
+    index = d.year * 12 + d.month - 1 + months
+    first = date(index // 12, index % 12 + 1, 1)
+    last = _month_end(first)
+    if d == _month_end(d):
+        return last
+    return first.replace(day=min(d.day, last.day))
+
+
+def compare_label(window: Window, locale: str = "en_IN") -> str:
+    """Return what a comparison window is, for people: "October 2026", "1–15 Oct 2026"."""
+    s, e = window.start, window.end
+    if s.day == 1 and e == _month_end(e):
+        if (s.year, s.month) == (e.year, e.month):
+            return format_date(s, "LLLL y", locale=locale)
+        if s.month % 3 == 1 and s.year == e.year and e.month == s.month + 2:
+            return f"Q{(s.month - 1) // 3 + 1} {s.year}"
+        if (s.month, e.month) == (1, 12) and s.year == e.year:
+            return str(s.year)
+    if s == e:
+        return format_date(s, "d MMM y", locale=locale)
+    if (s.year, s.month) == (e.year, e.month):
+        return f"{s.day}–{format_date(e, 'd MMM y', locale=locale)}"
+    if s.year == e.year:
+        return (
+            f"{format_date(s, 'd MMM', locale=locale)} – {format_date(e, 'd MMM y', locale=locale)}"
+        )
+    return (
+        f"{format_date(s, 'd MMM y', locale=locale)} – {format_date(e, 'd MMM y', locale=locale)}"
+    )
+
+
+def check_compare(value: Any) -> str:
+    """Validate a ``compare`` option value."""
+    if value not in COMPARE:
+        from reportgen.options import suggest
+
+        hint = suggest(str(value), list(COMPARE))
+        raise Invalid(f"unknown comparison {value!r}{hint}; use one of {', '.join(COMPARE)}")
+    return str(value)
 
 
 def default_as_of(timezone: str, now: datetime | None = None) -> date:

@@ -88,10 +88,11 @@ def test_influencer_payouts_and_roas(reports):
     assert t["profitable"].isna().sum() == 2
 
 
-def test_roas_ranking_puts_na_last(reports):
-    ranked = list(reports["all"].top_by_roas["influencer_id"])
-    assert ranked[:2] == ["B2", "A1"]
-    assert set(ranked[2:]) == {"C3", "D4"}
+def test_roas_ranking_leaves_out_na_and_small_payouts(reports):
+    # C3 (no terms) and D4 (paid nothing) have ROAS n/a: not ranked. The default minimum is
+    # 1% of the window's payout (24): A1 (2000) and B2 (400) pass.
+    assert reports["all"].roas_min_payout == pytest.approx(24)
+    assert list(reports["all"].top_by_roas["influencer_id"]) == ["B2", "A1"]
     assert list(reports["all"].top_by_revenue["influencer_id"]) == ["A1", "B2", "C3", "D4"]
 
 
