@@ -243,7 +243,7 @@ def net_return(report: ReportData) -> go.Figure:
     """Return the best and worst net returns (revenue - payout), gains and losses apart."""
     half = max(1, _top_n(report) // 2)
     title = "Net return: who makes money and who loses it"
-    ranked = report.by_net if report.by_net is not None else report.influencers.iloc[0:0]
+    ranked = _net_ranking(report)
     best = ranked[(ranked["net"] > 0) & (ranked["revenue"] > 0)].head(half)
     worst = ranked[ranked["net"] < 0].tail(half)
     frame = pd.concat([best, worst])
@@ -404,6 +404,15 @@ def roas_break_even(report: ReportData) -> go.Figure:
 
 #: Text after a loss-maker's value: the mark does not rely on colour alone.
 LOSS_TEXT = " ▼ loss"
+
+
+def _net_ranking(report: ReportData) -> pd.DataFrame:
+    """Return the net-return ranking; derived from the payout table when not computed."""
+    if report.by_net is not None:
+        return report.by_net
+    t = report.influencers[report.influencers["payout"].notna()]
+    t = t.assign(net=t["revenue"] - t["payout"])
+    return t.sort_values(["net", "influencer_id"], ascending=[False, True], ignore_index=True)
 
 
 def _loss_makers(frame: pd.DataFrame) -> list[bool]:

@@ -49,7 +49,10 @@ def money(value: Any, currency: str = "INR", locale: str = "en_IN") -> str:
     n = number(value)
     if n is None:
         return NA
-    if 0 < abs(n) < DECIMALS_BELOW:
+    if n < 0:
+        # The same minus sign as signed changes (−₹2,500), not the locale's hyphen.
+        return MINUS + money(-n, currency, locale)
+    if 0 < n < DECIMALS_BELOW:
         return format_currency(n, currency, locale=locale)
     return format_currency(
         n, currency, format=_whole_pattern(locale), locale=locale, currency_digits=False

@@ -291,7 +291,7 @@ def test_mime_structure_headers_and_body(tmp_path, smtp):
     assert [p.get_content_type() for p in parts[0].get_payload()] == ["text/plain", "text/html"]
     attachments = list(msg.iter_attachments())
     assert [(a.get_filename(), a.get_content_type()) for a in attachments] == [
-        ("report.pdf", "application/pdf")
+        ("weekly_2025-07-01_2025-07-30.pdf", "application/pdf")
     ]
     assert attachments[0].get_content().startswith(b"%PDF")
 
@@ -323,14 +323,14 @@ def test_attach_pdf_and_html(tmp_path, smtp):
     preset = dataclasses.replace(cfg.presets["weekly"], attach=("pdf", "html"))
     deliver(cfg, preset, make_output(cfg, preset=preset), ledger=Ledger(cfg.schedule.state_dir))
     names = [a.get_filename() for a in smtp.parsed().iter_attachments()]
-    assert names == ["report.pdf", "report.html"]
+    assert names == ["weekly_2025-07-01_2025-07-30.pdf", "weekly_2025-07-01_2025-07-30.html"]
 
 
 def test_oversized_attachment_fails_without_base_url(tmp_path, smtp):
     cfg = make_config(tmp_path, smtp.port, max_attachment_mb=0.1)
     out = make_output(cfg, pdf_bytes=200_000)
     with pytest.raises(
-        DeliveryError, match=r"report\.pdf is 0\.2 MB, over email\.max_attachment_mb"
+        DeliveryError, match=r"weekly_2025-07-01_2025-07-30\.pdf is 0\.2 MB, over email\.max_attachment_mb"
     ):
         deliver(cfg, cfg.presets["weekly"], out, ledger=Ledger(cfg.schedule.state_dir))
     assert smtp.messages == []
@@ -814,7 +814,7 @@ def test_e2e_real_build_is_sent(e2e_config, smtp):
     msg = smtp.parsed()
     assert msg["Subject"] == "Weekly performance — 2025-07-01 to 2025-07-07"
     names = [a.get_filename() for a in msg.iter_attachments()]
-    assert names == ["report.pdf", "report.html"]
+    assert names == ["weekly_2025-07-01_2025-07-07.pdf", "weekly_2025-07-01_2025-07-07.html"]
     pdf = next(msg.iter_attachments()).get_content()
     assert pdf.startswith(b"%PDF")
     summary_path = e2e_config.output_dir / "weekly" / "2025-07-07" / "summary.json"
@@ -854,9 +854,9 @@ def test_e2e_real_groups_are_scoped(e2e_config, smtp):
         theirs = summaries[other]["kpis"]["revenue"]
         mine = summaries[group]["kpis"]["revenue"]
         if theirs and theirs != mine:
-            from reportgen.deliver import fmt
+            from reportgen import fmt
 
-            assert fmt(theirs, "money", "INR", "en_IN") not in body
+            assert fmt.money(theirs, "INR", "en_IN") not in body
 
 
 @pytest.mark.slow

@@ -154,6 +154,7 @@ def test_figures_are_deterministic_and_carry_no_random_ids(report, figures):
         "by_platform",
         "top_revenue",
         "top_roas",
+        "net_return",
         "roas_break_even",
     ]
     for key, fig in figures.items():
@@ -564,7 +565,7 @@ def test_html_renders_in_chromium_offline(tmp_path, page, width):
             counts = tab.eval_on_selector_all(
                 ".plot", "els => els.map(e => e.querySelectorAll('.main-svg').length)"
             )
-            assert len(counts) == 7 and all(counts), counts
+            assert len(counts) == 8 and all(counts), counts
             # Plotly's drag layer sits above the bars, so hover by position, not by element.
             bar = tab.locator("#chart-top-revenue .bars .point path").first
             bar.scroll_into_view_if_needed()
@@ -602,7 +603,7 @@ def test_html_without_javascript_lists_the_numbers_behind_the_charts(tmp_path, r
             )
             tab.goto(path.as_uri())
             heights = tab.eval_on_selector_all(".plot", "els => els.map(e => e.offsetHeight)")
-            assert len(heights) == 7 and set(heights) == {0}
+            assert len(heights) == 8 and set(heights) == {0}
             tab.eval_on_selector_all(
                 "details.chart-numbers", "els => els.forEach(e => e.open = true)"
             )
