@@ -277,7 +277,10 @@ def net_return(report: ReportData) -> go.Figure:
     _category_axis(fig, [_label(n) for n in frame["name"]], frame["influencer_id"])
     lo, hi = min(float(net.min()), 0.0), max(float(net.max()), 0.0)
     pad = 0.45 * (hi - lo or 1.0)
-    fig.update_xaxes(range=[lo - (pad if lo < 0 else 0), hi + (pad if hi > 0 else 0)])
+    fig.update_xaxes(
+        range=[lo - (pad if lo < 0 else 0), hi + (pad if hi > 0 else 0)],
+        **_signed_money_ticks(lo, hi, cur, loc),
+    )
     return fig
 
 
@@ -568,6 +571,17 @@ def _money_ticks(top: float, currency: str, locale: str) -> dict[str, Any]:
         "tickvals": ticks,
         "ticktext": [fmt.money_short(t, currency, locale) for t in ticks],
     }
+
+
+def _signed_money_ticks(lo: float, hi: float, currency: str, locale: str) -> dict[str, Any]:
+    """Return ticks and compact labels (−₹5L, ₹0, ₹10L) for a money axis from lo to hi."""
+    if hi - lo <= 0:
+        return {}
+    step = _nice_step(hi - lo)
+    first, last = math.floor(lo / step), math.ceil(hi / step)
+    ticks = [round(i * step, 10) for i in range(first, last + 1)]
+    text = [(fmt.MINUS if t < 0 else "") + fmt.money_short(abs(t), currency, locale) for t in ticks]
+    return {"tickmode": "array", "tickvals": ticks, "ticktext": text}
 
 
 def _log_ticks(lo: float, hi: float) -> list[float]:

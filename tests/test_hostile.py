@@ -442,8 +442,61 @@ STATE_CASES: list[Case] = [
     Case("rebuild-same-data", "#2", _nothing, check=lambda ws, r: None),
 ]
 
+
 # --- rendering: charts, PDF, HTML ------------------------------------------------------------
-RENDER_CASES: list[Case] = []
+def _total_loss(ws: Workspace) -> None:
+    """Move D4's only sale out of the window and its post into it: paid 500, sold nothing."""
+    ws.edit(
+        "data/tracking_data.csv", "D4,U7,Whey Protein,2025-07-01", "D4,U7,Whey Protein,2025-06-01"
+    )
+    ws.edit("data/posts.csv", "P5,D4,Twitter,2025-06-20", "P5,D4,Twitter,2025-07-02")
+
+
+def _check_total_loss(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    s = ws.summary()
+    rows = {row["influencer_id"]: row for row in s["top_influencers_by_net"]}
+    losses = {row["influencer_id"]: row for row in s["biggest_losses_by_net"]}
+    assert losses["D4"]["roas"] == 0.0 and losses["D4"]["net"] == -500.0, losses
+    assert "D4" not in rows and "D4" not in {
+        x["influencer_id"] for x in s["top_influencers_by_revenue"]
+    }
+    assert "0.00x" in (ws.output / "weekly" / "2025-07-07" / "report.html").read_text()
+    # Paid: A1 2000, B2 400, D4 500 = 2900; below break-even: D4 alone, 500 of it.
+    assert s["headline"]["numbers"]["break_even"]["below_break_even"] == 1
+    assert s["headline"]["numbers"]["break_even"]["below_payout_share"] == round(500 / 2900, 4)
+
+
+RENDER_CASES: list[Case] = [
+    Case(
+        "compare-unknown",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "formats: [html, csv]", "compare: last_year"),
+        exit=2,
+        says=("config.yaml:", "compare", "unknown comparison 'last_year'", "previous_year"),
+    ),
+    Case(
+        "roas-min-payout-words",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "formats: [html, csv]", "roas_min_payout: lots"),
+        exit=2,
+        says=("config.yaml:", "roas_min_payout", "'2%'"),
+    ),
+    Case(
+        "roas-min-payout-over-100-percent",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "formats: [html, csv]", "roas_min_payout: '150%'"),
+        exit=2,
+        says=("config.yaml:", "roas_min_payout"),
+    ),
+    Case(
+        "attach-xlsx",
+        "#9",
+        lambda ws: ws.edit("config.yaml", "formats: [html, csv]", "attach: [pdf, xlsx]"),
+        exit=2,
+        says=("config.yaml:", "attach[1]", "'xlsx' is not one of pdf, html, csv"),
+    ),
+    Case("paid-and-sold-nothing", "#9", _total_loss, check=_check_total_loss),
+]
 
 CASES = [*CONFIG_CASES, *DATA_CASES, *STATE_CASES, *RENDER_CASES]
 
