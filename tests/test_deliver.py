@@ -330,7 +330,8 @@ def test_oversized_attachment_fails_without_base_url(tmp_path, smtp):
     cfg = make_config(tmp_path, smtp.port, max_attachment_mb=0.1)
     out = make_output(cfg, pdf_bytes=200_000)
     with pytest.raises(
-        DeliveryError, match=r"weekly_2025-07-01_2025-07-30\.pdf is 0\.2 MB, over email\.max_attachment_mb"
+        DeliveryError,
+        match=r"weekly_2025-07-01_2025-07-30\.pdf is 0\.2 MB, over email\.max_attachment_mb",
     ):
         deliver(cfg, cfg.presets["weekly"], out, ledger=Ledger(cfg.schedule.state_dir))
     assert smtp.messages == []

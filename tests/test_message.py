@@ -229,7 +229,8 @@ def _plain(html: str) -> str:
     """Return the visible text of an HTML fragment with whitespace collapsed."""
     import html as html_mod
 
-    return " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    text = html_mod.unescape(re.sub(r"<[^>]+>", " ", html)).replace("\u2060", "")
+    return " ".join(text.split())
 
 
 def test_every_kpi_text_in_the_email_is_in_the_report(built):

@@ -618,7 +618,7 @@ def test_html_without_javascript_lists_the_numbers_behind_the_charts(tmp_path, r
     assert len(daily.strip().splitlines()) == 1 + report.window.days
     for name in report.by_brand["brand"]:
         assert name in brand
-    assert text.count("payout table below lists these influencers") == 3
+    assert text.count("payout table below lists these influencers") == 4
 
 
 def test_data_quality_rows_say_whether_they_cover_all_data_or_this_report(report, figures, env):
