@@ -303,9 +303,7 @@ def top_by_roas(report: ReportData) -> go.Figure:
                 # A hatch marks bars below break-even for readers who cannot tell the colours.
                 "pattern": {"shape": ["" if g else "/" for g in good], "fgcolor": "#ffffff"},
             },
-            text=[
-                fmt.ratio(v) + ("" if g else " ▼ below 1x") for v, g in zip(roas, good, strict=True)
-            ],
+            text=[fmt.ratio(v) + ("" if g else LOSS_TEXT) for v, g in zip(roas, good, strict=True)],
             textposition="outside",
             cliponaxis=False,
             customdata=_influencer_hover(frame, cur, loc),
@@ -406,7 +404,7 @@ def roas_break_even(report: ReportData) -> go.Figure:
 # --- helpers ---------------------------------------------------------------------------------
 
 #: Text after a loss-maker's value: the mark does not rely on colour alone.
-LOSS_TEXT = " ▼ loss"
+LOSS_TEXT = " ▼ below 1x"
 
 
 def _net_ranking(report: ReportData) -> pd.DataFrame:
@@ -435,7 +433,7 @@ def _loss_caption(loss: Sequence[bool]) -> str:
     n = sum(loss)
     if not n:
         return ""
-    return f" Hatched orange bars marked ▼ loss: below break-even (ROAS under 1x), {n} here."
+    return f" Hatched orange bars marked ▼ below 1x lose money (ROAS under 1x): {n} here."
 
 
 def _min_payout_rule(report: ReportData) -> str:

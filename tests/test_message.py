@@ -149,13 +149,13 @@ def test_loss_makers_are_marked_in_charts_not_by_colour_alone(built):
     _, out = built
     figs = charts.build_figures(out.report)
     bar = figs["top_revenue"].data[0]
-    marked = [t.endswith("▼ loss") for t in bar.text]
+    marked = [t.endswith("▼ below 1x") for t in bar.text]
     assert marked == [False, False, True, False, False]  # E5, third by revenue
     assert bar.marker.pattern.shape[2] == "/" and bar.marker.color[2] == charts.BAD
-    assert "▼ loss" in charts.meta(figs["top_revenue"])["caption"]
+    assert "▼ below 1x" in charts.meta(figs["top_revenue"])["caption"]
     net = figs["net_return"].data[0]
     assert list(net.y) == ["A1", "B2", "D4", "F6", "E5"]
-    assert [t.endswith("▼ loss") for t in net.text] == [False, False, False, True, True]
+    assert [t.endswith("▼ below 1x") for t in net.text] == [False, False, False, True, True]
     assert "₹94.00" in charts.meta(figs["top_roas"])["caption"]
 
 
@@ -524,3 +524,26 @@ def test_report_and_summary_say_what_is_compared(lossy, tmp_path):
     assert s["kpis_previous"]["revenue"] == 1000 and s["kpis"]["revenue"] == 8699
     assert "June 2025" in out.files["html"].read_text()
     json.dumps(s)  # JSON-safe
+
+
+def test_pdf_shows_the_same_kpi_texts_and_headline(built):
+    from pypdf import PdfReader
+
+    from reportgen import charts, render
+
+    _, out = built
+    pdf = render.render_pdf(out.report, {}, figures=charts.build_figures(out.report))
+    text = " ".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
+    for c in out.summary["kpi_cards"]:
+        assert c["value_text"] in text, c["key"]
+    assert "2 of 4 paid partnerships are below break-even" in text
+
+
+def test_email_marks_loss_makers_in_its_top_list(built):
+    from reportgen.deliver import Recipients, compose
+
+    cfg, out = built
+    msg = compose(cfg, cfg.presets["weekly"], out, Recipients(("a@example.com",)))
+    lines = msg.get_body(("plain",)).get_content().splitlines()
+    marked = [line.split(".")[1].split()[0] for line in lines if line.endswith("▼ below 1x")]
+    assert marked == ["Esha"]  # E5 at 0.20x; F6 sold nothing and is not "top" anything
