@@ -547,3 +547,58 @@ def test_email_marks_loss_makers_in_its_top_list(built):
     lines = msg.get_body(("plain",)).get_content().splitlines()
     marked = [line.split(".")[1].split()[0] for line in lines if line.endswith("▼ below 1x")]
     assert marked == ["Esha"]  # E5 at 0.20x; F6 sold nothing and is not "top" anything
+
+
+_ROWS = st.lists(
+    st.tuples(
+        st.floats(0, 1e7, allow_nan=False),
+        st.one_of(st.none(), st.just(0.0), st.floats(0.01, 1e7, allow_nan=False)),
+    ),
+    max_size=30,
+)
+
+
+@given(_ROWS)
+def test_break_even_numbers_are_the_payout_tables(rows):
+    import math
+
+    import pandas as pd
+
+    from reportgen import headline
+
+    t = pd.DataFrame(rows, columns=["revenue", "payout"], dtype=float)
+    t["roas"] = [r / p if p is not None and p > 0 else math.nan for r, p in rows]
+    numbers: dict = {}
+    text = headline._break_even_sentence(t, "INR", "en_IN", numbers)
+    b = numbers["break_even"]
+    paid = [(r, p) for r, p in rows if p is not None and p > 0]
+    below = [(r, p) for r, p in paid if r < p]
+    assert b["paid_partnerships"] == len(paid) and b["below_break_even"] == len(below)
+    assert b["below_payout"] == pytest.approx(sum(p for _, p in below), abs=0.01)
+    if paid:
+        share = b["below_payout_share"]
+        assert 0 <= share <= 1
+        assert share == pytest.approx(sum(p for _, p in below) / sum(p for _, p in paid), abs=1e-4)
+    if below:
+        assert text.startswith(f"{fmt.count(len(below))} of {fmt.count(len(paid))} paid")
+
+
+@given(
+    st.one_of(st.none(), st.floats(-1e9, 1e9, allow_nan=False)),
+    st.one_of(st.none(), st.floats(-1e9, 1e9, allow_nan=False)),
+    st.sampled_from([s.key for s in kpis.SPECS]),
+)
+def test_a_card_never_contradicts_itself(value, previous, key):
+    from reportgen.model import Kpi
+
+    s = kpis.spec(key)
+    card = kpis.card(Kpi(key, s.label, value, previous, s.kind), "INR", "en_IN")
+    assert card["value_text"] == fmt.by_kind(value, s.kind, "INR", "en_IN")
+    if card["direction"] == "up":
+        assert card["change_text"].startswith("+") and card["arrow"] == "▲"
+    elif card["direction"] == "down":
+        assert card["change_text"].startswith(fmt.MINUS) and card["arrow"] == "▼"
+    else:
+        assert card["tone"] == "neutral"
+    if s.up_is_good is None:
+        assert card["tone"] == "neutral"
