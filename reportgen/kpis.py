@@ -51,20 +51,17 @@ def _net(t: Totals) -> float | None:
     return t["covered"] - t["payout"]
 
 
+def _per(amount: float, n: float) -> float | None:
+    return amount / n if n else None
+
+
 SPECS: tuple[KpiSpec, ...] = (
     KpiSpec("revenue", "Revenue", "money", 2, True, lambda t: t["revenue"]),
     KpiSpec("payout", "Payout", "money", 2, None, lambda t: t["payout"]),
     KpiSpec("net", "Net return", "money", 2, True, _net),
     KpiSpec("roas", "ROAS", "ratio", 4, True, _roas),
     KpiSpec("orders", "Orders", "count", 0, True, lambda t: t["orders"]),
-    KpiSpec(
-        "aov",
-        "Avg order value",
-        "money",
-        2,
-        True,
-        lambda t: t["revenue"] / t["orders"] if t["orders"] else None,
-    ),
+    KpiSpec("aov", "Avg order value", "money", 2, True, lambda t: _per(t["revenue"], t["orders"])),
 )
 ARROWS = {"up": "▲", "down": "▼", "flat": "▬"}
 

@@ -43,6 +43,19 @@ def _influencer_rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
     ]
 
 
+def _cards(report: ReportData) -> list[dict[str, Any]]:
+    """Return the KPI cards with their numbers rounded as the spec says (texts unchanged)."""
+    return [
+        c
+        | {
+            "value": kpis.rounded(c["key"], c["value"]),
+            "previous": kpis.rounded(c["key"], c["previous"]),
+            "change": _num(c["change"], 4),
+        }
+        for c in kpis.cards(report.kpis, report.preset.currency, report.preset.locale)
+    ]
+
+
 def build_summary(report: ReportData, config_info: dict[str, Any]) -> dict[str, Any]:
     """Return the summary.json content: deterministic, no timestamps."""
     p = report.preset
@@ -69,7 +82,7 @@ def build_summary(report: ReportData, config_info: dict[str, Any]) -> dict[str, 
         "kpis": {k.key: kpis.rounded(k.key, k.value) for k in figures},
         "kpis_previous": {k.key: kpis.rounded(k.key, k.previous) for k in figures},
         "kpis_change": {k.key: _num(k.change, 4) for k in figures},
-        "kpi_cards": kpis.cards(report.kpis, p.currency, p.locale),
+        "kpi_cards": _cards(report),
         "roas_note": report.kpis["roas"].note if "roas" in report.kpis else "",
         "roas_min_payout": _num(report.roas_min_payout),
         "top_influencers_by_revenue": _influencer_rows(report.top_by_revenue),
@@ -131,20 +144,19 @@ def csv_tables(report: ReportData) -> dict[str, bytes]:
         [i.as_dict() | {"examples": "; ".join(i.examples)} for i in report.data_quality],
         columns=["code", "severity", "message", "table", "file", "rows", "revenue", "examples"],
     )
-    cards = kpis.cards(report.kpis, report.preset.currency, report.preset.locale)
     figures = pd.DataFrame(
         [
             {
                 "kpi": c["key"],
                 "label": c["label"],
-                "value": kpis.rounded(c["key"], c["value"]),
-                "previous": kpis.rounded(c["key"], c["previous"]),
-                "change": _num(c["change"], 4),
+                "value": c["value"],
+                "previous": c["previous"],
+                "change": c["change"],
                 "value_text": c["value_text"],
                 "previous_text": c["previous_text"],
                 "change_text": c["change_text"],
             }
-            for c in cards
+            for c in _cards(report)
         ],
         columns=[
             "kpi",
