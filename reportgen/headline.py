@@ -20,10 +20,14 @@ logger = logging.getLogger(__name__)
 #: A mover must have changed revenue by at least this share of the window's revenue (the
 #: larger of the two windows), so a ₹500 influencer doubling does not lead the headline.
 MOVER_MIN_SHARE = 0.02
-#: A data-quality finding enters the headline when it touches this share of revenue or more.
-CAVEAT_MIN_SHARE = 0.01
-#: Findings that change the reading whatever their size.
-CAVEAT_CODES = ("window_no_payout_terms",)
+#: Revenue of influencers paid nothing this window (their fee fell in another window)
+#: flatters ROAS and net return; from this share of revenue the headline says so.
+UNPAID_MIN_SHARE = 0.05
+#: Window findings that change the reading, and what they do to it.
+_CAVEATS = {
+    "window_no_payout_terms": "without payout terms, left out of ROAS and net return",
+    "window_zero_payout": "paid nothing this window, which flatters ROAS and net return",
+}
 
 
 def build(report: ReportData, previous: pd.DataFrame) -> dict[str, Any]:
@@ -167,14 +171,19 @@ def _caveat_sentence(
     notes, codes = [], []
     for issue in report.data_quality:
         # Window findings only: load findings count over all data, not this window.
-        if issue.code == "window_no_payout_terms" and revenue:
-            codes.append(issue.code)
-            notes.append(
-                f"{fmt.money(issue.revenue, cur, loc)} of revenue "
-                f"({fmt.pct(issue.revenue / revenue, signed=False)}) came from "
-                f"{fmt.count(issue.rows, loc)} influencer(s) without payout terms, left out of "
-                "ROAS and net return"
-            )
+        why = _CAVEATS.get(issue.code)
+        share = issue.revenue / revenue if revenue else 0.0
+        if (
+            not why
+            or not share
+            or (issue.code == "window_zero_payout" and share < UNPAID_MIN_SHARE)
+        ):
+            continue
+        codes.append(issue.code)
+        notes.append(
+            f"{fmt.money(issue.revenue, cur, loc)} of revenue ({fmt.pct(share, signed=False)}) "
+            f"came from {fmt.count(issue.rows, loc)} influencer(s) {why}"
+        )
     roas = cards.get("roas")
     if roas and roas["value"] is None and roas["note"].startswith("n/a"):
         codes.append("roas_na")

@@ -602,3 +602,30 @@ def test_a_card_never_contradicts_itself(value, previous, key):
         assert card["tone"] == "neutral"
     if s.up_is_good is None:
         assert card["tone"] == "neutral"
+
+
+def test_caveats_name_revenue_that_flatters_roas_only_when_it_matters(built):
+    from reportgen import headline
+    from reportgen.model import Issue
+
+    _, out = built
+    r = out.report
+    cards = {c["key"]: c for c in kpis.cards(r.kpis, "INR", "en_IN")}
+    old = r.influencers.head(1)
+    unpaid = Issue("window_zero_payout", "warning", "paid nothing", rows=2, revenue=1000.0)
+    numbers: dict = {}
+    text = headline._caveat_sentence(
+        dataclasses.replace(r, data_quality=[unpaid]), cards, old, numbers
+    )
+    # 1000 of 7700 revenue = 13.0%: above the 5% floor.
+    assert text == (
+        "Read with care: ₹1,000 of revenue (13.0%) came from 2 influencer(s) paid nothing this "
+        "window, which flatters ROAS and net return."
+    )
+    small = dataclasses.replace(unpaid, revenue=300.0)  # 3.9%: not worth a headline
+    numbers = {}
+    assert (
+        headline._caveat_sentence(dataclasses.replace(r, data_quality=[small]), cards, old, numbers)
+        == ""
+    )
+    assert numbers["caveats"] == []
