@@ -629,3 +629,20 @@ def test_caveats_name_revenue_that_flatters_roas_only_when_it_matters(built):
         == ""
     )
     assert numbers["caveats"] == []
+
+
+def test_index_downloads_the_pdf_under_its_name():
+    from reportgen import render
+
+    build_row = {
+        "preset": "weekly-overview",
+        "title": "Weekly",
+        "as_of": "2026-11-30",
+        "window_start": "2026-11-23",
+        "window_end": "2026-11-29",
+        "href_html": "weekly-overview/2026-11-30/report.html",
+        "href_pdf": "weekly-overview/2026-11-30/report.pdf",
+        "href_summary": "weekly-overview/2026-11-30/summary.json",
+    }
+    page = render.render_index([build_row])
+    assert 'download="weekly-overview_2026-11-23_2026-11-29.pdf"' in page
