@@ -646,3 +646,26 @@ def test_index_downloads_the_pdf_under_its_name():
     }
     page = render.render_index([build_row])
     assert 'download="weekly-overview_2026-11-23_2026-11-29.pdf"' in page
+
+
+def test_headline_names_from_data_are_escaped_in_report_and_email(built):
+    from markupsafe import escape
+
+    from reportgen import charts, render
+    from reportgen.deliver import Recipients, compose
+    from tests.factories import SCRIPT
+
+    cfg, out = built
+    report = dataclasses.replace(out.report, headline={"sentences": [f"Best: {SCRIPT} (+₹1)"]})
+    page = render.render_html(report, charts.build_figures(report))
+    assert SCRIPT not in page and str(escape(SCRIPT)) in page
+    summary = dict(out.summary) | {"headline": report.headline}
+    msg = compose(
+        cfg,
+        cfg.presets["weekly"],
+        dataclasses.replace(out, summary=summary),
+        Recipients(("a@example.com",)),
+    )
+    html = msg.get_body(("html",)).get_content()
+    assert SCRIPT not in html and str(escape(SCRIPT)) in html
+    assert f"* Best: {SCRIPT} (+₹1)" in msg.get_body(("plain",)).get_content()
