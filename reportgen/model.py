@@ -64,7 +64,7 @@ class Issue:
 
 @dataclass
 class Kpi:
-    """A headline number with its value in the previous window of equal length."""
+    """A headline number with its value in the comparison window (preset ``compare``)."""
 
     key: str
     label: str
@@ -75,7 +75,7 @@ class Kpi:
 
     @property
     def change(self) -> float | None:
-        """Return the relative change against the previous window, or None when undefined."""
+        """Return the relative change against the comparison window, or None when undefined."""
         if self.value is None or self.previous is None or self.previous == 0:
             return None
         return (self.value - self.previous) / abs(self.previous)
