@@ -185,12 +185,20 @@ PRESET_FIELDS: dict[str, Option] = {
         "month or quarter, the week before), previous_period or previous_year.",
         windows.check_compare,
         default="previous_calendar",
+        schema={"enum": list(windows.COMPARE)},
     ),
     "roas_min_payout": Custom(
         "Top by ROAS ranks only influencers paid at least this much in the window: an amount "
         "(25000) or a share of the window's payout ('2%').",
         _check_min_payout,
         default=DEFAULT_MIN_PAYOUT,
+        schema={
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?%\s*$"},
+            ],
+            "examples": [25000, "2%"],
+        },
     ),
     "schedule": Custom(
         "Cron expression (5 fields, crontab numbering: 0 or 7 = Sunday) in the preset's timezone.",
