@@ -129,50 +129,51 @@ def render_all(
     """Render every report's files in memory: HTML, PDF, CSV tables.
 
     The PDF worker processes and Chromium start first and warm up while the figures are
-    built. Each report's charts are then exported as one batch and its print page goes to a
-    worker, so WeasyPrint lays out one PDF while the next report's charts export; the HTML
-    reports are rendered whenever this thread would otherwise wait (for Chromium, or for
-    the last PDFs). Stages are wall time on this thread: "browser" is what is left to wait
-    for Chromium, "pdf" what is left to wait for the PDFs at the end.
+    built. Each report's charts are then exported as one batch (the PDF draws them, and the
+    HTML shows them where no script runs), its print page goes to a worker, and its HTML is
+    rendered while WeasyPrint lays out that PDF. Stages are wall time on this thread:
+    "browser" is what is left to wait for Chromium, "pdf" what is left to wait for the PDFs
+    at the end.
     """
     from concurrent.futures import Future
 
     from reportgen import charts, export, render
 
     env = render.make_environment(config.templates_dir)
-    # Longest tables first, so that a small report's PDF does not hold up the end.
-    due = [i for i, r in enumerate(reports) if "pdf" in r.preset.formats]
-    due.sort(key=lambda i: -(len(reports[i].influencers) + len(reports[i].engagement)))
+    due = [i for i, r in enumerate(reports) if {"html", "pdf"} & set(r.preset.formats)]
+    # PDFs first, longest tables first, so that a small report's PDF does not hold up the end.
+    due.sort(
+        key=lambda i: (
+            "pdf" not in reports[i].preset.formats,
+            -(len(reports[i].influencers) + len(reports[i].engagement)),
+        )
+    )
+    pdf_count = sum("pdf" in reports[i].preset.formats for i in due)
     html: dict[int, bytes] = {}
     pdf: dict[int, bytes] = {}
     exporter = None
-
-    def render_html(i: int) -> None:
-        with timings.stage("html"):
-            html[i] = render.render_html(reports[i], figures[i], env).encode()
-
     try:
         # Workers first: they are forked, and must not inherit Chromium's pipes.
-        with render.PdfRenderer(expected=len(due)) as renderer:
+        with render.PdfRenderer(expected=pdf_count) as renderer:
             exporter = export.ChartExporter().start() if due else None
             with timings.stage("charts"):
                 figures = [charts.build_figures(r) for r in reports]
-            html_due = [i for i, r in enumerate(reports) if "html" in r.preset.formats]
             pending: list[tuple[int, Future[bytes]]] = []
             for i in due:
-                assert exporter is not None  # started above whenever a PDF is due
-                while html_due and not exporter.ready():
-                    render_html(html_due.pop(0))
+                assert exporter is not None  # started above whenever a chart is due
+                formats = reports[i].preset.formats
                 with timings.stage("browser"):
                     exporter.wait_ready()
                 with timings.stage("svg"):
                     svgs = exporter.to_svgs(figures[i])
-                job = render.print_job(reports[i], svgs, env, figures=figures[i])
-                pending.append((i, renderer.submit(job)))
+                if "pdf" in formats:
+                    job = render.print_job(reports[i], svgs, env, figures=figures[i])
+                    pending.append((i, renderer.submit(job)))
+                if "html" in formats:
+                    with timings.stage("html"):
+                        html[i] = render.render_html(reports[i], figures[i], env, svgs).encode()
             if exporter is not None:
                 exporter.close()  # while the workers lay out the last PDFs
-            for i in html_due:
-                render_html(i)
             with timings.stage("pdf"):
                 for i, future in pending:
                     pdf[i] = renderer.result(future)

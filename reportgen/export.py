@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -75,9 +76,18 @@ def find_chromium() -> str | None:
 
 
 def _plotlyjs() -> str | None:
-    """Return plotly.py's bundled plotly.js, so kaleido never falls back to its CDN copy."""
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    return str(path) if path.is_file() else None
+    """Return the plotly.js the HTML report inlines, so kaleido never falls back to its CDN copy.
+
+    The vendored partial bundle (1.2 MB) parses in a quarter of the time of plotly.py's full
+    one (4.8 MB), and the PDF's charts are drawn by the same code as the HTML's.
+    """
+    for path in (
+        Path(__file__).parent / "assets" / "plotly-basic.min.js",
+        Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
+    ):
+        if path.is_file():
+            return str(path)
+    return None
 
 
 class ChartExporter:
@@ -231,7 +241,7 @@ class ChartExporter:
         out = {}
         for (key, o), raw in zip(opts.items(), raws, strict=True):
             svg = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
-            out[key] = _with_viewbox(svg, o["width"], o["height"])
+            out[key] = _stable_ids(_with_viewbox(svg, o["width"], o["height"]), key)
         return out
 
     async def _open(self, browser: str) -> _Session:
@@ -273,6 +283,19 @@ def _layout_height(fig: Any) -> int | None:
     layout = getattr(fig, "layout", None)
     height = getattr(layout, "height", None) if layout is not None else None
     return int(height) if height else None
+
+
+def _stable_ids(svg: str, key: str) -> str:
+    """Replace plotly's random per-plot id with one made from ``key``: same input, same bytes."""
+    found = _PLOT_UID.search(svg)
+    if not found:
+        return svg
+    stable = "".join(c if c.isalnum() else "-" for c in key)
+    return re.sub(rf"(clip|defs-){re.escape(found.group(1))}", rf"\g<1>{stable}-", svg)
+
+
+#: plotly names its clip paths and defs after a random hex id of the plot (``defs-4d6ed2``).
+_PLOT_UID = re.compile(r'id="defs-([0-9a-f]+)"')
 
 
 def _with_viewbox(svg: str, width: int, height: int) -> str:
