@@ -135,8 +135,8 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
       value_text, previous_text, change_text, direction ("up", "down", "flat" or None), arrow,
       tone ("good", "bad" or "neutral"), note}.
     - ``charts``: chart key -> {key, id (stable DOM id), title, caption, height, json (figure
-      JSON, safe inside <script>; HTML only, else ""), svg (data: URI of the static SVG, PDF
-      only, else "")}.
+      JSON, safe inside <script>; HTML only, else ""), svg (data: URI of the static SVG, for a
+      single-quoted attribute ``src='...'``; "" when none was exported)}.
     - ``influencers``: payout table rows: {influencer_id, name, category, platform, basis,
       basis_label, rate, rate_text, posts, orders, revenue, payout, roas, profitable}.
     - ``engagement``: engagement table rows: {influencer_id, name, platform, posts, reach,
