@@ -286,16 +286,26 @@ def _layout_height(fig: Any) -> int | None:
 
 
 def _stable_ids(svg: str, key: str) -> str:
-    """Replace plotly's random per-plot id with one made from ``key``: same input, same bytes."""
-    found = _PLOT_UID.search(svg)
-    if not found:
-        return svg
+    """Rename every id of a plotly SVG after ``key`` and its order: same input, same bytes.
+
+    plotly names clip paths and defs after random per-plot and per-legend ids
+    (``clip4d6ed2xy``, patterns ``pf0a8d7-1d438b-8``); references to them are ``url(#id)``,
+    ``url('#id')`` and ``href="#id"``.
+    """
     stable = "".join(c if c.isalnum() else "-" for c in key)
-    return re.sub(rf"(clip|defs-){re.escape(found.group(1))}", rf"\g<1>{stable}-", svg)
+    names = {old: f"{stable}-{n}" for n, old in enumerate(dict.fromkeys(_ID.findall(svg)))}
+    if not names:
+        return svg
+
+    def rename(match: re.Match[str]) -> str:
+        return match.group(1) + names.get(match.group(2), match.group(2))
+
+    return _ID_USE.sub(rename, svg)
 
 
-#: plotly names its clip paths and defs after a random hex id of the plot (``defs-4d6ed2``).
-_PLOT_UID = re.compile(r'id="defs-([0-9a-f]+)"')
+#: An id, and each place plotly's SVG names or refers to one.
+_ID = re.compile(r' id="([^"]+)"')
+_ID_USE = re.compile(r"""( id="|url\((?:'|&quot;)?#|href="#)([^"')&]+)""")
 
 
 def _with_viewbox(svg: str, width: int, height: int) -> str:

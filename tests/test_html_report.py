@@ -126,11 +126,17 @@ def test_compact_svg_states_the_font_once_and_keeps_every_text():
 
 
 def test_exported_svg_ids_are_stable():
-    svg = '<svg><defs id="defs-4d6ed2"><clipPath id="clip4d6ed2xy"/></defs><g clip-path="url(#clip4d6ed2xy)"/><text>4d6ed2</text></svg>'
-    out = export._stable_ids(svg, "top_roas")
-    assert out == (
-        '<svg><defs id="defs-top-roas-"><clipPath id="cliptop-roas-xy"/></defs>'
-        '<g clip-path="url(#cliptop-roas-xy)"/><text>4d6ed2</text></svg>'
+    svg = (
+        '<svg><defs id="defs-4d6ed2"><clipPath id="clip4d6ed2xy"/></defs>'
+        '<g clip-path="url(#clip4d6ed2xy)"/><clipPath id="legend889f99"/>'
+        '<use xlink:href="#legend889f99"/><pattern id="pf0a8d7-1d438b-8"/>'
+        "<path style=\"fill: url('#pf0a8d7-1d438b-8');\"/><text>clip4d6ed2xy</text></svg>"
+    )
+    assert export._stable_ids(svg, "top_roas") == (
+        '<svg><defs id="top-roas-0"><clipPath id="top-roas-1"/></defs>'
+        '<g clip-path="url(#top-roas-1)"/><clipPath id="top-roas-2"/>'
+        '<use xlink:href="#top-roas-2"/><pattern id="top-roas-3"/>'
+        "<path style=\"fill: url('#top-roas-3');\"/><text>clip4d6ed2xy</text></svg>"
     )
 
 
