@@ -16,6 +16,7 @@ To add a case, append a ``Case`` to the list for its area below. Keep the id sho
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -466,6 +467,15 @@ def _check_total_loss(ws: Workspace, r: subprocess.CompletedProcess) -> None:
     assert s["headline"]["numbers"]["break_even"]["below_payout_share"] == round(500 / 2900, 4)
 
 
+def _static_charts_hold_the_name_as_text(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    """The name is escaped in the page and cannot leave the static charts' src='...'."""
+    page = (ws.output / "weekly" / "2025-07-07" / "report.html").read_text()
+    assert "<img src=x" not in page and "O&#39;Brien &lt;img src=x" in page
+    srcs = re.findall(r"<img class=\"chart-static\" src='([^']*)'", page)
+    assert len(srcs) == 7 and all(s.startswith("data:image/svg+xml") for s in srcs)
+    assert any("O%26%2339%3BBrien" in s or "O%27Brien" in s for s in srcs)
+
+
 RENDER_CASES: list[Case] = [
     Case(
         "compare-unknown",
@@ -496,6 +506,21 @@ RENDER_CASES: list[Case] = [
         says=("config.yaml:", "attach[1]", "'xlsx' is not one of pdf, html, csv"),
     ),
     Case("paid-and-sold-nothing", "#9", _total_loss, check=_check_total_loss),
+    Case(
+        "quote-and-tag-in-a-name",
+        "#9: static SVG charts in report.html",
+        lambda ws: ws.edit(
+            "data/influencers.csv", "A1,Asha Rao,", "A1,O'Brien <img src=x onerror=alert(1)>,"
+        ),
+        check=_static_charts_hold_the_name_as_text,
+    ),
+    Case(
+        "broken-template-override",
+        "#9: report templates",
+        lambda ws: ws.write("templates/_tables.html", "{% for row in %}\n"),
+        exit=5,
+        says=("_tables.html:1",),
+    ),
 ]
 
 CASES = [*CONFIG_CASES, *DATA_CASES, *STATE_CASES, *RENDER_CASES]
