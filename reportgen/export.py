@@ -1,7 +1,8 @@
-"""Static SVG export of plotly figures for the PDF, through kaleido with one browser per build.
+"""Static SVG export of plotly figures (PDF charts, and the HTML report's charts without scripts).
 
-Kaleido 1.x drives a system Chromium. Starting it takes 2-3 s here (most of it loading the
-4.8 MB plotly.js into the page), so ``ChartExporter`` opens one kaleido session for the whole
+Kaleido 1.x drives a system Chromium. Starting it takes 2-3 s here (most of it loading
+plotly.js into the page; the 1.2 MB partial bundle the HTML report inlines, not the full
+4.8 MB one), so ``ChartExporter`` opens one kaleido session for the whole
 build, can start it in the background (``start()``) while the build does other work, exports
 every figure through it, and closes it at the end. A report's figures go as one batch
 (``to_svgs``): kaleido serialises the next figure while Chromium draws the current one

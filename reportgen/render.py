@@ -135,8 +135,8 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
       value_text, previous_text, change_text, direction ("up", "down", "flat" or None), arrow,
       tone ("good", "bad" or "neutral"), note}.
     - ``charts``: chart key -> {key, id (stable DOM id), title, caption, height, json (figure
-      JSON, safe inside <script>; HTML only, else ""), svg (data: URI of the static SVG, for a
-      single-quoted attribute ``src='...'``; "" when none was exported)}.
+      JSON, safe inside <script>; HTML only, else ""), svg (data: URI of the static SVG; "" when none
+      was exported)}.
     - ``influencers``: payout table rows: {influencer_id, name, category, platform, basis,
       basis_label, rate, rate_text, posts, orders, revenue, payout, roas, profitable}.
     - ``engagement``: engagement table rows: {influencer_id, name, platform, posts, reach,
@@ -644,20 +644,18 @@ _FONT_FAMILY = re.compile(r"font-family: ([^;\"]*);\s?")
 
 
 def _svg_uri(svg: str) -> Markup:
-    """Return ``svg`` as a data: URI for a single-quoted attribute (``src='...'``).
+    """Return ``svg`` as a data: URI, percent-encoded: a sixth smaller than base64 for SVG.
 
-    Percent-encoded, a sixth smaller than base64; double quotes stay as they are (most of an
-    SVG's punctuation), so the attribute must be single-quoted: ``'``, ``<``, ``>`` and ``&``
-    are encoded and cannot end it.
+    Quotes, ``<``, ``>`` and ``&`` are encoded, so the URI is safe in any attribute as is.
     """
     if not svg:
         return Markup("")
     uri = "data:image/svg+xml;charset=utf-8," + quote(svg, safe=_URI_SAFE)
-    return Markup(uri)  # noqa: S704 - percent-encoded: holds no ', <, > or &
+    return Markup(uri)  # noqa: S704 - percent-encoded: holds no quote, <, > or &
 
 
 #: Characters left as they are in a data: URI's text: the rest are percent-encoded.
-_URI_SAFE = ' /=:;,.()-_!*~@$?+"'
+_URI_SAFE = " /=:;,.()-_!*~@$?+"
 
 
 def _clean(value: Any) -> Any:

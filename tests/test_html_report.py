@@ -103,10 +103,10 @@ def test_each_chart_has_its_static_svg_and_the_script_swaps_it(page, figures):
     assert "html.js .chart-static { display: none; }" in page
 
 
-def test_svg_uri_cannot_leave_its_single_quoted_attribute():
+def test_svg_uri_cannot_leave_its_attribute():
     svg = '<svg><text>O\'Brien & <b>"x"</b> 100%#</text></svg>'
     uri = str(render._svg_uri(svg))
-    assert not set("'<>&") & set(uri)
+    assert not set("'\"<>&#") & set(uri)
     assert svg_of(uri) == svg
 
 
