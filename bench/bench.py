@@ -148,7 +148,15 @@ def bench_build(runs: int = 3) -> list[dict]:
             shutil.copy(ROOT / "config.yaml", Path(tmp) / "config.yaml")
             t0 = time.perf_counter()
             out = subprocess.run(
-                [sys.executable, "-m", "reportgen", "build", "--config", f"{tmp}/config.yaml"],
+                [
+                    sys.executable,
+                    "-m",
+                    "reportgen",
+                    "-v",
+                    "build",
+                    "--config",
+                    f"{tmp}/config.yaml",
+                ],
                 check=True,
                 capture_output=True,
                 text=True,

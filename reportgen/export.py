@@ -192,7 +192,7 @@ class ChartExporter:
             self._session = None
         self._stop_loop()
         if self.timings:
-            logger.info(
+            logger.debug(
                 "exported %d charts in %.2f s (%.3f s each; browser start %.2f s)",
                 len(self.timings),
                 sum(self.timings),
