@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reportgen import metrics, publish, sources, summary
+from reportgen import metrics, publish, reuse, sources, summary
 from reportgen.config import Config, Preset
 from reportgen.model import ReportData, Window
 from reportgen.windows import default_as_of
@@ -71,33 +71,70 @@ def build(
     extra: list[Preset] | None = None,
     output_dir: Path | None = None,
     timings: Timings | None = None,
+    force: bool = False,
 ) -> list[PresetOutput]:
-    """Build the selected presets (all by default) and publish them into output/."""
+    """Build the selected presets (all by default) and publish them into output/.
+
+    A report whose data, config and as-of date are unchanged since its last build is reused
+    as it is (see reportgen/reuse.py) unless ``force`` is set.
+    """
     timings = timings or Timings()
     jobs = expand(extra if extra is not None else config.select(presets))
     out_root = output_dir or config.output_dir
     publish.check_writable(out_root)  # before the work, not after it
+    days = [as_of or default_as_of(p.timezone) for p in jobs]
+    with timings.stage("reuse check"):
+        keys = reuse.keys_for(config, list(zip(jobs, days, strict=True)), data_dir)
+        done = {} if force or keys is None else _reusable(out_root, jobs, days, keys)
+    todo = [i for i in range(len(jobs)) if i not in done]
+    if todo:
+        with timings.stage("load"):
+            ds = sources.open_dataset(config, data_dir=data_dir)
+            engine = metrics.Engine(ds)
+        with timings.stage("compute"):
+            reports = metrics.compute_all(
+                engine, [(jobs[i], jobs[i].window_for(days[i]), days[i]) for i in todo]
+            )
+        for r in reports:
+            _say(progress, f"computed {r.preset.name} ({r.window.label()})")
+        rendered = render_all(config, reports, timings, progress)
+        with timings.stage("publish"), publish.writing(out_root):
+            info = config_info(config)
+            for i, report, files in zip(todo, reports, rendered, strict=True):
+                if keys is not None:
+                    files = {**files, reuse.KEY_FILE: keys[i].encode() + b"\n"}
+                done[i] = _publish(out_root, report, files, info)
+                _say(progress, f"wrote {done[i].directory}")
+            refresh_index(config, out_root)
+    return [done[i] for i in range(len(jobs))]
 
-    with timings.stage("load"):
-        ds = sources.open_dataset(config, data_dir=data_dir)
-        engine = metrics.Engine(ds)
-    with timings.stage("compute"):
-        days = [as_of or default_as_of(p.timezone) for p in jobs]
-        reports = metrics.compute_all(
-            engine, [(p, p.window_for(d), d) for p, d in zip(jobs, days, strict=True)]
-        )
-    for r in reports:
-        _say(progress, f"computed {r.preset.name} ({r.window.label()})")
-    rendered = render_all(config, reports, timings, progress)
-    outputs = []
-    with timings.stage("publish"), publish.writing(out_root):
-        info = config_info(config)
-        for report, files in zip(reports, rendered, strict=True):
-            outputs.append(_publish(out_root, report, files, info))
-        refresh_index(config, out_root)
-    for o in outputs:
-        _say(progress, f"wrote {o.directory}")
-    return outputs
+
+def _reusable(
+    out_root: Path, jobs: list[Preset], days: list[date], keys: list[str]
+) -> dict[int, PresetOutput]:
+    """Return the jobs whose previous build has the same key, read back from disk."""
+    found = {}
+    for i, (preset, day, key) in enumerate(zip(jobs, days, keys, strict=True)):
+        directory = out_root / preset.name / day.isoformat()
+        prev = reuse.previous(directory, key)
+        if prev is None:
+            continue
+        files = _named({p.name: p for p in prev["files"]})
+        group = preset.name.split(".", 1)[1] if "." in preset.name else None
+        window = preset.window_for(day)
+        found[i] = PresetOutput(preset, group, window, day, directory, files, prev["summary"], None)
+        reuse.say_reused(preset.name, day, prev["built"])
+    return found
+
+
+def _named(written: dict[str, Path]) -> dict[str, Path]:
+    """Return a build's report files keyed html, pdf, summary and csv:<table>."""
+    keys = {"report.html": "html", "report.pdf": "pdf", "summary.json": "summary"}
+    return {
+        keys.get(n, f"csv:{n.removesuffix('.csv')}"): p
+        for n, p in written.items()
+        if n in keys or n.endswith(".csv")
+    }
 
 
 def expand(presets: list[Preset]) -> list[Preset]:
@@ -210,8 +247,7 @@ def _publish(
     directory = out_root / preset.name / as_of.isoformat()
     written = publish.publish_build(directory, files)
     publish.point_latest(directory.parent, directory.name)
-    keys = {"report.html": "html", "report.pdf": "pdf", "summary.json": "summary"}
-    named = {keys.get(n, f"csv:{n.removesuffix('.csv')}"): p for n, p in written.items()}
+    named = _named(written)
     group = preset.name.split(".", 1)[1] if "." in preset.name else None
     return PresetOutput(preset, group, report.window, as_of, directory, named, data, report)
 

@@ -51,6 +51,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--category", action="append", default=[], help="ad hoc: category; repeatable")
     b.add_argument("--platform", action="append", default=[], help="ad hoc: platform; repeatable")
     b.add_argument("--out", type=Path, help="output folder (default from config)")
+    b.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even when data, config and as-of are unchanged",
+    )
     b.set_defaults(func=cmd_build)
 
     s = sub.add_parser("simulate", help="write simulated data in the seed layout")
@@ -145,7 +150,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     display = getattr(args, "display", None)  # the terminal's status line, if any
     timings = Timings(listener=display.stage if display else None)
     t0 = time.perf_counter()
-    common = {"progress": not args.quiet, "output_dir": args.out, "timings": timings}
+    common = {
+        "progress": not args.quiet,
+        "output_dir": args.out,
+        "timings": timings,
+        "force": args.force,
+    }
     if ad_hoc:
         outputs = build(cfg, as_of=as_of, data_dir=args.data, extra=extra, **common)
     else:

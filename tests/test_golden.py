@@ -37,7 +37,7 @@ def two_builds(tmp_path_factory):
     cfg = default_config(tmp, "out")
     runs = []
     for _ in range(2):
-        outputs = build(cfg, as_of=AS_OF)
+        outputs = build(cfg, as_of=AS_OF, force=True)  # the second build renders too
         runs.append(
             (outputs, [{k: o.files[k].read_bytes() for k in ("html", "summary")} for o in outputs])
         )

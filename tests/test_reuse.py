@@ -1,0 +1,96 @@
+"""Build reuse: an unchanged rebuild reuses the previous build; any change or --force rebuilds."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY
+from tests.test_hostile import CONFIG, Workspace, run
+
+BUILD = ("build", "--as-of", "2025-07-07")
+REUSED = "weekly 2025-07-07: unchanged since "
+
+
+def stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    """Return (inode, mtime in ns) of every file in a build folder, hidden ones included."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    """Return a workspace with the tiny data and one good build of 2025-07-07."""
+    shutil.copytree(TINY, tmp_path / "data")
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    first = run(Workspace(tmp_path), *BUILD)
+    assert first.returncode == 0, first.stderr
+    assert "reused" not in first.stderr
+    return Workspace(tmp_path)
+
+
+def test_unchanged_rebuild_reuses_the_build_and_force_rebuilds(ws: Workspace) -> None:
+    folder = ws.output / "weekly" / "2025-07-07"
+    before = stamps(folder)
+    first_summary = (folder / "summary.json").read_bytes()
+    assert {"report.html", "summary.json", "payouts.csv", ".build-key"} <= set(before)
+    again = run(ws, *BUILD)
+    assert again.returncode == 0, again.stderr
+    assert REUSED in again.stderr and "; reused" in again.stderr
+    assert "rendered" not in again.stderr  # nothing was computed or rendered
+    assert again.stdout.strip() == str(folder)
+    assert stamps(folder) == before  # not even rewritten: same inodes, same mtimes
+    forced = run(ws, *BUILD, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "reused" not in forced.stderr and "rendered weekly" in forced.stderr
+    after = stamps(folder)
+    assert set(after) == set(before)
+    assert all(after[name][0] != before[name][0] for name in before)  # a new folder swapped in
+    assert (folder / "summary.json").read_bytes() == first_summary  # same data, same bytes
+
+
+def _data_byte(ws: Workspace) -> None:
+    ws.edit("data/tracking_data.csv", "2025-07-02 11:00:00,1,2000", "2025-07-02 11:00:00,1,2001")
+
+
+def _config_byte(ws: Workspace) -> None:
+    ws.config.write_text(ws.config.read_text() + "#\n")
+
+
+def _template_byte(ws: Workspace) -> None:
+    ws.write("templates/_assumptions.html", "<p>our own assumptions</p>\n")
+
+
+@pytest.mark.parametrize(
+    ("change", "args"),
+    [
+        (_data_byte, BUILD),
+        (_config_byte, BUILD),
+        (_template_byte, BUILD),
+        (lambda ws: None, ("build", "--as-of", "2025-07-08")),
+    ],
+    ids=["data-byte", "config-byte", "template-override", "as-of"],
+)
+def test_any_change_rebuilds(
+    ws: Workspace, change: Callable[[Workspace], None], args: tuple[str, ...]
+) -> None:
+    folder = ws.output / "weekly" / args[-1]
+    before = stamps(folder) if folder.exists() else {}
+    change(ws)
+    r = run(ws, *args)
+    assert r.returncode == 0, r.stderr
+    assert "reused" not in r.stderr and "rendered weekly" in r.stderr
+    after = stamps(folder)
+    assert not set(before.values()) & set(after.values())
+    # The new build is reused in turn.
+    again = run(ws, *args)
+    assert "; reused" in again.stderr and stamps(folder) == after
+
+
+def test_data_change_shows_in_the_rebuilt_numbers(ws: Workspace) -> None:
+    revenue = ws.summary()["kpis"]["revenue"]
+    _data_byte(ws)
+    assert run(ws, *BUILD).returncode == 0
+    assert ws.summary()["kpis"]["revenue"] == pytest.approx(revenue + 1)
