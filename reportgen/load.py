@@ -1,0 +1,343 @@
+"""Load: copy a folder in the seed layout into PostgreSQL (COPY) or a DuckDB database file.
+
+The folder is read by DuckDB (CSV with its type detection, Parquet as typed), with the
+config's ``source.files`` and ``source.columns`` applied, so the tables land under
+reportgen's names: ``influencers``, ``posts``, ``tracking_data``, ``payouts``. Values are
+copied as they are (no validation: that is the job of whoever reads them), so nothing is lost.
+
+Every table is loaded into a new table first; only when all four are complete are the old
+ones dropped and the new ones renamed, in the same transaction. A failed load leaves the old
+tables as they were. The password comes only from an environment variable and is never
+part of a message.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import duckdb
+import pyarrow.csv as pacsv
+
+from reportgen.config import TABLES, Config
+from reportgen.errors import ConfigError, DataError, SourceUnavailable
+from reportgen.sources import files
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable holding the database password unless --password-env names another.
+PASSWORD_ENV = "REPORTGEN_DB_PASSWORD"  # noqa: S105 (a variable name, not a secret)
+#: Rows per batch streamed to COPY: bounds memory whatever the table's size.
+BATCH_ROWS = 250_000
+CONNECT_TIMEOUT_S = 10
+
+# DuckDB type -> PostgreSQL type; anything else is copied as text.
+_PG_TYPES = {
+    "VARCHAR": "text",
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "SMALLINT": "smallint",
+    "TINYINT": "smallint",
+    "UINTEGER": "bigint",
+    "USMALLINT": "integer",
+    "UTINYINT": "smallint",
+    "UBIGINT": "numeric(20,0)",
+    "HUGEINT": "numeric(39,0)",
+    "DOUBLE": "double precision",
+    "FLOAT": "real",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+    "TIMESTAMP_MS": "timestamp",
+    "TIMESTAMP_S": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "TIME": "time",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to load: a PostgreSQL database or a DuckDB file, and the schema."""
+
+    kind: str  # "postgresql" or "duckdb"
+    url: str  # as given, without any password
+    schema: str
+    path: Path | None = None  # duckdb
+    conninfo: dict[str, str | int] | None = None  # postgresql, without the password
+
+
+def parse_target(url: str, schema: str | None) -> Target:
+    """Parse ``postgresql://user@host:port/db`` or ``duckdb:///path`` (ibis's convention)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("postgresql", "postgres"):
+        if parts.password is not None:
+            shown = url.replace(f":{parts.password}@", ":***@")
+            raise ConfigError(
+                f"{shown}: a password in the URL is not allowed; put it in the environment"
+                f" variable {PASSWORD_ENV} (or the one --password-env names)"
+            )
+        if not parts.path.strip("/"):
+            raise ConfigError(f"{url}: no database name; use postgresql://user@host:5432/db")
+        info: dict[str, str | int] = {
+            "host": parts.hostname or "localhost",
+            "port": parts.port or 5432,
+            "dbname": unquote(parts.path.lstrip("/")),
+        }
+        if parts.username:
+            info["user"] = unquote(parts.username)
+        return Target("postgresql", url, schema or "public", conninfo=info)
+    if parts.scheme == "duckdb":
+        # ibis: duckdb:///abs/path.duckdb is absolute, duckdb://rel.duckdb is relative.
+        raw = parts.netloc + parts.path if parts.netloc else parts.path
+        if not raw:
+            raise ConfigError(f"{url}: no file; use duckdb:///path/to/file.duckdb")
+        return Target("duckdb", url, schema or "main", path=Path(raw))
+    raise ConfigError(
+        f"{url}: unsupported URL; use postgresql://user@host:5432/db or duckdb:///path.duckdb"
+    )
+
+
+def load(
+    folder: Path, target: Target, config: Config, password_env: str = PASSWORD_ENV
+) -> dict[str, int]:
+    """Copy the four tables of ``folder`` into ``target``; return rows per table."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SourceUnavailable(f"{folder}: data folder not found")
+    paths = {table: files._find_file(folder, table, config) for table in TABLES}
+    reader = duckdb.connect(":memory:")
+    reader.execute("SET TimeZone = 'UTC'")  # zoned timestamps keep their instant
+    t0 = time.perf_counter()
+    if target.kind == "duckdb":
+        counts = _load_duckdb(reader, paths, target, config)
+    else:
+        counts = _load_postgres(reader, paths, target, config, os.environ.get(password_env))
+    seconds = time.perf_counter() - t0
+    total = sum(counts.values())
+    logger.info(
+        "loaded %s into %s (schema %s) in %.1f s, %.0f rows/s",
+        ", ".join(f"{t}={n}" for t, n in counts.items()),
+        target.url,
+        target.schema,
+        seconds,
+        total / seconds if seconds else 0.0,
+    )
+    return counts
+
+
+def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: Config) -> str:
+    """Return a SELECT of the file's columns under reportgen's names (source.columns applied)."""
+    source = files._reader(path)
+    with files._read_errors(path, table):
+        found = [row[0] for row in reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    theirs = {v: k for k, v in config.source.columns.get(table, {}).items()}
+    if path.suffix == ".csv":
+        # Typed where every value fits (the whole file is sniffed, so a bad value late in it
+        # keeps its column as text instead of failing); ids and names always stay text, so
+        # "007" keeps its zeros.
+        text = {c.name for c in files.SCHEMA[table] if c.type == "VARCHAR"}
+        types = ", ".join(f"{files._lit(c)}: 'VARCHAR'" for c in found if theirs.get(c, c) in text)
+        source = (
+            f"read_csv({files._lit(str(path))}, header = true, sample_size = -1,"
+            f" types = {{{types}}})"
+        )
+    for ours, their in config.source.columns.get(table, {}).items():
+        if their not in found:
+            raise DataError(
+                f"{path}: column '{their}' (source.columns.{table}.{ours}) is not in the file;"
+                f" found: {', '.join(found)}"
+            )
+    with files._read_errors(path, table):
+        described = reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    sniffed = {row[0]: row[1] for row in described}
+    double = {c.name for c in files.SCHEMA[table] if c.type == "DOUBLE"}
+    cols = []
+    for c in found:
+        ours = theirs.get(c, c)
+        # Money that happens to be whole in this file is still money: DOUBLE, as in Parquet.
+        widen = ours in double and sniffed.get(c) in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT")
+        value = f"CAST({files._q(c)} AS DOUBLE)" if widen else files._q(c)
+        cols.append(f"{value} AS {files._q(ours)}")
+    return f"SELECT {', '.join(cols)} FROM {source}"
+
+
+def _new_name(table: str) -> str:
+    return f"_reportgen_new_{table}"
+
+
+def _load_duckdb(
+    reader: duckdb.DuckDBPyConnection, paths: dict[str, Path], target: Target, config: Config
+) -> dict[str, int]:
+    """Load into a DuckDB file in one transaction: new tables, then drop and rename."""
+    assert target.path is not None
+    if not target.path.parent.is_dir():
+        raise SourceUnavailable(f"{target.url}: folder {target.path.parent} does not exist")
+    try:
+        con = duckdb.connect(str(target.path))
+    except duckdb.Error as exc:
+        raise SourceUnavailable(f"{target.url}: cannot open: {files._first_line(exc)}") from None
+    schema = files._q(target.schema)
+    counts = {}
+    begun = False
+    try:
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?",
+            [target.schema],
+        ).fetchone()
+        if not found or not found[0]:
+            raise _missing_schema(target)
+        con.execute("BEGIN")
+        begun = True
+        for table, path in paths.items():
+            relation = reader.sql(_select(reader, path, table, config))
+            new = f"{schema}.{files._q(_new_name(table))}"
+            with files._read_errors(path, table):
+                # An Arrow stream from the reading connection: read and written in batches.
+                stream = relation.to_arrow_reader(BATCH_ROWS)  # noqa: F841 (used by name)
+                con.execute(f"CREATE OR REPLACE TABLE {new} AS SELECT * FROM stream")
+            counts[table] = _count(con, new)
+        for table in paths:
+            con.execute(f"DROP TABLE IF EXISTS {schema}.{files._q(table)}")
+            con.execute(
+                f"ALTER TABLE {schema}.{files._q(_new_name(table))} RENAME TO {files._q(table)}"
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        if begun:
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    return counts
+
+
+def _missing_schema(target: Target) -> SourceUnavailable:
+    return SourceUnavailable(
+        f"{target.url}: schema '{target.schema}' does not exist;"
+        f" create it (CREATE SCHEMA {target.schema}) or pass another --schema"
+    )
+
+
+def _load_postgres(
+    reader: duckdb.DuckDBPyConnection,
+    paths: dict[str, Path],
+    target: Target,
+    config: Config,
+    password: str | None,
+) -> dict[str, int]:
+    """Load into PostgreSQL in one transaction: COPY into new tables, then drop and rename."""
+    import psycopg
+
+    conn = _pg_connect(target, password)
+    counts = {}
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [target.schema])
+            if cur.fetchone() is None:
+                raise _missing_schema(target)
+            for table, path in paths.items():
+                counts[table] = _copy_table(cur, reader, path, table, target, config)
+            for table in paths:
+                name = f"{files._q(target.schema)}.{files._q(table)}"
+                cur.execute(f"DROP TABLE IF EXISTS {name}")
+                cur.execute(f"ALTER TABLE {_pg_new(target, table)} RENAME TO {files._q(table)}")
+    except psycopg.Error as exc:
+        raise SourceUnavailable(f"{target.url}: {_pg_reason(exc, password)}") from None
+    finally:
+        conn.close()
+    return counts
+
+
+def _pg_new(target: Target, table: str) -> str:
+    return f"{files._q(target.schema)}.{files._q(_new_name(table))}"
+
+
+def _copy_table(
+    cur, reader: duckdb.DuckDBPyConnection, path: Path, table: str, target: Target, config: Config
+) -> int:
+    """Create the new table and COPY the file into it as CSV, one batch at a time."""
+    from psycopg.copy import QueuedLibpqWriter
+
+    relation = reader.sql(_select(reader, path, table, config))
+    columns, casts = [], []
+    for name, dtype in zip(relation.columns, relation.types, strict=True):
+        pg = _pg_type(str(dtype))
+        columns.append(f"{files._q(name)} {pg}")
+        # Types with no PostgreSQL match (lists, structs, ...) travel as their text form.
+        text = pg == "text" and str(dtype) != "VARCHAR"
+        casts.append(f"CAST({files._q(name)} AS VARCHAR)" if text else files._q(name))
+    new = _pg_new(target, table)
+    cur.execute(f"DROP TABLE IF EXISTS {new}")
+    cur.execute(f"CREATE TABLE {new} ({', '.join(columns)})")
+    rows = 0
+    options = pacsv.WriteOptions(include_header=False)
+    with (
+        files._read_errors(path, table),
+        # The queued writer sends on its own thread (bounded queue), so formatting the next
+        # batch overlaps sending this one.
+        cur.copy(f"COPY {new} FROM STDIN (FORMAT csv)", writer=QueuedLibpqWriter(cur)) as copy,
+    ):
+        batches = relation.select(", ".join(casts)).to_arrow_reader(BATCH_ROWS)
+        for batch in batches:
+            buf = io.BytesIO()
+            pacsv.write_csv(batch, buf, options)
+            copy.write(buf.getbuffer())
+            rows += batch.num_rows
+    return rows
+
+
+def _pg_type(duck: str) -> str:
+    if duck.startswith("DECIMAL"):
+        return duck.replace("DECIMAL", "numeric")
+    return _PG_TYPES.get(duck, "text")
+
+
+def _pg_connect(target: Target, password: str | None):  # -> psycopg.Connection
+    """Connect, turning every failure into one line that never contains the password."""
+    try:
+        import psycopg
+    except ImportError:
+        raise SourceUnavailable(
+            f"{target.url}: PostgreSQL support is not installed; pip install 'reportgen[postgres]'"
+        ) from None
+    assert target.conninfo is not None
+    try:
+        return psycopg.connect(
+            **target.conninfo,
+            password=password,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name="reportgen load",
+        )
+    except psycopg.Error as exc:
+        raise SourceUnavailable(f"{target.url}: {_pg_reason(exc, password)}") from None
+
+
+def _pg_reason(exc: Exception, password: str | None, env: str = PASSWORD_ENV) -> str:
+    """Return what went wrong and what to do, in one line, without the password."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = first.split("failed: ")[-1].removeprefix("FATAL:").strip()
+    if password:
+        reason = reason.replace(password, "***")
+    low = reason.lower()
+    if (
+        "password authentication failed" in low
+        or "no password supplied" in low
+        or ("role" in low and "does not exist" in low)
+    ):
+        return f"{reason}: check the user in the URL and the password in ${env}"
+    if "database" in low and "does not exist" in low:
+        return f"{reason}: create it or fix the database name in the URL"
+    if "refused" in low or "timeout" in low or "translate host" in low or "no route" in low:
+        return f"cannot connect ({reason}): check host and port, and that PostgreSQL is running"
+    return reason
+
+
+def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+    return int(row[0]) if row else 0
