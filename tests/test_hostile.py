@@ -141,6 +141,11 @@ def _nothing(ws: Workspace) -> None:
     pass
 
 
+def _never_shows(secret: str, r: subprocess.CompletedProcess) -> None:
+    """Fail when a secret appears in anything the command printed."""
+    assert secret not in r.stdout + r.stderr
+
+
 # --- config and YAML -------------------------------------------------------------------------
 CONFIG_CASES: list[Case] = [
     Case(
@@ -369,6 +374,33 @@ DATA_CASES: list[Case] = [
             ),
         ),
         check=lambda ws, r: _expect_kpi(ws, r, "payout", 1125),
+    ),
+    Case(
+        "load-password-in-url",
+        "#8",
+        _nothing,
+        args=("load", "data", "--into", "postgresql://me:hunter2@127.0.0.1:5432/test"),
+        exit=2,
+        says=("postgresql://me:***@", "REPORTGEN_DB_PASSWORD"),
+        check=lambda ws, r: _never_shows("hunter2", r),
+    ),
+    Case(
+        "load-unreachable-database",
+        "#8",
+        _nothing,
+        args=("load", "data", "--into", "postgresql://me@127.0.0.1:1/test"),
+        exit=4,
+        says=("127.0.0.1:1/test", "cannot connect"),
+    ),
+    Case(
+        "load-mapped-column-missing",
+        "#8",
+        lambda ws: ws.edit(
+            "config.yaml", "  path: data\n", "  path: data\n  columns: {payouts: {rate: fee}}\n"
+        ),
+        args=("load", "data", "--into", "duckdb://loaded.duckdb"),
+        exit=3,
+        says=("payouts.csv", "column 'fee' (source.columns.payouts.rate)"),
     ),
 ]
 
