@@ -360,3 +360,17 @@ def test_muscleblaze_has_a_january_resolution_spike(real: dict[str, pd.DataFrame
     january = per_day[per_day.index.month == 1].mean()
     march = per_day[per_day.index.month == 3].mean()
     assert january > 1.2 * march
+
+
+def test_large_data_is_written_chunk_by_chunk(tmp_path: Path, monkeypatch) -> None:
+    # 100M rows never exist at once: each chunk of about CHUNK_ROWS is one row group, written
+    # before the next is drawn. Shrunk here so that 20k rows make about 20 chunks.
+    monkeypatch.setattr(sim, "CHUNK_ROWS", 1_000)
+    simulate(replace(TINY, rows=20_000), tmp_path)
+    meta = pq.ParquetFile(tmp_path / "tracking_data.parquet").metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sum(sizes) == 20_000 and len(sizes) >= 10
+    assert max(sizes) < 2 * 1_000 + 500  # about one chunk each (a chunk's size is drawn)
+    t = pq.read_table(tmp_path / "tracking_data.parquet").to_pandas()
+    assert t["date"].is_monotonic_increasing  # chunks are consecutive stretches of time
+    assert list(t["tracking_id"]) == [f"TRK{i:07d}" for i in range(1, 20_001)]
