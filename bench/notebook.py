@@ -114,7 +114,7 @@ def notebook(project: Path, as_of: str) -> dict:
             charts = "".join(f.to_html(full_html=False, include_plotlyjs=True) for f in figs)
             (folder / "report.html").write_text(f"<h1>{p.title}</h1>{charts}{tables}")
         with stage("svg"):
-            svgs = [f.to_image(format="svg") for f in figs]
+            svgs = [_to_svg(f, stages) for f in figs]
         with stage("pdf"):
             imgs = "".join(
                 f'<img style="width:100%" src="data:image/svg+xml;base64,{base64.b64encode(s).decode()}">'
@@ -130,6 +130,20 @@ def notebook(project: Path, as_of: str) -> dict:
             (folder / "summary.json").write_text(json.dumps({"kpis": kpis}))
     shutil.rmtree(out)
     return stages
+
+
+def _to_svg(fig, stages: dict[str, float]) -> bytes:
+    """Return ``fig.to_image`` as SVG, run again as a user would when kaleido fails."""
+    for attempt in range(3):
+        try:
+            return fig.to_image(format="svg")
+        except Exception:
+            # Under load kaleido's page sometimes is not ready in time ("kaleido_scopes is
+            # not defined"); the retries are counted and their time is in the svg stage.
+            stages["svg retries"] = stages.get("svg retries", 0) + 1
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def run_reportgen(project: Path, as_of: str) -> dict:

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reportgen import metrics, publish, reuse, sources, summary
+from reportgen import publish, reuse, sources, summary
 from reportgen.config import Config, Preset
 from reportgen.model import ReportData, Window
 from reportgen.windows import default_as_of
@@ -88,6 +88,8 @@ def build(
         done = {} if force or keys is None else _reusable(out_root, jobs, days, keys)
     todo = [i for i in range(len(jobs)) if i not in done]
     if todo:
+        from reportgen import metrics  # imports Ibis (about a second): not needed to reuse
+
         with timings.stage("load"):
             ds = sources.open_dataset(config, data_dir=data_dir)
             engine = metrics.Engine(ds)
