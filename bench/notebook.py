@@ -160,7 +160,9 @@ def run_reportgen(project: Path, as_of: str) -> dict:
     )
     wall = time.perf_counter() - t0
     line = next(x for x in out.stderr.splitlines() if x.startswith("built "))
-    stages = {k: float(v) for k, v in re.findall(r"(\w[\w ]*?) ([\d.]+) s", line.split("(", 1)[1])}
+    stages = {
+        k: float(v) for k, v in re.findall(r"(\w[\w ]*?) ([\d.]+) s", line.split(" s (", 1)[1])
+    }
     return {"total": wall, "stages": stages, "peak_mb": _peak_mb(out.stderr)}
 
 
