@@ -122,6 +122,9 @@ def _reusable(
         if prev is None:
             continue
         files = _named({p.name: p for p in prev["files"]})
+        wanted = {"html": "html", "pdf": "pdf", "csv": "csv:payouts"}
+        if any(wanted[f] not in files for f in preset.formats):
+            continue  # a file was deleted since: build again
         group = preset.name.split(".", 1)[1] if "." in preset.name else None
         window = preset.window_for(day)
         found[i] = PresetOutput(preset, group, window, day, directory, files, prev["summary"], None)

@@ -89,6 +89,13 @@ def test_any_change_rebuilds(
     assert "; reused" in again.stderr and stamps(folder) == after
 
 
+def test_a_deleted_report_file_is_built_again(ws: Workspace) -> None:
+    (ws.output / "weekly" / "2025-07-07" / "report.html").unlink()
+    r = run(ws, *BUILD)
+    assert r.returncode == 0 and "reused" not in r.stderr
+    assert (ws.output / "weekly" / "2025-07-07" / "report.html").exists()
+
+
 def test_data_change_shows_in_the_rebuilt_numbers(ws: Workspace) -> None:
     revenue = ws.summary()["kpis"]["revenue"]
     _data_byte(ws)
