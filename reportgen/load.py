@@ -19,6 +19,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import duckdb
@@ -69,7 +70,7 @@ class Target:
     url: str  # as given, without any password
     schema: str
     path: Path | None = None  # duckdb
-    conninfo: dict[str, str | int] | None = None  # postgresql, without the password
+    conninfo: dict[str, Any] | None = None  # postgresql, without the password
 
 
 def parse_target(url: str, schema: str | None) -> Target:
@@ -84,7 +85,7 @@ def parse_target(url: str, schema: str | None) -> Target:
             )
         if not parts.path.strip("/"):
             raise ConfigError(f"{url}: no database name; use postgresql://user@host:5432/db")
-        info: dict[str, str | int] = {
+        info: dict[str, Any] = {
             "host": parts.hostname or "localhost",
             "port": parts.port or 5432,
             "dbname": unquote(parts.path.lstrip("/")),
@@ -302,18 +303,20 @@ def _pg_connect(target: Target, password: str | None):  # -> psycopg.Connection
     """Connect, turning every failure into one line that never contains the password."""
     try:
         import psycopg
+        from psycopg.conninfo import make_conninfo
     except ImportError:
         raise SourceUnavailable(
             f"{target.url}: PostgreSQL support is not installed; pip install 'reportgen[postgres]'"
         ) from None
     assert target.conninfo is not None
+    conninfo = make_conninfo(
+        **target.conninfo,
+        password=password,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        application_name="reportgen load",
+    )
     try:
-        return psycopg.connect(
-            **target.conninfo,
-            password=password,
-            connect_timeout=CONNECT_TIMEOUT_S,
-            application_name="reportgen load",
-        )
+        return psycopg.connect(conninfo)
     except psycopg.Error as exc:
         raise SourceUnavailable(f"{target.url}: {_pg_reason(exc, password)}") from None
 
