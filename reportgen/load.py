@@ -134,7 +134,7 @@ def load(
 
 def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: Config) -> str:
     """Return a SELECT of the file's columns under reportgen's names (source.columns applied)."""
-    source = files._reader(path)
+    source = files._reader(path, table, config)
     with files._read_errors(path, table):
         found = [row[0] for row in reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     theirs = {v: k for k, v in config.source.columns.get(table, {}).items()}
@@ -146,7 +146,7 @@ def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: C
         types = ", ".join(f"{files._lit(c)}: 'VARCHAR'" for c in found if theirs.get(c, c) in text)
         source = (
             f"read_csv({files._lit(str(path))}, header = true, sample_size = -1,"
-            f" types = {{{types}}})"
+            f" delim = {files._lit(files._delimiter(path, table, config))}, types = {{{types}}})"
         )
     for ours, their in config.source.columns.get(table, {}).items():
         if their not in found:
