@@ -12,6 +12,7 @@ from typing import Any
 from reportgen.config import Config
 from reportgen.errors import ConfigError, ReportgenError
 from reportgen.ledger import Ledger, Run
+from reportgen.lock import scheduler_lock
 from reportgen.schedule import ReportScheduler, execute
 from reportgen.windows import default_as_of
 
@@ -82,6 +83,12 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--preset", metavar="NAME", help="only this preset")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
+    p.add_argument(
+        "--new-ledger",
+        action="store_true",
+        help="start a new, empty run history (after a damaged or lost ledger); the current "
+        "file is kept aside; emails of past windows may then go out again",
+    )
     p.set_defaults(func=cmd_runs)
 
 
@@ -150,7 +157,9 @@ def cmd_send(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, config: Config) -> int:
-    """Print recent runs as a table."""
+    """Print recent runs as a table (or, with --new-ledger, start a new history)."""
+    if args.new_ledger:
+        return _new_ledger(config)
     if args.preset:
         config.select([args.preset])
     ledger = Ledger(config.schedule.state_dir)
@@ -174,6 +183,16 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
     for row in rows:
         cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
         print("  ".join([*cells, row[-1]]).rstrip())
+    return 0
+
+
+def _new_ledger(config: Config) -> int:
+    """Start an empty ledger knowingly, while no scheduler uses the state folder."""
+    with scheduler_lock(config.schedule.state_dir):
+        ledger, aside = Ledger.start_new(config.schedule.state_dir)
+    kept = f"; the previous file is kept as {aside}" if aside else ""
+    logger.warning("started a new, empty run ledger %s%s", ledger.path, kept)
+    print(ledger.path)
     return 0
 
 
