@@ -118,6 +118,7 @@ def expand(presets: list[Preset]) -> list[Preset]:
                     cc=g.cc,
                     bcc=g.bcc,
                     groups=(),
+                    group=g.name,
                 )
             )
     return jobs
@@ -212,8 +213,7 @@ def _publish(
     publish.point_latest(directory.parent, directory.name)
     keys = {"report.html": "html", "report.pdf": "pdf", "summary.json": "summary"}
     named = {keys.get(n, f"csv:{n.removesuffix('.csv')}"): p for n, p in written.items()}
-    group = preset.name.split(".", 1)[1] if "." in preset.name else None
-    return PresetOutput(preset, group, report.window, as_of, directory, named, data, report)
+    return PresetOutput(preset, preset.group, report.window, as_of, directory, named, data, report)
 
 
 def refresh_index(config: Config, out_root: Path) -> None:

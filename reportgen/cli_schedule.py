@@ -11,7 +11,7 @@ from typing import Any
 
 from reportgen.config import Config
 from reportgen.errors import ConfigError, ReportgenError
-from reportgen.ledger import Ledger, Run
+from reportgen.ledger import Ledger, Run, output_names
 from reportgen.lock import scheduler_lock
 from reportgen.schedule import ReportScheduler, execute
 from reportgen.windows import default_as_of
@@ -220,8 +220,9 @@ def _took(run: Run) -> str:
 
 
 def _email(ledger: Ledger, run: Run) -> str:
-    counts = ledger.delivery_counts(run.preset, run.window)
-    sends = ledger.sends(run.preset, run.window)
+    names = output_names(run)
+    counts = ledger.delivery_counts(names, run.window)
+    sends = ledger.sends(names, run.window)
     parts = [f"{n} {state}" for state, n in sorted(counts.items())]
     skipped = [reason for state, reason in sends.values() if state == "skipped"]
     if skipped:

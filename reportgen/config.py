@@ -369,6 +369,8 @@ class Preset:
     groups: tuple[Group, ...] = ()
     compare: str = "previous_calendar"
     roas_min_payout: float | str = DEFAULT_MIN_PAYOUT
+    #: Set on the per-group copies a fanned-out preset is built as: the group's name.
+    group: str | None = None
 
     def window_for(self, as_of: date) -> Window:
         """Return the inclusive window this preset covers for ``as_of``."""

@@ -602,29 +602,30 @@ class Ledger:
                 ),
             )
 
-    def sends(self, preset: str, window: Window) -> dict[str, tuple[str, str]]:
-        """Return ``{name: (state, reason)}`` for a preset and its groups for one window."""
-        rows = self._with_groups("preset, state, reason", "sends", preset, window)
+    def sends(self, names: str | list[str], window: Window) -> dict[str, tuple[str, str]]:
+        """Return ``{name: (state, reason)}`` of the named outputs (a preset or its groups)."""
+        rows = self._of_outputs("preset, state, reason", "sends", names, window)
         return {r["preset"]: (r["state"], r["reason"] or "") for r in rows}
 
-    def delivery_counts(self, preset: str, window: Window) -> dict[str, int]:
-        """Return delivery states counted over a preset and its groups for one window."""
-        rows = self._with_groups(
-            "state, COUNT(*) AS n", "deliveries", preset, window, " GROUP BY state"
+    def delivery_counts(self, names: str | list[str], window: Window) -> dict[str, int]:
+        """Return delivery states counted over the named outputs for one window."""
+        rows = self._of_outputs(
+            "state, COUNT(*) AS n", "deliveries", names, window, " GROUP BY state"
         )
         return {r["state"]: int(r["n"]) for r in rows}
 
-    def _with_groups(
-        self, columns: str, table: str, preset: str, window: Window, tail: str = ""
+    def _of_outputs(
+        self, columns: str, table: str, names: str | list[str], window: Window, tail: str = ""
     ) -> list[sqlite3.Row]:
-        """Select from ``table`` the rows of ``preset`` and its groups (``preset.group``)."""
-        # A prefix comparison, not LIKE: '_' in a preset name is not a wildcard.
-        group = f"{preset}."
+        """Select from ``table`` the rows of exactly the named outputs for one window."""
+        # Names, not a "preset." prefix: a preset may itself be called "team.weekly".
+        names = [names] if isinstance(names, str) else list(names)
+        marks = ", ".join("?" * len(names))
         with self._read() as db:
             return db.execute(
-                f"SELECT {columns} FROM {table} WHERE (preset=? OR substr(preset, 1, ?)=?) "
+                f"SELECT {columns} FROM {table} WHERE preset IN ({marks}) "
                 f"AND window_start=? AND window_end=?{tail}",
-                (preset, len(group), group, window.start.isoformat(), window.end.isoformat()),
+                (*names, window.start.isoformat(), window.end.isoformat()),
             ).fetchall()
 
     # -- fire-time cursors ----------------------------------------------------------------
@@ -708,6 +709,12 @@ class Claim:
                 logger.exception("could not record the end of run %s", self.id)
                 self._lock.release()
         return None
+
+
+def output_names(run: Run) -> list[str]:
+    """Return the names a run's emails are recorded under: its outputs' (groups'), or its own."""
+    outputs = (run.files or {}).get("outputs") or []
+    return [o["name"] for o in outputs] or [run.preset]
 
 
 def _run(row: sqlite3.Row) -> Run:

@@ -748,7 +748,7 @@ def test_runs_command_lists_recent_runs(tmp_path, capsys):
     sched.tick("daily")
     sched.config = cfg
     run_window(cfg, "daily", date(2025, 7, 10), FakeBuild(), mailer=FakeMailer(cfg.email))
-    args = type("Args", (), {"preset": "daily", "limit": 10})()
+    args = type("Args", (), {"preset": "daily", "limit": 10, "new_ledger": False})()
     assert cmd_runs(args, cfg) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:5] == ["ID", "PRESET", "WINDOW", "STATE", "TRIGGER"]
