@@ -77,6 +77,8 @@ def build(
     jobs = expand(extra if extra is not None else config.select(presets))
     out_root = output_dir or config.output_dir
     publish.check_writable(out_root)  # before the work, not after it
+    for job in jobs:
+        publish.check_latest(out_root / job.name)
 
     with timings.stage("load"):
         ds = sources.open_dataset(config, data_dir=data_dir)
