@@ -142,6 +142,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         extra, as_of = [preset], args.end
     elif args.brand or args.category or args.platform:
         raise ConfigError("--brand/--category/--platform need --from and --to (an ad hoc build)")
+    if args.out is not None:
+        from reportgen.config_checks import output_dir
+
+        problem = output_dir(args.out, cfg)
+        if problem:
+            raise ConfigError(f"--out {args.out}: {problem}; use a folder of its own")
     display = getattr(args, "display", None)  # the terminal's status line, if any
     timings = Timings(listener=display.stage if display else None)
     t0 = time.perf_counter()
