@@ -51,6 +51,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--category", action="append", default=[], help="ad hoc: category; repeatable")
     b.add_argument("--platform", action="append", default=[], help="ad hoc: platform; repeatable")
     b.add_argument("--out", type=Path, help="output folder (default from config)")
+    b.add_argument(
+        "--allow-future",
+        action="store_true",
+        help="allow an as-of date after today (the build then stays `latest` until that day)",
+    )
     b.set_defaults(func=cmd_build)
 
     s = sub.add_parser("simulate", help="write simulated data in the seed layout")
@@ -107,6 +112,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     Ad hoc builds have no schedule and do not touch the ledger.
     """
     from reportgen.build import Timings, build
+    from reportgen.windows import check_as_of, default_as_of
 
     ad_hoc = bool(args.start or args.end or args.data)
     cfg = load_config(args, optional=ad_hoc)
@@ -139,9 +145,13 @@ def cmd_build(args: argparse.Namespace) -> int:
 
             vocab = data_vocabulary(args.data, cfg)
             preset = config_mod.ad_hoc_preset(name, window, data_vocabulary=vocab, **flags)
+        check_as_of(args.end, preset, future=args.allow_future, flag="--to")
         extra, as_of = [preset], args.end
     elif args.brand or args.category or args.platform:
         raise ConfigError("--brand/--category/--platform need --from and --to (an ad hoc build)")
+    else:
+        for p in cfg.select(args.preset or None):
+            check_as_of(as_of or default_as_of(p.timezone), p, future=args.allow_future)
     if args.out is not None:
         from reportgen.config_checks import output_dir
 

@@ -14,7 +14,7 @@ from reportgen.errors import ConfigError, ReportgenError
 from reportgen.ledger import Ledger, Run, output_names
 from reportgen.lock import scheduler_lock
 from reportgen.schedule import ReportScheduler, execute
-from reportgen.windows import default_as_of
+from reportgen.windows import check_as_of, default_as_of
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,11 @@ def add_commands(sub: Any) -> None:
         metavar="DIR",
         help="with --dry-run: folder for the .eml files (default: the build folder)",
     )
+    p.add_argument(
+        "--allow-future",
+        action="store_true",
+        help="allow an as-of date after today (the build then stays `latest` until that day)",
+    )
     p.set_defaults(func=cmd_send)
 
     p = sub.add_parser(
@@ -123,11 +128,13 @@ def cmd_send(args: argparse.Namespace, config: Config) -> int:
     if args.out and not args.dry_run:
         raise ConfigError("--out only applies with --dry-run (it is where .eml files go)")
     presets = config.select(args.presets)
+    days = [args.as_of or default_as_of(p.timezone) for p in presets]
+    for preset, as_of in zip(presets, days, strict=True):
+        check_as_of(as_of, preset, future=args.allow_future)  # all before anything is sent
     ledger = Ledger(config.schedule.state_dir)
     ledger.mark_crashed()
     failures: list[tuple[str, ReportgenError]] = []
-    for preset in presets:
-        as_of = args.as_of or default_as_of(preset.timezone)
+    for preset, as_of in zip(presets, days, strict=True):
         try:
             outcome = execute(
                 config,
