@@ -918,3 +918,45 @@ def test_a_scheduled_run_waits_for_a_manual_build_and_sends_it(tmp_path, caplog)
     assert sent(mailers) == [("Daily sales — 2025-07-07 to 2025-07-07", ["team@example.com"])]
     run = Ledger(cfg.schedule.state_dir).recent_runs("daily")[0]
     assert (run.state, run.trigger, run.attempts) == ("succeeded", "scheduled", 2)
+
+
+@pytest.mark.slow
+def test_a_scheduled_build_on_bad_data_keeps_the_good_report_and_history(tmp_path, caplog):
+    """The real build and aiosmtpd: a failing scheduled run changes no output and no record."""
+    import shutil
+
+    from reportgen.build import build
+    from tests.conftest import TINY
+    from tests.test_deliver import server
+    from tests.test_hostile import snapshot
+
+    data = tmp_path / "data"
+    shutil.copytree(TINY, data)
+    with server() as smtp:
+        extra = f"source: {{kind: files, path: {data}}}\n"
+        cfg = write_config(tmp_path, extra=extra)
+        cfg.path.write_text(cfg.path.read_text().replace("port: 2525", f"port: {smtp.port}"))
+        cfg = config_mod.load(cfg.path)
+        clock = Clock(datetime(2025, 7, 7, 2, 0, tzinfo=IST))
+        sched = ReportScheduler(cfg, build_fn=build, clock=clock)
+        sched.start_up()
+        clock.now = datetime(2025, 7, 7, 2, 31, tzinfo=IST)
+        [good] = sched.tick("daily")
+        assert good.state == "succeeded" and len(smtp.messages) == 1
+        ledger = Ledger(cfg.schedule.state_dir)
+        before_run = ledger.get_run("daily", good.window)
+        before_sent = ledger.deliveries("daily", good.window)
+        before_output = snapshot(cfg.output_dir)
+        tracking = data / "tracking_data.csv"
+        tracking.write_text(tracking.read_text().replace(",1,2000", ",1,lots"))
+        clock.now = datetime(2025, 7, 8, 2, 31, tzinfo=IST)
+        [bad] = sched.tick("daily")
+    assert bad.state == "failed" and "(line 2), column 'revenue'" in bad.error
+    assert snapshot(cfg.output_dir) == before_output  # latest still on 2025-07-06
+    assert os.readlink(cfg.output_dir / "daily" / "latest") == "2025-07-06"
+    assert ledger.get_run("daily", good.window) == before_run
+    assert ledger.deliveries("daily", good.window) == before_sent
+    failed = ledger.get_run("daily", bad.window)
+    assert failed.state == "failed" and failed.files is None
+    assert [rcpts for _, rcpts, _ in smtp.messages[1:]] == [["owner@example.com"]]
+    assert "Traceback" not in caplog.text
