@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -63,7 +64,8 @@ class FileLock:
             fh.write(f"{os.getpid()}\n")
             fh.flush()
         except OSError as exc:  # a full disk: the lock is ours, but its pid cannot be written
-            fh.close()
+            with contextlib.suppress(OSError):
+                fh.close()  # closes the file even though flushing the pid fails again
             raise _unusable(self.path, exc) from None
         self._fh = fh
         return True

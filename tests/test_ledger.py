@@ -397,3 +397,46 @@ def test_a_new_state_folder_gets_a_ledger_and_its_marker(tmp_path):
     Ledger(tmp_path / "state")
     assert (tmp_path / "state" / "ledger.sqlite3").stat().st_size > 0
     assert (tmp_path / "state" / "ledger.created").exists()
+
+
+FULL_DISK = """
+import resource, sys
+from datetime import date
+from pathlib import Path
+from reportgen.errors import OutputError
+from reportgen.ledger import Ledger
+from reportgen.lock import FileLock
+from reportgen.model import Window
+
+state = Path(sys.argv[1])
+ledger = Ledger(state)
+# From here on no file may grow by a byte, as on a full disk (Python ignores SIGXFSZ).
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+for what, act in (
+    ("lock", lambda: FileLock(state / "locks" / "x.lock").try_acquire()),
+    ("ledger", lambda: ledger.record_send("weekly", Window(date(2025, 7, 1), date(2025, 7, 7)), "sent", "x" * 100000)),
+):
+    try:
+        act()
+        print(what, "no error")
+    except OutputError as exc:
+        print(what, exc.exit_code, exc)
+"""
+
+
+def test_a_full_state_disk_is_an_output_error_not_a_traceback(tmp_path):
+    Ledger(tmp_path)  # made while the disk had room
+    r = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    lock, ledger = r.stdout.splitlines()
+    assert lock.startswith(f"lock 9 {tmp_path}/locks/x.lock: cannot write the lock file: "), lock
+    assert ledger.startswith(f"ledger 9 {tmp_path}/ledger.sqlite3: cannot write the run ledger"), (
+        ledger
+    )
+    assert Ledger(tmp_path).sends("weekly", W) == {}  # nothing half recorded
