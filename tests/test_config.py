@@ -439,3 +439,39 @@ def test_attach_defaults_to_the_pdf_only_when_one_is_made(tmp_path):
 def test_the_home_folder_is_not_an_output_folder(tmp_path):
     message = error_for(tmp_path, f"output:\n  dir: {Path.home()}\npresets:\n  a: {{}}\n")
     assert f"config.yaml:2: output.dir: {Path.home()}: it is the home folder" in message
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    as_of=st.dates(min_value=date.min, max_value=date.max),
+    spec=st.sampled_from(
+        "yesterday last_7_days last_9999_days previous_week previous_month previous_quarter "
+        "week_to_date month_to_date quarter_to_date year_to_date".split()
+    ),
+)
+def test_any_as_of_gives_a_reportable_window_or_one_config_error(as_of, spec):
+    from reportgen import windows
+
+    preset = make_preset_for(spec)
+    try:
+        window = windows.check_as_of(as_of, preset, future=True)
+    except ConfigError as exc:
+        assert str(exc).startswith("--as-of ")
+        return
+    previous = window.previous()  # the comparison period never overflows
+    assert windows.EARLIEST <= previous.start <= window.start <= window.end <= windows.LATEST
+    assert window.end <= as_of
+
+
+def make_preset_for(spec: str) -> config_mod.Preset:
+    return config_mod.Preset(
+        name="p",
+        title="P",
+        description="",
+        window=spec,
+        timezone="UTC",
+        currency="INR",
+        locale="en_IN",
+        filters=config_mod.Filters(),
+        formats=("html",),
+    )
