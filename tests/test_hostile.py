@@ -701,6 +701,14 @@ STATE_CASES: list[Case] = [
         check=_dotted_sent,
     ),
     Case(
+        "build-out-is-the-project",
+        "#7",
+        _nothing,
+        args=("build", "--out", "."),
+        exit=2,
+        says=("--out .: it is the home folder",),  # HOME is the workspace
+    ),
+    Case(
         "latest-is-a-real-folder",
         "#7",
         _latest_folder,
