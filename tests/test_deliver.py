@@ -1019,3 +1019,18 @@ def test_a_recipient_added_after_the_send_gets_the_stored_build(tmp_path, smtp):
     assert [rcpts for _, rcpts, _ in smtp.messages[2:]] == [["bo@example.com"], ["cy@x.in"]]
     assert len(smtp.to("ana@example.com")) == 1 and len(smtp.to("mb@example.com")) == 1
     assert run_window(cfg, "brands", AS_OF, build).state == "done"
+
+
+@pytest.mark.slow
+def test_a_window_skipped_for_want_of_recipients_is_sent_once_someone_is_added(tmp_path, smtp):
+    build = _real_build_or_skip()
+    cfg = _later_config(tmp_path, smtp.port, [], ["mb@example.com"])
+    first = run_window(cfg, "team.weekly", AS_OF, build)
+    assert [(s.state, s.reason) for s in first.sends] == [
+        ("skipped", "no recipients configured for team.weekly")
+    ]
+    assert run_window(cfg, "team.weekly", AS_OF, build).state == "done"  # nobody to send to
+    cfg = _later_config(tmp_path, smtp.port, ["ana@example.com"], ["mb@example.com"])
+    again = run_window(cfg, "team.weekly", AS_OF, build)
+    assert [s.state for s in again.sends] == ["sent"] and not again.built
+    assert [rcpts for _, rcpts, _ in smtp.messages] == [["ana@example.com"]]

@@ -533,7 +533,9 @@ def _set_aside(ws: Workspace, r: subprocess.CompletedProcess) -> None:
 
 
 def _new_ledger(ws: Workspace, r: subprocess.CompletedProcess) -> None:
-    assert r.returncode == 0 and sqlite3.connect(_ledger(ws)).execute("PRAGMA quick_check")
+    con = sqlite3.connect(_ledger(ws))
+    assert r.returncode == 0 and con.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    con.close()
     assert [p.read_bytes() for p in (ws.root / "state").glob("ledger.sqlite3.replaced-*")] == [
         b"garbage" * 10
     ]
