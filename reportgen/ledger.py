@@ -8,12 +8,10 @@ at the same time, and a recipient recorded as sent is never sent that window aga
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,17 +20,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from reportgen import ledger_file
 from reportgen.errors import LedgerDamaged, OutputError, ReportgenError, RunBusy
+from reportgen.ledger_file import LEDGER_FILE, NEW_LEDGER
 from reportgen.lock import FileLock, run_lock
 from reportgen.model import Window
 
 logger = logging.getLogger(__name__)
 
-LEDGER_FILE = "ledger.sqlite3"
-#: Written beside the ledger once it exists, so that a ledger deleted later is noticed.
-LEDGER_MARKER = "ledger.created"
-#: How to start a new, empty history knowingly; named in every damaged-ledger error.
-NEW_LEDGER = "reportgen runs --new-ledger"
 RUN_STATES = ("running", "succeeded", "failed", "skipped", "crashed")
 TRIGGERS = ("scheduled", "manual", "catch-up")
 DELIVERY_STATES = ("sent", "refused", "failed")
@@ -143,7 +138,7 @@ class Ledger:
         self.clock = clock
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            self._open()
+            ledger_file.open_checked(self.path, _SCHEMA)
         except OSError as exc:
             raise OutputError(
                 f"{self.path}: cannot use the run ledger: {exc.strerror or exc}; make "
@@ -151,91 +146,10 @@ class Ledger:
                 "with free space"
             ) from None
 
-    def _open(self) -> None:
-        """Create the ledger, or check the existing one; set a damaged one aside."""
-        marker = self.state_dir / LEDGER_MARKER
-        if not self.path.exists():
-            if marker.exists():
-                raise LedgerDamaged(self._lost_message())
-            self._create()
-        elif self.path.stat().st_size == 0:
-            # A real ledger is never empty (it is created whole, see _create): this one was
-            # truncated, and taking it as fresh would mail every recipient again.
-            self._set_aside("it is empty (0 bytes)")
-        db = self._connect()
-        try:
-            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
-            # WAL lets `reportgen runs` read while the scheduler writes.
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-        except sqlite3.OperationalError as exc:
-            raise OSError(str(exc)) from None
-        except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
-            problems = [str(exc)]
-        finally:
-            db.close()
-        if problems != ["ok"]:
-            self._set_aside(problems[0])
-        if not marker.exists():
-            marker.write_text(
-                f"{LEDGER_FILE} holds this folder's run history; if it goes missing, "
-                f"reportgen stops rather than send again (see `{NEW_LEDGER}`).\n"
-            )
-
-    def _create(self) -> None:
-        """Create the ledger with its tables in a temporary file and link it into place whole."""
-        tmp = self.state_dir / f".{LEDGER_FILE}.new-{os.getpid()}-{threading.get_ident()}"
-        tmp.unlink(missing_ok=True)
-        try:
-            db = sqlite3.connect(tmp, isolation_level=None)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-            finally:
-                db.close()
-            with contextlib.suppress(FileExistsError):  # another process made it first
-                os.link(tmp, self.path)
-        except sqlite3.OperationalError as exc:
-            raise OSError(str(exc)) from None
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def _set_aside(self, reason: str) -> None:
-        """Move the damaged ledger (and its WAL files) aside under a timestamped name; raise."""
-        stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-        aside = self.path.with_name(f"{LEDGER_FILE}.damaged-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):  # another process moved it first
-                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
-        raise LedgerDamaged(
-            f"{self.path}: the run ledger is damaged ({reason}); it was moved aside to "
-            f"{aside.name} and nothing was built or sent. Restore a good copy as {self.path}, "
-            f"or run `{NEW_LEDGER}` to start an empty history knowingly (recipients may then "
-            "get emails for windows they already had)"
-        )
-
-    def _lost_message(self) -> str:
-        aside = sorted(self.state_dir.glob(f"{LEDGER_FILE}.damaged-*"))
-        where = f" (the damaged one was moved aside to {aside[-1].name})" if aside else ""
-        return (
-            f"{self.path}: the run ledger is missing{where}, but this state folder had one "
-            f"({LEDGER_MARKER}), so what was already sent is unknown and nothing was built or "
-            f"sent. Restore a good copy as {self.path}, or run `{NEW_LEDGER}` to start an "
-            "empty history knowingly"
-        )
-
     @classmethod
     def start_new(cls, state_dir: Path) -> tuple[Ledger, Path | None]:
         """Start an empty ledger, keeping any current file aside; return it and where that went."""
-        path = Path(state_dir) / LEDGER_FILE
-        aside = None
-        if path.exists():
-            stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-            aside = path.with_name(f"{LEDGER_FILE}.replaced-{stamp}")
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.replace(f"{path}{suffix}", f"{aside}{suffix}")
-        (Path(state_dir) / LEDGER_MARKER).unlink(missing_ok=True)
+        aside = ledger_file.start_new(Path(state_dir) / LEDGER_FILE)
         return cls(state_dir), aside
 
     # -- plumbing -------------------------------------------------------------------------
