@@ -634,10 +634,16 @@ class ReportScheduler:
                 # One config snapshot per round: a reload meanwhile applies to the next one.
                 config = self.config
                 current = now or self.clock()
-                fires = self.due(name, current, config)
-                if not fires:
+                try:
+                    fires = self.due(name, current, config)
+                    if not fires:
+                        break
+                    outcomes += self._handle(config, name, fires, current)
+                except ReportgenError as exc:
+                    # The ledger itself failed (damaged, disk full): one line, and the next
+                    # wake-up tries again from the cursor, so no fire time is lost.
+                    logger.error("%s: %s", name, exc)
                     break
-                outcomes += self._handle(config, name, fires, current)
                 if now is not None:
                     break
             return outcomes

@@ -440,3 +440,16 @@ def test_a_full_state_disk_is_an_output_error_not_a_traceback(tmp_path):
         ledger
     )
     assert Ledger(tmp_path).sends("weekly", W) == {}  # nothing half recorded
+
+
+def test_a_ledger_damaged_while_in_use_is_one_clear_error(tmp_path):
+    ledger = Ledger(tmp_path)
+    _history(ledger)
+    (tmp_path / "ledger.sqlite3").write_bytes(b"garbage" * 1000)
+    (tmp_path / "ledger.sqlite3-wal").unlink(missing_ok=True)
+    with pytest.raises(
+        LedgerDamaged, match=r"the run ledger is damaged \(file is not a database\)"
+    ):
+        ledger.get_run("weekly", W)
+    with pytest.raises(LedgerDamaged):
+        ledger.record_send("weekly", W, "sent")

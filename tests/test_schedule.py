@@ -960,3 +960,17 @@ def test_a_scheduled_build_on_bad_data_keeps_the_good_report_and_history(tmp_pat
     assert failed.state == "failed" and failed.files is None
     assert [rcpts for _, rcpts, _ in smtp.messages[1:]] == [["owner@example.com"]]
     assert "Traceback" not in caplog.text
+
+
+def test_a_ledger_damaged_under_a_running_scheduler_is_logged_not_raised(tmp_path, caplog):
+    cfg = write_config(tmp_path)
+    clock = Clock(datetime(2025, 7, 8, 2, 0, tzinfo=IST))
+    build = FakeBuild()
+    sched, mailers = make_scheduler(cfg, clock, build)
+    sched.start_up()
+    (cfg.schedule.state_dir / "ledger.sqlite3").write_bytes(b"garbage" * 1000)
+    (cfg.schedule.state_dir / "ledger.sqlite3-wal").unlink(missing_ok=True)
+    clock.now = datetime(2025, 7, 8, 2, 31, tzinfo=IST)
+    assert sched.tick("daily") == []
+    assert "daily: " in caplog.text and "the run ledger is damaged" in caplog.text
+    assert build.calls == [] and sent(mailers) == []  # nothing built or sent without history
