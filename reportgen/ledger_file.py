@@ -24,6 +24,9 @@ LEDGER_FILE = "ledger.sqlite3"
 LEDGER_MARKER = "ledger.created"
 #: How to start a new, empty history knowingly; named in every damaged-ledger error.
 NEW_LEDGER = "reportgen runs --new-ledger"
+#: Up to this size every open also checks every page (a few ms per MB); larger ledgers get
+#: the header check only, and a damaged page then shows as one error when it is read.
+FULL_CHECK_BYTES = 8 * 1024 * 1024
 
 
 def open_checked(path: Path, schema: str) -> None:
@@ -41,9 +44,14 @@ def open_checked(path: Path, schema: str) -> None:
         # A real ledger is never empty (it is created whole, see _create): this one was
         # truncated, and taking it as fresh would mail every recipient again.
         _damaged(path, "it is empty (0 bytes)")
+    cut = _header_problem(path)
+    if cut:
+        _damaged(path, cut)
     db = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
-        problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+        problems = ["ok"]
+        if path.stat().st_size <= FULL_CHECK_BYTES:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
         # WAL lets `reportgen runs` read while the scheduler writes.
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(schema)
@@ -54,12 +62,33 @@ def open_checked(path: Path, schema: str) -> None:
     finally:
         db.close()
     if problems != ["ok"]:
-        _damaged(path, problems[0])
+        # quick_check gives one line per problem (some rows hold several): name the first.
+        lines = [x for row in problems for x in row.splitlines() if not x.startswith("***")]
+        more = f" and {len(lines) - 1} more" if len(lines) > 1 else ""
+        _damaged(path, f"{lines[0] if lines else problems[0]}{more}")
     if not marker.exists():
         marker.write_text(
             f"{LEDGER_FILE} holds this folder's run history; if it goes missing, "
             f"reportgen stops rather than send again (see `{NEW_LEDGER}`).\n"
         )
+
+
+def _header_problem(path: Path) -> str | None:
+    """Return why the file cannot be a whole SQLite database, from its header, or None."""
+    # O(1): the header says how many pages the database has (when its two change counters
+    # agree); a file shorter than that was cut short.
+    with path.open("rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
+        return "file is not a database"
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    if pages and head[24:28] == head[92:96]:
+        size = path.stat().st_size
+        if size < pages * page_size:
+            return f"cut short: {size} of its {pages * page_size} bytes"
+    return None
 
 
 def start_new(path: Path) -> Path | None:
@@ -110,7 +139,7 @@ def _damaged(path: Path, reason: str) -> None:
 
 
 def _lost_message(path: Path) -> str:
-    aside = sorted(path.parent.glob(f"{path.name}.damaged-*"))
+    aside = sorted(path.parent.glob(f"{path.name}.damaged-*Z"))  # not their -wal, -shm
     where = f" (the damaged one was moved aside to {aside[-1].name})" if aside else ""
     return (
         f"{path}: the run ledger is missing{where}, but this state folder had one "

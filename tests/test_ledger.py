@@ -356,7 +356,18 @@ def _empty(path: Path) -> None:
     path.write_bytes(b"")
 
 
-@pytest.mark.parametrize("damage", [_garbage, _half, _empty], ids=["garbage", "half", "empty"])
+def _scribbled(path: Path) -> None:
+    # Whole length, sound header: only reading every page (quick_check) finds this.
+    with path.open("r+b") as fh:
+        fh.seek(path.stat().st_size // 2)
+        fh.write(b"\xff" * 8192)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_garbage, _half, _empty, _scribbled],
+    ids=["garbage", "half", "empty", "scribbled"],
+)
 def test_a_damaged_ledger_is_set_aside_and_never_taken_as_fresh(tmp_path, damage):
     ledger = Ledger(tmp_path)
     # Enough rows that half the file cuts through tables, not just free pages.
@@ -371,7 +382,8 @@ def test_a_damaged_ledger_is_set_aside_and_never_taken_as_fresh(tmp_path, damage
     ) as err:
         Ledger(tmp_path)
     assert err.value.exit_code == 10 and "reportgen runs --new-ledger" in str(err.value)
-    aside = list(tmp_path.glob("ledger.sqlite3.damaged-*"))
+    assert "\n" not in str(err.value)  # one line, however many problems the check found
+    aside = list(tmp_path.glob("ledger.sqlite3.damaged-*Z"))
     assert len(aside) == 1 and aside[0].read_bytes() == damaged  # kept whole for recovery
     # Every later command stops too, rather than start an empty history and mail again.
     with pytest.raises(LedgerDamaged, match=r"missing \(the damaged one was moved aside to"):
@@ -453,3 +465,16 @@ def test_a_ledger_damaged_while_in_use_is_one_clear_error(tmp_path):
         ledger.get_run("weekly", W)
     with pytest.raises(LedgerDamaged):
         ledger.record_send("weekly", W, "sent")
+
+
+def test_a_large_ledger_cut_short_is_found_from_its_header_alone(tmp_path, monkeypatch):
+    from reportgen import ledger_file
+
+    ledger = Ledger(tmp_path)
+    for i in range(50):
+        ledger.record_delivery(f"p{i}", W, f"r{i}@example.com", "sent", error="x" * 2000)
+    monkeypatch.setattr(ledger_file, "FULL_CHECK_BYTES", 0)  # as if it were over the size
+    Ledger(tmp_path)  # a whole one passes
+    _half(tmp_path / "ledger.sqlite3")
+    with pytest.raises(LedgerDamaged, match=r"damaged \(cut short: \d+ of its \d+ bytes\)"):
+        Ledger(tmp_path)
