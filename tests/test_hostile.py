@@ -501,6 +501,9 @@ def _expect_finding(ws: Workspace, code: str, **fields) -> None:
 
 
 # --- state, schedule, output -----------------------------------------------------------------
+TRACKING_HEADER = (TINY / "tracking_data.csv").read_text().splitlines()[0] + "\n"
+
+
 def _ledger(ws: Workspace) -> Path:
     return ws.root / "state" / "ledger.sqlite3"
 
@@ -709,6 +712,24 @@ STATE_CASES: list[Case] = [
         args=("build", "--out", "."),
         exit=2,
         says=("--out .: it is the home folder",),  # HOME is the workspace
+    ),
+    Case(
+        "send-on-empty-tracking-keeps-the-report",
+        "#7: the scheduler must not replace a good report with an empty one",
+        lambda ws: (
+            ws.edit("config.yaml", "end: 2025-07-07", "end: 2025-07-08"),  # a window not built
+            ws.write("data/tracking_data.csv", TRACKING_HEADER),
+        ),
+        args=("send", "--preset", "weekly"),
+        exit=3,
+        says=("tracking_data",),
+        marks=(
+            pytest.mark.xfail(
+                strict=True,
+                reason="an empty tracking table becomes a DataError in #7's data part (branch "
+                "h7-data); remove this mark when that is merged",
+            ),
+        ),
     ),
     Case(
         "latest-is-a-real-folder",
