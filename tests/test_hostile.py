@@ -501,7 +501,8 @@ def _expect_finding(ws: Workspace, code: str, **fields) -> None:
 
 
 # --- state, schedule, output -----------------------------------------------------------------
-TRACKING_HEADER = (TINY / "tracking_data.csv").read_text().splitlines()[0] + "\n"
+def _header_only(name: str) -> str:
+    return (TINY / name).read_text().splitlines()[0] + "\n"
 
 
 def _ledger(ws: Workspace) -> Path:
@@ -718,7 +719,7 @@ STATE_CASES: list[Case] = [
         "#7: the scheduler must not replace a good report with an empty one",
         lambda ws: (
             ws.edit("config.yaml", "end: 2025-07-07", "end: 2025-07-08"),  # a window not built
-            ws.write("data/tracking_data.csv", TRACKING_HEADER),
+            ws.write("data/tracking_data.csv", _header_only("tracking_data.csv")),
         ),
         args=("send", "--preset", "weekly"),
         exit=3,
