@@ -724,13 +724,6 @@ STATE_CASES: list[Case] = [
         args=("send", "--preset", "weekly"),
         exit=3,
         says=("tracking_data",),
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="an empty tracking table becomes a DataError in #7's data part (branch "
-                "h7-data); remove this mark when that is merged",
-            ),
-        ),
     ),
     Case(
         "latest-is-a-real-folder",

@@ -920,8 +920,23 @@ def test_a_scheduled_run_waits_for_a_manual_build_and_sends_it(tmp_path, caplog)
     assert (run.state, run.trigger, run.attempts) == ("succeeded", "scheduled", 2)
 
 
+def _bad_revenue(tracking: Path) -> None:
+    tracking.write_text(tracking.read_text().replace(",1,2000", ",1,lots"))
+
+
+def _header_only(tracking: Path) -> None:
+    tracking.write_text(tracking.read_text().splitlines()[0] + "\n")
+
+
 @pytest.mark.slow
-def test_a_scheduled_build_on_bad_data_keeps_the_good_report_and_history(tmp_path, caplog):
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [(_bad_revenue, "(line 2), column 'revenue'"), (_header_only, "tracking_data has no rows")],
+    ids=["bad-revenue", "header-only"],
+)
+def test_a_scheduled_build_on_bad_data_keeps_the_good_report_and_history(
+    tmp_path, caplog, damage, says
+):
     """The real build and aiosmtpd: a failing scheduled run changes no output and no record."""
     import shutil
 
@@ -947,11 +962,10 @@ def test_a_scheduled_build_on_bad_data_keeps_the_good_report_and_history(tmp_pat
         before_run = ledger.get_run("daily", good.window)
         before_sent = ledger.deliveries("daily", good.window)
         before_output = snapshot(cfg.output_dir)
-        tracking = data / "tracking_data.csv"
-        tracking.write_text(tracking.read_text().replace(",1,2000", ",1,lots"))
+        damage(data / "tracking_data.csv")
         clock.now = datetime(2025, 7, 8, 2, 31, tzinfo=IST)
         [bad] = sched.tick("daily")
-    assert bad.state == "failed" and "(line 2), column 'revenue'" in bad.error
+    assert bad.state == "failed" and says in bad.error, bad.error
     assert snapshot(cfg.output_dir) == before_output  # latest still on 2025-07-06
     assert os.readlink(cfg.output_dir / "daily" / "latest") == "2025-07-06"
     assert ledger.get_run("daily", good.window) == before_run
