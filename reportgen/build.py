@@ -82,6 +82,9 @@ def build(
     jobs = expand(extra if extra is not None else config.select(presets))
     out_root = output_dir or config.output_dir
     publish.check_writable(out_root)  # before the work, not after it
+    for job in jobs:
+        publish.check_latest(out_root / job.name)
+
     days = [as_of or default_as_of(p.timezone) for p in jobs]
     with timings.stage("reuse check"):
         keys = reuse.keys_for(config, list(zip(jobs, days, strict=True)), data_dir)
@@ -125,9 +128,10 @@ def _reusable(
         wanted = {"html": "html", "pdf": "pdf", "csv": "csv:payouts"}
         if any(wanted[f] not in files for f in preset.formats):
             continue  # a file was deleted since: build again
-        group = preset.name.split(".", 1)[1] if "." in preset.name else None
         window = preset.window_for(day)
-        found[i] = PresetOutput(preset, group, window, day, directory, files, prev["summary"], None)
+        found[i] = PresetOutput(
+            preset, preset.group, window, day, directory, files, prev["summary"], None
+        )
         reuse.say_reused(preset.name, day, prev["built"])
     return found
 
@@ -160,6 +164,7 @@ def expand(presets: list[Preset]) -> list[Preset]:
                     cc=g.cc,
                     bcc=g.bcc,
                     groups=(),
+                    group=g.name,
                 )
             )
     return jobs
@@ -253,8 +258,7 @@ def _publish(
     written = publish.publish_build(directory, files)
     publish.point_latest(directory.parent, directory.name)
     named = _named(written)
-    group = preset.name.split(".", 1)[1] if "." in preset.name else None
-    return PresetOutput(preset, group, report.window, as_of, directory, named, data, report)
+    return PresetOutput(preset, preset.group, report.window, as_of, directory, named, data, report)
 
 
 def refresh_index(config: Config, out_root: Path) -> None:

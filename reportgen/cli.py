@@ -56,6 +56,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rebuild even when data, config and as-of are unchanged",
     )
+    b.add_argument(
+        "--allow-future",
+        action="store_true",
+        help="allow an as-of date after today (the build then stays `latest` until that day)",
+    )
     b.set_defaults(func=cmd_build)
 
     s = sub.add_parser("simulate", help="write simulated data in the seed layout")
@@ -126,6 +131,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     Ad hoc builds have no schedule and do not touch the ledger.
     """
     from reportgen.build import Timings, build
+    from reportgen.windows import check_as_of, default_as_of
 
     ad_hoc = bool(args.start or args.end or args.data)
     cfg = load_config(args, optional=ad_hoc)
@@ -158,9 +164,19 @@ def cmd_build(args: argparse.Namespace) -> int:
 
             vocab = data_vocabulary(args.data, cfg)
             preset = config_mod.ad_hoc_preset(name, window, data_vocabulary=vocab, **flags)
+        check_as_of(args.end, preset, future=args.allow_future, flag="--to")
         extra, as_of = [preset], args.end
     elif args.brand or args.category or args.platform:
         raise ConfigError("--brand/--category/--platform need --from and --to (an ad hoc build)")
+    else:
+        for p in cfg.select(args.preset or None):
+            check_as_of(as_of or default_as_of(p.timezone), p, future=args.allow_future)
+    if args.out is not None:
+        from reportgen.config_checks import output_dir
+
+        problem = output_dir(args.out, cfg)
+        if problem:
+            raise ConfigError(f"--out {args.out}: {problem}; use a folder of its own")
     display = getattr(args, "display", None)  # the terminal's status line, if any
     timings = Timings(listener=display.stage if display else None)
     t0 = time.perf_counter()

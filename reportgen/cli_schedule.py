@@ -11,9 +11,10 @@ from typing import Any
 
 from reportgen.config import Config
 from reportgen.errors import ConfigError, ReportgenError
-from reportgen.ledger import Ledger, Run
+from reportgen.ledger import Ledger, Run, output_names
+from reportgen.lock import scheduler_lock
 from reportgen.schedule import ReportScheduler, execute
-from reportgen.windows import default_as_of
+from reportgen.windows import check_as_of, default_as_of
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,11 @@ def add_commands(sub: Any) -> None:
         metavar="DIR",
         help="with --dry-run: folder for the .eml files (default: the build folder)",
     )
+    p.add_argument(
+        "--allow-future",
+        action="store_true",
+        help="allow an as-of date after today (the build then stays `latest` until that day)",
+    )
     p.set_defaults(func=cmd_send)
 
     p = sub.add_parser(
@@ -82,6 +88,12 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--preset", metavar="NAME", help="only this preset")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
+    p.add_argument(
+        "--new-ledger",
+        action="store_true",
+        help="start a new, empty run history (after a damaged or lost ledger); the current "
+        "file is kept aside; emails of past windows may then go out again",
+    )
     p.set_defaults(func=cmd_runs)
 
 
@@ -116,11 +128,13 @@ def cmd_send(args: argparse.Namespace, config: Config) -> int:
     if args.out and not args.dry_run:
         raise ConfigError("--out only applies with --dry-run (it is where .eml files go)")
     presets = config.select(args.presets)
+    days = [args.as_of or default_as_of(p.timezone) for p in presets]
+    for preset, as_of in zip(presets, days, strict=True):
+        check_as_of(as_of, preset, future=args.allow_future)  # all before anything is sent
     ledger = Ledger(config.schedule.state_dir)
     ledger.mark_crashed()
     failures: list[tuple[str, ReportgenError]] = []
-    for preset in presets:
-        as_of = args.as_of or default_as_of(preset.timezone)
+    for preset, as_of in zip(presets, days, strict=True):
         try:
             outcome = execute(
                 config,
@@ -150,7 +164,9 @@ def cmd_send(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, config: Config) -> int:
-    """Print recent runs as a table."""
+    """Print recent runs as a table (or, with --new-ledger, start a new history)."""
+    if args.new_ledger:
+        return _new_ledger(config)
     if args.preset:
         config.select([args.preset])
     ledger = Ledger(config.schedule.state_dir)
@@ -174,6 +190,16 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
     for row in rows:
         cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
         print("  ".join([*cells, row[-1]]).rstrip())
+    return 0
+
+
+def _new_ledger(config: Config) -> int:
+    """Start an empty ledger knowingly, while no scheduler uses the state folder."""
+    with scheduler_lock(config.schedule.state_dir):
+        ledger, aside = Ledger.start_new(config.schedule.state_dir)
+    kept = f"; the previous file is kept as {aside}" if aside else ""
+    logger.warning("started a new, empty run ledger %s%s", ledger.path, kept)
+    print(ledger.path)
     return 0
 
 
@@ -201,8 +227,9 @@ def _took(run: Run) -> str:
 
 
 def _email(ledger: Ledger, run: Run) -> str:
-    counts = ledger.delivery_counts(run.preset, run.window)
-    sends = ledger.sends(run.preset, run.window)
+    names = output_names(run)
+    counts = ledger.delivery_counts(names, run.window)
+    sends = ledger.sends(names, run.window)
     parts = [f"{n} {state}" for state, n in sorted(counts.items())]
     skipped = [reason for state, reason in sends.values() if state == "skipped"]
     if skipped:

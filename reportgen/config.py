@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_name
 
-from reportgen import catalogue, windows
+from reportgen import catalogue, config_checks, windows
 from reportgen.errors import ConfigError
 from reportgen.model import Window
 from reportgen.options import (
@@ -71,12 +71,17 @@ def _check_cron(value: Any) -> Any:
     from reportgen.schedule import crontab_trigger
 
     try:
-        crontab_trigger(value, "UTC")
+        trigger = crontab_trigger(value, "UTC")
     except ValueError as exc:
         raise Invalid(
             f"invalid cron expression {value!r}: {exc}; use five fields: minute hour day month "
             "weekday, with crontab numbering (0 or 7 = Sunday)"
         ) from None
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+        raise Invalid(
+            f"cron expression {value!r} never fires: no month has that day (for example "
+            "31 in February or April); pick a day every chosen month has, such as 28"
+        )
     return value
 
 
@@ -220,7 +225,8 @@ PRESET_FIELDS: dict[str, Option] = {
         default=list,
     ),
     "attach": ListOf(
-        "Files attached to the email: pdf, html, csv (the payout table).",
+        "Files attached to the email: pdf, html, csv (the payout table); each must be in "
+        "formats. Default: the PDF if made.",
         Choice("", ATTACH),
         lambda: ["pdf"],
     ),
@@ -369,6 +375,8 @@ class Preset:
     groups: tuple[Group, ...] = ()
     compare: str = "previous_calendar"
     roas_min_payout: float | str = DEFAULT_MIN_PAYOUT
+    #: Set on the per-group copies a fanned-out preset is built as: the group's name.
+    group: str | None = None
 
     def window_for(self, as_of: date) -> Window:
         """Return the inclusive window this preset covers for ``as_of``."""
@@ -602,6 +610,7 @@ def from_located(src: Located, root: Path | None = None) -> Config:
             raise ConfigError(
                 f"{src.where(kp)}: {kp}: preset names use letters, digits, '-', '_' and '.'"
             )
+        config_checks.preset_name(name, src)
         if body is None:
             body = {}
         if not isinstance(body, dict):
@@ -610,7 +619,7 @@ def from_located(src: Located, root: Path | None = None) -> Config:
 
     source = top["source"]
     sim = source["simulate"]
-    return Config(
+    config = Config(
         path=src.path,
         root=root,
         source=SourceConfig(
@@ -640,6 +649,9 @@ def from_located(src: Located, root: Path | None = None) -> Config:
         ),
         raw=data,
     )
+    config_checks.folders(config, src)
+    config_checks.check_output_dir(config, src)
+    return config
 
 
 def ad_hoc_preset(
@@ -722,6 +734,7 @@ def _build_preset(
         raise ConfigError(f"{src.where(f'{kp}.groups')}: {kp}.groups: group names must be unique")
     if not values["formats"]:
         raise ConfigError(f"{src.where(f'{kp}.formats')}: {kp}.formats: list at least one format")
+    values["attach"] = config_checks.attach(name, body, defaults, values, src)
     return Preset(
         name=name,
         title=values["title"] or name.replace("-", " ").replace("_", " ").title(),

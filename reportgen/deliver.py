@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Start of the reason recorded when an output has nobody to send to (adding someone sends it).
+NO_RECIPIENTS = "no recipients configured for"
 #: Attachable kinds: the output file (key in PresetOutput.files), MIME type and name suffix.
 ATTACHMENTS = {
     "pdf": ("pdf", "application", "pdf", ".pdf"),
@@ -219,15 +221,19 @@ def decide(preset: Preset, output: PresetOutput) -> tuple[bool, str]:
 
 def recipients_for(preset: Preset, output: PresetOutput) -> Recipients:
     """Return the group's recipients for a fanned-out output, else the preset's."""
-    if output.group is None:
+    return recipients_of(preset, output.group)
+
+
+def recipients_of(preset: Preset, group: str | None) -> Recipients:
+    """Return the recipients of ``group`` of ``preset``, or the preset's own for None."""
+    if group is None:
         return Recipients(tuple(preset.to), tuple(preset.cc), tuple(preset.bcc))
-    for group in preset.groups:
-        if group.name == output.group:
+    for g in preset.groups:
+        if g.name == group:
             # A group's figures go to its own people only; the preset's list is not added.
-            return Recipients(tuple(group.to), tuple(group.cc), tuple(group.bcc))
+            return Recipients(tuple(g.to), tuple(g.cc), tuple(g.bcc))
     raise DeliveryError(
-        f"preset {preset.name}: the build made group {output.group!r}, "
-        "which the config does not define"
+        f"preset {preset.name}: the build made group {group!r}, which the config does not define"
     )
 
 
@@ -648,7 +654,7 @@ def deliver(
         return SendResult(name, window, "skipped", reason)
     recipients = recipients_for(preset, output)
     if not recipients.envelope():
-        why = f"no recipients configured for {name}"
+        why = f"{NO_RECIPIENTS} {name}"
         logger.warning("%s", why)
         if ledger and not dry_run:
             ledger.record_send(name, window, "skipped", why)

@@ -55,3 +55,9 @@ class OutputError(ReportgenError):
     """A file or folder cannot be written (output folder, data folder, state directory)."""
 
     exit_code = 9
+
+
+class LedgerDamaged(ReportgenError):
+    """The run ledger is damaged or missing; it was set aside and nothing was sent."""
+
+    exit_code = 10

@@ -20,13 +20,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from reportgen.errors import ConfigError, ReportgenError, RunBusy
+from reportgen import ledger_file
+from reportgen.errors import LedgerDamaged, OutputError, ReportgenError, RunBusy
+from reportgen.ledger_file import LEDGER_FILE, NEW_LEDGER
 from reportgen.lock import FileLock, run_lock
 from reportgen.model import Window
 
 logger = logging.getLogger(__name__)
 
-LEDGER_FILE = "ledger.sqlite3"
 RUN_STATES = ("running", "succeeded", "failed", "skipped", "crashed")
 TRIGGERS = ("scheduled", "manual", "catch-up")
 DELIVERY_STATES = ("sent", "refused", "failed")
@@ -137,15 +138,19 @@ class Ledger:
         self.clock = clock
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            with self._read() as db:
-                # WAL lets `reportgen runs` read while the scheduler writes.
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-        except (OSError, sqlite3.OperationalError) as exc:
-            raise ConfigError(
-                f"cannot use the run ledger {self.path}: {exc}; make schedule.state_dir "
-                f"({self.state_dir}) a writable folder on a local disk"
+            ledger_file.open_checked(self.path, _SCHEMA)
+        except OSError as exc:
+            raise OutputError(
+                f"{self.path}: cannot use the run ledger: {exc.strerror or exc}; make "
+                f"schedule.state_dir ({self.state_dir}) a writable folder on a local disk "
+                "with free space"
             ) from None
+
+    @classmethod
+    def start_new(cls, state_dir: Path) -> tuple[Ledger, Path | None]:
+        """Start an empty ledger, keeping any current file aside; return it and where that went."""
+        aside = ledger_file.start_new(Path(state_dir) / LEDGER_FILE)
+        return cls(state_dir), aside
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -158,25 +163,42 @@ class Ledger:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """Run a write transaction that takes the database write lock up front."""
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
+        with self._read() as db:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        db = self._connect()
+        """Open a connection; turn a full disk or a damaged file into one clear error."""
         try:
-            yield db
-        finally:
-            db.close()
+            db = self._connect()
+            try:
+                yield db
+            finally:
+                db.close()
+        except sqlite3.OperationalError as exc:
+            name = getattr(exc, "sqlite_errorname", "")
+            if not name.startswith(
+                ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR")
+            ):
+                raise
+            raise OutputError(
+                f"{self.path}: cannot write the run ledger: {exc}; free space in (or make "
+                f"writable) schedule.state_dir ({self.state_dir}); nothing was recorded half"
+            ) from None
+        except sqlite3.DatabaseError as exc:
+            # Found after opening (the checks at open passed): say so, but leave the file
+            # where it is, since other processes may have it open; the next open sets it aside.
+            raise LedgerDamaged(
+                f"{self.path}: the run ledger is damaged ({exc}); restore a good copy, or run "
+                f"`{NEW_LEDGER}` to start an empty history knowingly"
+            ) from None
 
     def _now(self) -> str:
         return _iso(self.clock())
@@ -494,29 +516,30 @@ class Ledger:
                 ),
             )
 
-    def sends(self, preset: str, window: Window) -> dict[str, tuple[str, str]]:
-        """Return ``{name: (state, reason)}`` for a preset and its groups for one window."""
-        rows = self._with_groups("preset, state, reason", "sends", preset, window)
+    def sends(self, names: str | list[str], window: Window) -> dict[str, tuple[str, str]]:
+        """Return ``{name: (state, reason)}`` of the named outputs (a preset or its groups)."""
+        rows = self._of_outputs("preset, state, reason", "sends", names, window)
         return {r["preset"]: (r["state"], r["reason"] or "") for r in rows}
 
-    def delivery_counts(self, preset: str, window: Window) -> dict[str, int]:
-        """Return delivery states counted over a preset and its groups for one window."""
-        rows = self._with_groups(
-            "state, COUNT(*) AS n", "deliveries", preset, window, " GROUP BY state"
+    def delivery_counts(self, names: str | list[str], window: Window) -> dict[str, int]:
+        """Return delivery states counted over the named outputs for one window."""
+        rows = self._of_outputs(
+            "state, COUNT(*) AS n", "deliveries", names, window, " GROUP BY state"
         )
         return {r["state"]: int(r["n"]) for r in rows}
 
-    def _with_groups(
-        self, columns: str, table: str, preset: str, window: Window, tail: str = ""
+    def _of_outputs(
+        self, columns: str, table: str, names: str | list[str], window: Window, tail: str = ""
     ) -> list[sqlite3.Row]:
-        """Select from ``table`` the rows of ``preset`` and its groups (``preset.group``)."""
-        # A prefix comparison, not LIKE: '_' in a preset name is not a wildcard.
-        group = f"{preset}."
+        """Select from ``table`` the rows of exactly the named outputs for one window."""
+        # Names, not a "preset." prefix: a preset may itself be called "team.weekly".
+        names = [names] if isinstance(names, str) else list(names)
+        marks = ", ".join("?" * len(names))
         with self._read() as db:
             return db.execute(
-                f"SELECT {columns} FROM {table} WHERE (preset=? OR substr(preset, 1, ?)=?) "
+                f"SELECT {columns} FROM {table} WHERE preset IN ({marks}) "
                 f"AND window_start=? AND window_end=?{tail}",
-                (preset, len(group), group, window.start.isoformat(), window.end.isoformat()),
+                (*names, window.start.isoformat(), window.end.isoformat()),
             ).fetchall()
 
     # -- fire-time cursors ----------------------------------------------------------------
@@ -600,6 +623,12 @@ class Claim:
                 logger.exception("could not record the end of run %s", self.id)
                 self._lock.release()
         return None
+
+
+def output_names(run: Run) -> list[str]:
+    """Return the names a run's emails are recorded under: its outputs' (groups'), or its own."""
+    outputs = (run.files or {}).get("outputs") or []
+    return [o["name"] for o in outputs] or [run.preset]
 
 
 def _run(row: sqlite3.Row) -> Run:

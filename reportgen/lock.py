@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -10,7 +11,7 @@ import re
 from pathlib import Path
 from typing import IO
 
-from reportgen.errors import LockHeld
+from reportgen.errors import LockHeld, OutputError
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,12 @@ class FileLock:
     def _acquire(self, operation: int) -> bool:
         if self._fh is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # "a+" so a holder's pid is not truncated away by a process that then fails to lock.
-        fh = open(self.path, "a+", encoding="utf-8")  # held until release()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # "a+" so a holder's pid is not truncated away by a process that then fails to lock.
+            fh = open(self.path, "a+", encoding="utf-8")  # held until release()
+        except OSError as exc:
+            raise _unusable(self.path, exc) from None
         try:
             # Each FileLock opens its own file, so two threads of one process exclude each
             # other too (flock locks belong to the open file, not to the process).
@@ -54,10 +58,15 @@ class FileLock:
         except BaseException:
             fh.close()
             raise
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()}\n")
+            fh.flush()
+        except OSError as exc:  # a full disk: the lock is ours, but its pid cannot be written
+            with contextlib.suppress(OSError):
+                fh.close()  # closes the file even though flushing the pid fails again
+            raise _unusable(self.path, exc) from None
         self._fh = fh
         return True
 
@@ -80,6 +89,15 @@ class FileLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _unusable(path: Path, exc: OSError) -> OutputError:
+    """Return the one-line error for a lock file that cannot be created or written."""
+    return OutputError(
+        f"{path}: cannot write the lock file: {exc.strerror or exc}; make schedule.state_dir "
+        f"({path.parent if path.parent.name != RUN_LOCKS else path.parent.parent}) a writable "
+        "folder with free space; nothing was built or sent"
+    )
 
 
 def scheduler_lock(state_dir: Path) -> FileLock:

@@ -222,8 +222,22 @@ def point_latest(preset_dir: Path, target: str) -> None:
                 return
         tmp = preset_dir / f".latest.{os.getpid()}"
         tmp.unlink(missing_ok=True)
-        os.symlink(target, tmp)
-        os.replace(tmp, link)
+        try:
+            os.symlink(target, tmp)
+            os.replace(tmp, link)
+        finally:
+            tmp.unlink(missing_ok=True)  # gone after the rename; left only by a failure
+
+
+def check_latest(preset_dir: Path) -> None:
+    """Raise OutputError when ``<preset_dir>/latest`` exists and is not the link reportgen keeps."""
+    link = preset_dir / "latest"
+    if link.exists() and not link.is_symlink():
+        kind = "folder" if link.is_dir() else "file"
+        raise OutputError(
+            f"{link}: a real {kind} where reportgen keeps the link to the newest build; move it "
+            "elsewhere (or rename it) and run again; nothing was built"
+        )
 
 
 def collect_builds(output_dir: Path) -> list[dict[str, Any]]:

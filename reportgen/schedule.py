@@ -33,9 +33,16 @@ from apscheduler.triggers.cron import CronTrigger
 
 from reportgen import config as config_mod
 from reportgen.config import Config, Group, Preset
-from reportgen.deliver import Mailer, SendResult, deliver, notify_failure
+from reportgen.deliver import (
+    NO_RECIPIENTS,
+    Mailer,
+    SendResult,
+    deliver,
+    notify_failure,
+    recipients_of,
+)
 from reportgen.errors import ConfigError, DeliveryError, ReportgenError, RunBusy
-from reportgen.ledger import Ledger, utcnow
+from reportgen.ledger import Ledger, output_names, utcnow
 from reportgen.lock import scheduler_lock
 from reportgen.model import Window
 from reportgen.windows import default_as_of
@@ -335,7 +342,9 @@ def _group_view(preset: Preset, group: Group, name: str) -> Preset:
     for view in _jobs(preset):
         if view.name == name:
             return view
-    return dataclasses.replace(preset, name=name, filters=group.filters, groups=())
+    return dataclasses.replace(
+        preset, name=name, filters=group.filters, groups=(), group=group.name
+    )
 
 
 def _jobs(preset: Preset) -> list[Preset]:
@@ -346,15 +355,31 @@ def _jobs(preset: Preset) -> list[Preset]:
 
 
 def _already_done(ledger: Ledger, preset: Preset, window: Window) -> bool:
-    """Return True when the window was built and every email settled (sent or skipped)."""
+    """Return True when the window was built and every email settled for today's recipients.
+
+    A recipient added to the preset (or a group) since the send makes this False, so the
+    stored build is sent to them; those who had it are not sent it again.
+    """
     run = ledger.get_run(preset.name, window)
     if run is None or run.state != "succeeded" or not run.files:
         return False
-    names = [o["name"] for o in run.files.get("outputs", [])]
-    sends = ledger.sends(preset.name, window)
-    return bool(names) and all(
-        sends.get(n, ("", ""))[0] in ("sent", "partial", "skipped") for n in names
-    )
+    outputs = run.files.get("outputs") or []
+    sends = ledger.sends(output_names(run), window)
+    for item in outputs:
+        state, reason = sends.get(item["name"], ("", ""))
+        if state not in ("sent", "partial", "skipped"):
+            return False
+        if state == "skipped" and not reason.startswith(NO_RECIPIENTS):
+            continue  # skipped by a send rule on this window's figures, which stay as they were
+        try:
+            wanted = recipients_of(preset, item.get("group")).envelope()
+        except DeliveryError:
+            return False  # the group is gone from the config: let the full run say so
+        span = item.get("window") or [window.start.isoformat(), window.end.isoformat()]
+        own = Window(date.fromisoformat(span[0]), date.fromisoformat(span[1]))
+        if ledger.pending_recipients(item["name"], own, wanted):
+            return False
+    return bool(outputs)
 
 
 def execute(
@@ -609,10 +634,16 @@ class ReportScheduler:
                 # One config snapshot per round: a reload meanwhile applies to the next one.
                 config = self.config
                 current = now or self.clock()
-                fires = self.due(name, current, config)
-                if not fires:
+                try:
+                    fires = self.due(name, current, config)
+                    if not fires:
+                        break
+                    outcomes += self._handle(config, name, fires, current)
+                except ReportgenError as exc:
+                    # The ledger itself failed (damaged, disk full): one line, and the next
+                    # wake-up tries again from the cursor, so no fire time is lost.
+                    logger.error("%s: %s", name, exc)
                     break
-                outcomes += self._handle(config, name, fires, current)
                 if now is not None:
                     break
             return outcomes

@@ -27,6 +27,47 @@ RELATIVE: dict[str, str] = {
 
 _LAST_N = re.compile(r"last_(\d{1,4})_days")
 
+#: Every day a report covers, its comparison period included, lies in this range: wide for
+#: any business history, and far inside what dates and pandas timestamps can hold.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2199, 12, 31)
+
+
+def span_problem(window: Window) -> str | None:
+    """Return why ``window`` (with its equally long previous period) is out of range, or None."""
+    if window.end > LATEST:
+        return f"it ends after {LATEST}"
+    if (window.start - EARLIEST).days < window.days:
+        return f"it or the equally long period before it, which it is compared with, starts before {EARLIEST}"
+    return None
+
+
+def check_as_of(as_of: date, preset: Any, *, future: bool, flag: str = "--as-of") -> Window:
+    """Return the preset's window for ``as_of``; raise ConfigError for a date out of bounds.
+
+    A date after today (in the preset's timezone) needs ``future``: such a build shows days
+    with no data yet, and its folder stays ``latest`` until that date comes.
+    """
+    from reportgen.errors import ConfigError
+
+    if not EARLIEST <= as_of <= LATEST:
+        raise ConfigError(f"{flag} {as_of}: use a date from {EARLIEST} to {LATEST}")
+    today = datetime.now(ZoneInfo(preset.timezone)).date()
+    if as_of > today and not future:
+        raise ConfigError(
+            f"{flag} {as_of} is after today ({today} in {preset.timezone}): the report would "
+            "cover days with no data yet and stay the latest one until then; give a date up "
+            "to today, or add --allow-future if that is meant"
+        )
+    window = preset.window_for(as_of)
+    problem = span_problem(window)
+    if problem:
+        raise ConfigError(
+            f"{flag} {as_of}: preset {preset.name}'s window {window.label()} cannot be "
+            f"reported: {problem}; keep windows within {EARLIEST} to {LATEST}"
+        )
+    return window
+
 
 def check_window(value: Any) -> Any:
     """Validate a window spec: a relative name, or a mapping with fixed start and end dates."""
@@ -64,7 +105,11 @@ def check_window(value: Any) -> Any:
             bounds[key] = raw
         if bounds["end"] < bounds["start"]:
             raise Invalid(f"end {bounds['end']} is before start {bounds['start']}", ".end")
-        return Window(bounds["start"], bounds["end"])
+        window = Window(bounds["start"], bounds["end"])
+        problem = span_problem(window)
+        if problem:
+            raise Invalid(f"window {window.label()} cannot be reported: {problem}")
+        return window
     raise Invalid(f"expected a window name or {{start, end}}, got {value!r}")
 
 

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -374,3 +375,103 @@ def test_any_yaml_text_parses_or_gives_one_line_with_a_line_number(text):
         message = str(exc)
         assert "\n" not in message
         assert re.match(r"<config>(:\d+)?: \S", message), message
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "presets:\n  a:\n    formats: [html, csv]\n    attach: [html, pdf]\n",
+            "config.yaml:4: presets.a.attach[1]: preset a attaches pdf, but its formats "
+            "(html, csv) make no pdf",
+        ),
+        (
+            "defaults:\n  attach: [pdf]\npresets:\n  a:\n    formats: [html]\n",
+            "config.yaml:2: defaults.attach[0]: preset a attaches pdf, but its formats (html)",
+        ),
+        ("presets:\n  ok: {}\n  index.html: {}\n", "config.yaml:3: presets.index.html: the name"),
+        ("presets:\n  Manifest.JSON: {}\n", "config.yaml:2: presets.Manifest.JSON: the name"),
+        (
+            "presets:\n  adhoc-2025-07-01-2025-07-07: {}\n",
+            "presets.adhoc-2025-07-01-2025-07-07: names like",
+        ),
+        (
+            "presets:\n  team.weekly: {}\n  team:\n    groups:\n      - {name: weekly}\n",
+            "config.yaml:5: presets.team.groups[0].name: its reports would go to "
+            "output/team.weekly/, like those of presets.team.weekly",
+        ),
+        (
+            "presets:\n  weekly: {}\n  Weekly: {}\n",
+            "config.yaml:3: presets.Weekly: its reports would go to output/Weekly/",
+        ),
+        ("output:\n  dir: /\npresets:\n  a: {}\n", "config.yaml:2: output.dir: /: it is the root"),
+        ("output:\n  dir: .\npresets:\n  a: {}\n", "output.dir: {root}: it is the project folder"),
+        ("output:\n  dir: ..\npresets:\n  a: {}\n", ": it holds the project folder"),
+        (
+            "source:\n  path: reports\noutput:\n  dir: reports\npresets:\n  a: {}\n",
+            "config.yaml:4: output.dir: {root}/reports: it is the data folder (source.path)",
+        ),
+        (
+            "output:\n  dir: out\nschedule:\n  state_dir: out/.state\npresets:\n  a: {}\n",
+            "output.dir: {root}/out: it holds schedule.state_dir",
+        ),
+        (
+            "presets:\n  a:\n    schedule: '0 8 31 2 *'\n",
+            "config.yaml:3: presets.a.schedule: cron expression '0 8 31 2 *' never fires",
+        ),
+        ("presets:\n  a:\n    schedule: '0 8 31 4,6,9,11 *'\n", "never fires"),
+    ],
+)
+def test_what_would_fail_later_is_refused_now(tmp_path, body, expected):
+    message = error_for(tmp_path, body)
+    assert expected.format(root=tmp_path) in message, message
+    assert message.startswith(str(tmp_path / "config.yaml"))
+
+
+def test_attach_defaults_to_the_pdf_only_when_one_is_made(tmp_path):
+    cfg = make_config(
+        tmp_path,
+        "presets:\n  a: {formats: [html, csv]}\n  b: {}\n  c: {schedule: '0 8 29 2 *'}\n",
+    )
+    assert [cfg.presets[n].attach for n in "abc"] == [(), ("pdf",), ("pdf",)]
+
+
+def test_the_home_folder_is_not_an_output_folder(tmp_path):
+    message = error_for(tmp_path, f"output:\n  dir: {Path.home()}\npresets:\n  a: {{}}\n")
+    assert f"config.yaml:2: output.dir: {Path.home()}: it is the home folder" in message
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    as_of=st.dates(min_value=date.min, max_value=date.max),
+    spec=st.sampled_from(
+        "yesterday last_7_days last_9999_days previous_week previous_month previous_quarter "
+        "week_to_date month_to_date quarter_to_date year_to_date".split()
+    ),
+)
+def test_any_as_of_gives_a_reportable_window_or_one_config_error(as_of, spec):
+    from reportgen import windows
+
+    preset = make_preset_for(spec)
+    try:
+        window = windows.check_as_of(as_of, preset, future=True)
+    except ConfigError as exc:
+        assert str(exc).startswith("--as-of ")
+        return
+    previous = window.previous()  # the comparison period never overflows
+    assert windows.EARLIEST <= previous.start <= window.start <= window.end <= windows.LATEST
+    assert window.end <= as_of
+
+
+def make_preset_for(spec: str) -> config_mod.Preset:
+    return config_mod.Preset(
+        name="p",
+        title="P",
+        description="",
+        window=spec,
+        timezone="UTC",
+        currency="INR",
+        locale="en_IN",
+        filters=config_mod.Filters(),
+        formats=("html",),
+    )

@@ -953,3 +953,84 @@ def test_email_body_fits_a_phone_screen(tmp_path, smtp):
         finally:
             browser.close()
     assert width <= 390  # five KPI cards wrap instead of widening the message
+
+
+# -- recipients added later, dotted preset names (issue #7) ---------------------------------------
+
+AS_OF = date(2025, 7, 7)
+LATER = """\
+source: {{kind: files, path: {data}}}
+output: {{dir: {out}}}
+schedule: {{state_dir: {state}}}
+email: {{host: 127.0.0.1, port: {port}, security: none, sender: reports@example.com,
+        retries: 1, backoff_seconds: 0.01, timeout: 10}}
+presets:
+  team.weekly:
+    window: last_7_days
+    formats: [html, csv]
+    attach: [html]
+    to: {to}
+  brands:
+    window: last_7_days
+    formats: [html, csv]
+    attach: [html]
+    groups:
+      - {{name: mb, brands: [MuscleBlaze], to: {mb}}}
+"""
+
+
+def _later_config(tmp_path: Path, port: int, to: list[str], mb: list[str]) -> config_mod.Config:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        LATER.format(
+            data=TINY, out=tmp_path / "out", state=tmp_path / "state", port=port, to=to, mb=mb
+        )
+    )
+    return config_mod.load(path)
+
+
+@pytest.mark.slow
+def test_a_dotted_preset_name_is_built_and_sent_as_itself(tmp_path, smtp):
+    build = _real_build_or_skip()
+    cfg = _later_config(tmp_path, smtp.port, ["ana@example.com"], ["mb@example.com"])
+    outcome = run_window(cfg, "team.weekly", date(2025, 7, 7), build)
+    assert outcome.state == "succeeded" and [s.state for s in outcome.sends] == ["sent"]
+    assert [rcpts for _, rcpts, _ in smtp.messages] == [["ana@example.com"]]
+    assert (cfg.output_dir / "team.weekly" / "2025-07-07" / "report.html").exists()
+    run = Ledger(cfg.schedule.state_dir).get_run("team.weekly", Window(date(2025, 7, 1), AS_OF))
+    assert [(o["name"], o["group"]) for o in run.files["outputs"]] == [("team.weekly", None)]
+
+
+@pytest.mark.slow
+def test_a_recipient_added_after_the_send_gets_the_stored_build(tmp_path, smtp):
+    build = _real_build_or_skip()
+    cfg = _later_config(tmp_path, smtp.port, ["ana@example.com"], ["mb@example.com"])
+    for name in ("team.weekly", "brands"):
+        assert run_window(cfg, name, AS_OF, build).state == "succeeded"
+    assert len(smtp.messages) == 2
+    # Unchanged config: nothing to do, nothing sent.
+    assert run_window(cfg, "team.weekly", AS_OF, build).state == "done"
+    cfg = _later_config(
+        tmp_path, smtp.port, ["ana@example.com", "bo@example.com"], ["mb@example.com", "cy@x.in"]
+    )
+    for name in ("team.weekly", "brands"):
+        outcome = run_window(cfg, name, AS_OF, build)
+        assert outcome.state == "succeeded" and not outcome.built  # the stored build, not rebuilt
+    assert [rcpts for _, rcpts, _ in smtp.messages[2:]] == [["bo@example.com"], ["cy@x.in"]]
+    assert len(smtp.to("ana@example.com")) == 1 and len(smtp.to("mb@example.com")) == 1
+    assert run_window(cfg, "brands", AS_OF, build).state == "done"
+
+
+@pytest.mark.slow
+def test_a_window_skipped_for_want_of_recipients_is_sent_once_someone_is_added(tmp_path, smtp):
+    build = _real_build_or_skip()
+    cfg = _later_config(tmp_path, smtp.port, [], ["mb@example.com"])
+    first = run_window(cfg, "team.weekly", AS_OF, build)
+    assert [(s.state, s.reason) for s in first.sends] == [
+        ("skipped", "no recipients configured for team.weekly")
+    ]
+    assert run_window(cfg, "team.weekly", AS_OF, build).state == "done"  # nobody to send to
+    cfg = _later_config(tmp_path, smtp.port, ["ana@example.com"], ["mb@example.com"])
+    again = run_window(cfg, "team.weekly", AS_OF, build)
+    assert [s.state for s in again.sends] == ["sent"] and not again.built
+    assert [rcpts for _, rcpts, _ in smtp.messages] == [["ana@example.com"]]

@@ -24,6 +24,7 @@ def default_config(tmp: Path, out: str) -> config_mod.Config:
     text = (ROOT / "config.yaml").read_text()
     text = text.replace("end_date: yesterday", f"end_date: {AS_OF.isoformat()}")
     text = text.replace("formats: [html, pdf, csv]", "formats: [html, csv]")
+    text = text.replace("attach: [pdf]", "attach: []")  # no PDF made, so none to attach
     text = text.replace("dir: output", f"dir: {out}")
     path = tmp / "config.yaml"
     path.write_text(text)

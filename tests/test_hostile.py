@@ -15,6 +15,7 @@ To add a case, append a ``Case`` to the list for its area below. Keep the id sho
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -109,9 +110,14 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def history(state_dir: Path) -> set[tuple]:
     """Return what the run ledger records as built, sent and delivered, as a set of rows."""
     path = state_dir / "ledger.sqlite3"
-    if not path.exists():
+    if not path.is_file() or path.stat().st_size == 0:
         return set()
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        con.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError:
+        con.close()
+        return set()  # a damaged ledger (a case of its own) has no history to keep
     try:
         rows = set()
         for table in ("sends", "deliveries"):
@@ -228,6 +234,62 @@ CONFIG_CASES: list[Case] = [
         exit=9,
         says=("config.yaml: already exists; init never overwrites a config",),
         check=lambda ws, r: _assert_equal(ws.config.read_text(), CONFIG),
+    ),
+    Case(
+        "attach-pdf-not-made",
+        "#7",
+        lambda ws: ws.edit("config.yaml", "[html, csv]", "[html, csv]\n    attach: [pdf]"),
+        args=("validate",),
+        exit=2,
+        says=("config.yaml:13: presets.weekly.attach[0]:", "make no pdf"),
+    ),
+    Case(
+        "preset-named-index.html",
+        "#7",
+        lambda ws: ws.edit("config.yaml", "  weekly:", "  index.html:"),
+        args=("validate",),
+        exit=2,
+        says=("config.yaml:9: presets.index.html:", "output/index.html"),
+    ),
+    Case(
+        "preset-named-manifest.json",
+        "#7",
+        lambda ws: ws.edit("config.yaml", "  weekly:", "  manifest.json:"),
+        args=("validate",),
+        exit=2,
+        says=("config.yaml:9: presets.manifest.json:",),
+    ),
+    Case(
+        "output-dir-root",
+        "#7",
+        lambda ws: ws.edit("config.yaml", "dir: output", "dir: /"),
+        args=("validate",),
+        exit=2,
+        says=("config.yaml:5: output.dir: /: it is the root of the file system",),
+    ),
+    Case(
+        "output-dir-is-data",
+        "#7",
+        lambda ws: ws.edit("config.yaml", "dir: output", "dir: data"),
+        args=("validate",),
+        exit=2,
+        says=("config.yaml:5: output.dir:", "it is the data folder"),
+    ),
+    Case(
+        "output-dir-is-home",
+        "#7",
+        lambda ws: ws.edit("config.yaml", "dir: output", "dir: ."),  # HOME is the workspace
+        args=("validate",),
+        exit=2,
+        says=("config.yaml:5: output.dir:", "it is the home folder"),
+    ),
+    Case(
+        "cron-never-fires",
+        "#7",
+        lambda ws: ws.edit("config.yaml", "[html, csv]", "[html, csv]\n    schedule: 0 8 31 2 *"),
+        args=("validate",),
+        exit=2,
+        says=("config.yaml:13: presets.weekly.schedule:", "never fires"),
     ),
 ]
 
@@ -471,8 +533,237 @@ def _expect_finding(ws: Workspace, code: str, **fields) -> None:
 
 
 # --- state, schedule, output -----------------------------------------------------------------
+def _header_only(name: str) -> str:
+    return (TINY / name).read_text().splitlines()[0] + "\n"
+
+
+def _ledger(ws: Workspace) -> Path:
+    return ws.root / "state" / "ledger.sqlite3"
+
+
+def _truncate(fraction: float) -> Callable[[Workspace], None]:
+    def setup(ws: Workspace) -> None:
+        path = _ledger(ws)
+        # More history first, so that half the file cuts through tables, not free pages.
+        con = sqlite3.connect(path)
+        with con:
+            con.executemany(
+                "INSERT INTO deliveries (preset, window_start, window_end, recipient, state, at) "
+                "VALUES ('old', '2025-06-01', '2025-06-07', ?, 'sent', '2025-06-08')",
+                [(f"r{i}@example.com" + "x" * 200,) for i in range(300)],
+            )
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+        with path.open("r+b") as fh:
+            fh.truncate(int(path.stat().st_size * fraction))
+
+    return setup
+
+
+def _set_aside(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    """The damaged ledger is kept beside its place, and nothing new took its place."""
+    aside = list((ws.root / "state").glob("ledger.sqlite3.damaged-*Z"))  # not -wal, -shm
+    assert len(aside) == 1 and not _ledger(ws).exists(), r.stderr
+    again = run(ws, "send", "--preset", "weekly")  # and every later command stops too
+    assert again.returncode == 10 and "the run ledger is missing" in again.stderr
+
+
+def _new_ledger(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    con = sqlite3.connect(_ledger(ws))
+    assert r.returncode == 0 and con.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    con.close()
+    assert [p.read_bytes() for p in (ws.root / "state").glob("ledger.sqlite3.replaced-*")] == [
+        b"garbage" * 10
+    ]
+    assert run(ws, "runs").stdout.startswith("no runs recorded")
+
+
+def _latest_folder(ws: Workspace) -> None:
+    latest = ws.output / "weekly" / "latest"
+    latest.unlink()
+    latest.mkdir()
+    (latest / "notes.txt").write_text("someone keeps notes here")
+
+
+_SMTP: dict[Path, contextlib.ExitStack] = {}
+
+
+def _with_smtp(ws: Workspace, to: str) -> None:
+    """Start a real SMTP server for the workspace (stopped by _stop_smtp) and mail to ``to``."""
+    from tests.test_deliver import server
+
+    stack = contextlib.ExitStack()
+    smtp = stack.enter_context(server())
+    _SMTP[ws.root] = stack
+    ws.smtp = smtp  # type: ignore[attr-defined]
+    ws.edit(
+        "config.yaml",
+        "presets:",
+        f"email: {{host: 127.0.0.1, port: {smtp.port}, security: none, "
+        "sender: reports@example.com, retries: 1, backoff_seconds: 0.01}\npresets:",
+    )
+    ws.edit("config.yaml", "[html, csv]\n", f"[html, csv]\n    to: [{to}]\n")
+
+
+def _recipient_added(ws: Workspace) -> None:
+    _with_smtp(ws, "ana@example.com")
+    first = run(ws, "send", "--preset", "weekly")
+    assert first.returncode == 0 and len(ws.smtp.messages) == 1, first.stderr  # type: ignore[attr-defined]
+    ws.edit("config.yaml", "to: [ana@example.com]", "to: [ana@example.com, bo@example.com]")
+
+
+def _only_the_new_recipient(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    _SMTP.pop(ws.root).close()
+    rcpts = [m[1] for m in ws.smtp.messages]  # type: ignore[attr-defined]
+    assert rcpts == [["ana@example.com"], ["bo@example.com"]], (rcpts, r.stdout)
+
+
+def _dotted(ws: Workspace) -> None:
+    ws.edit("config.yaml", "  weekly:", "  team.weekly:")
+    ws.edit("config.yaml", "[html, csv]\n", "[html, csv]\n    to: [ana@example.com]\n")
+
+
+def _dotted_sent(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    eml = ws.output / "team.weekly" / "latest" / "email.eml"
+    assert "To: ana@example.com" in eml.read_text(), r.stderr
+
+
 STATE_CASES: list[Case] = [
     Case("rebuild-same-data", "#2", _nothing, check=lambda ws, r: None),
+    Case(
+        "ledger-garbage",
+        "#7",
+        lambda ws: _ledger(ws).write_bytes(b"garbage" * 10),
+        exit=10,
+        says=("ledger.sqlite3: the run ledger is damaged", "reportgen runs --new-ledger"),
+        check=_set_aside,
+    ),
+    Case(
+        "ledger-half-truncated",
+        "#7",
+        _truncate(0.5),
+        args=("send", "--preset", "weekly"),
+        exit=10,
+        says=("the run ledger is damaged (cut short: ", "moved aside"),
+        check=_set_aside,
+    ),
+    Case(
+        "ledger-truncated-to-zero",
+        "#7",
+        _truncate(0),
+        args=("send", "--preset", "weekly"),
+        exit=10,
+        says=("the run ledger is damaged (it is empty (0 bytes))",),
+        check=_set_aside,
+    ),
+    Case(
+        "ledger-deleted",
+        "#7",
+        lambda ws: _ledger(ws).unlink(),
+        exit=10,
+        says=("the run ledger is missing, but this state folder had one",),
+    ),
+    Case(
+        "ledger-new-knowingly",
+        "#7",
+        lambda ws: _ledger(ws).write_bytes(b"garbage" * 10),
+        args=("runs", "--new-ledger"),
+        check=_new_ledger,
+    ),
+    Case(
+        "state-lock-folder-unwritable",
+        "#7",
+        lambda ws: (shutil.rmtree(ws.root / "state" / "locks"), ws.write("state/locks", "x")),
+        exit=9,
+        says=("state/locks/weekly__", "cannot write the lock file"),
+    ),
+    Case(
+        "state-dir-is-a-file",
+        "#7",
+        lambda ws: (shutil.rmtree(ws.root / "state"), ws.write("state", "x")),
+        exit=9,
+        says=("cannot use the run ledger", "make schedule.state_dir"),
+    ),
+    Case(
+        "recipient-added-after-send",
+        "#7",
+        _recipient_added,
+        args=("send", "--preset", "weekly"),
+        check=_only_the_new_recipient,
+    ),
+    Case(
+        "as-of-in-the-future",
+        "#7",
+        _nothing,
+        args=("build", "--as-of", "2030-01-01"),
+        exit=2,
+        says=("--as-of 2030-01-01 is after today", "--allow-future"),
+    ),
+    Case(
+        "as-of-9999",
+        "#7",
+        _nothing,
+        args=("send", "--preset", "weekly", "--as-of", "9999-12-31"),
+        exit=2,
+        says=("--as-of 9999-12-31: use a date from 1900-01-01 to 2199-12-31",),
+    ),
+    Case(
+        "as-of-0001",
+        "#7",
+        _nothing,
+        args=("build", "--as-of", "0001-01-01"),
+        exit=2,
+        says=("--as-of 0001-01-01: use a date from 1900-01-01",),
+    ),
+    Case(
+        "from-0001-to-9999",
+        "#7",
+        _nothing,
+        args=("build", "--data", "data", "--from", "0001-01-01", "--to", "9999-12-31"),
+        exit=2,
+        says=("--to 9999-12-31: use a date from",),
+    ),
+    Case(
+        "window-before-1900",
+        "#7",
+        _nothing,
+        args=("build", "--data", "data", "--from", "1900-01-01", "--to", "2025-07-07"),
+        exit=2,
+        says=("the equally long period before it", "starts before 1900-01-01"),
+    ),
+    Case(
+        "dotted-preset-name",
+        "#7",
+        _dotted,
+        args=("send", "--preset", "team.weekly", "--dry-run"),
+        check=_dotted_sent,
+    ),
+    Case(
+        "build-out-is-the-project",
+        "#7",
+        _nothing,
+        args=("build", "--out", "."),
+        exit=2,
+        says=("--out .: it is the home folder",),  # HOME is the workspace
+    ),
+    Case(
+        "send-on-empty-tracking-keeps-the-report",
+        "#7: the scheduler must not replace a good report with an empty one",
+        lambda ws: (
+            ws.edit("config.yaml", "end: 2025-07-07", "end: 2025-07-08"),  # a window not built
+            ws.write("data/tracking_data.csv", _header_only("tracking_data.csv")),
+        ),
+        args=("send", "--preset", "weekly"),
+        exit=3,
+        says=("tracking_data",),
+    ),
+    Case(
+        "latest-is-a-real-folder",
+        "#7",
+        _latest_folder,
+        exit=9,
+        says=("output/weekly/latest: a real folder", "move it elsewhere"),
+    ),
 ]
 
 

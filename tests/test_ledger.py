@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.errors import ConfigError, DataError, RunBusy
+from reportgen.errors import DataError, LedgerDamaged, OutputError, RunBusy
 from reportgen.ledger import Ledger
 from reportgen.lock import FileLock, run_lock
 from reportgen.model import Window
@@ -308,17 +308,173 @@ def test_a_claim_can_wait_for_another_process_to_finish(tmp_path):
     claim.finish("succeeded")
 
 
-def test_an_unusable_state_folder_is_a_config_error(tmp_path):
+def test_an_unusable_state_folder_is_an_output_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
-    with pytest.raises(ConfigError, match=r"make schedule.state_dir .* a writable folder"):
+    with pytest.raises(OutputError, match=r"make schedule.state_dir .* a writable folder") as err:
         Ledger(tmp_path / "file" / "state")
+    assert err.value.exit_code == 9
 
 
-def test_group_rows_are_matched_by_prefix_not_like(tmp_path):
+def test_a_lock_that_cannot_be_created_is_an_output_error(tmp_path):
+    ledger = Ledger(tmp_path)
+    (tmp_path / "locks").write_text("a file where the lock folder goes")
+    with pytest.raises(OutputError, match=r"cannot write the lock file") as err:
+        ledger.claim("weekly", W, AS_OF, "manual")
+    assert err.value.exit_code == 9 and ledger.get_run("weekly", W) is None
+
+
+def test_outputs_are_matched_by_name_not_by_prefix(tmp_path):
     ledger = Ledger(tmp_path)
     ledger.record_send("a_b", W, "sent")
     ledger.record_send("a_b.mb", W, "skipped", "no data")
-    ledger.record_send("axb.mb", W, "sent")  # '_' must not match any character
+    ledger.record_send("a_b.other", W, "sent")  # a preset of its own, not a group of a_b
+    ledger.record_send("axb.mb", W, "sent")
     ledger.record_delivery("axb.mb", W, "ana@example.com", "sent")
-    assert set(ledger.sends("a_b", W)) == {"a_b", "a_b.mb"}
-    assert ledger.delivery_counts("a_b", W) == {}
+    assert set(ledger.sends(["a_b", "a_b.mb"], W)) == {"a_b", "a_b.mb"}
+    assert set(ledger.sends("a_b", W)) == {"a_b"}
+    assert ledger.delivery_counts(["a_b", "a_b.mb"], W) == {}
+    assert ledger.delivery_counts(["axb.mb"], W) == {"sent": 1}
+
+
+def _history(ledger: Ledger) -> None:
+    claim = ledger.claim("weekly", W, AS_OF, "manual")
+    claim.record_files({"outputs": []})
+    claim.finish("succeeded")
+    ledger.record_delivery("weekly", W, "ana@example.com", "sent")
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"not a database " * 100)
+
+
+def _half(path: Path) -> None:
+    with path.open("r+b") as fh:
+        fh.truncate(path.stat().st_size // 2)
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _scribbled(path: Path) -> None:
+    # Whole length, sound header: only reading every page (quick_check) finds this.
+    with path.open("r+b") as fh:
+        fh.seek(path.stat().st_size // 2)
+        fh.write(b"\xff" * 8192)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_garbage, _half, _empty, _scribbled],
+    ids=["garbage", "half", "empty", "scribbled"],
+)
+def test_a_damaged_ledger_is_set_aside_and_never_taken_as_fresh(tmp_path, damage):
+    ledger = Ledger(tmp_path)
+    # Enough rows that half the file cuts through tables, not just free pages.
+    for i in range(200):
+        ledger.record_delivery(f"p{i}", W, f"r{i}@example.com", "sent", error="x" * 200)
+    _history(ledger)
+    path = tmp_path / "ledger.sqlite3"
+    damage(path)
+    damaged = path.read_bytes()
+    with pytest.raises(
+        LedgerDamaged, match=r"damaged .*moved aside to ledger\.sqlite3\.damaged-"
+    ) as err:
+        Ledger(tmp_path)
+    assert err.value.exit_code == 10 and "reportgen runs --new-ledger" in str(err.value)
+    assert "\n" not in str(err.value)  # one line, however many problems the check found
+    aside = list(tmp_path.glob("ledger.sqlite3.damaged-*Z"))
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged  # kept whole for recovery
+    # Every later command stops too, rather than start an empty history and mail again.
+    with pytest.raises(LedgerDamaged, match=r"missing \(the damaged one was moved aside to"):
+        Ledger(tmp_path)
+    assert not path.exists()
+
+
+def test_a_deleted_ledger_stops_until_a_new_one_is_started_knowingly(tmp_path):
+    _history(Ledger(tmp_path))
+    (tmp_path / "ledger.sqlite3").rename(tmp_path / "backup.sqlite3")
+    with pytest.raises(LedgerDamaged, match=r"the run ledger is missing, but this state folder"):
+        Ledger(tmp_path)
+    (tmp_path / "backup.sqlite3").rename(tmp_path / "ledger.sqlite3")  # restoring it works
+    ledger = Ledger(tmp_path)
+    assert ledger.pending_recipients("weekly", W, ["ana@example.com"]) == []
+    fresh, aside = Ledger.start_new(tmp_path)
+    assert aside is not None and aside.name.startswith("ledger.sqlite3.replaced-")
+    assert fresh.get_run("weekly", W) is None
+    assert Ledger(tmp_path).pending_recipients("weekly", W, ["ana@example.com"]) != []
+
+
+def test_a_new_state_folder_gets_a_ledger_and_its_marker(tmp_path):
+    Ledger(tmp_path / "state")
+    assert (tmp_path / "state" / "ledger.sqlite3").stat().st_size > 0
+    assert (tmp_path / "state" / "ledger.created").exists()
+
+
+FULL_DISK = """
+import resource, sys
+from datetime import date
+from pathlib import Path
+from reportgen.errors import OutputError
+from reportgen.ledger import Ledger
+from reportgen.lock import FileLock
+from reportgen.model import Window
+
+state = Path(sys.argv[1])
+ledger = Ledger(state)
+# From here on no file may grow by a byte, as on a full disk (Python ignores SIGXFSZ).
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+for what, act in (
+    ("lock", lambda: FileLock(state / "locks" / "x.lock").try_acquire()),
+    ("ledger", lambda: ledger.record_send("weekly", Window(date(2025, 7, 1), date(2025, 7, 7)), "sent", "x" * 100000)),
+):
+    try:
+        act()
+        print(what, "no error")
+    except OutputError as exc:
+        print(what, exc.exit_code, exc)
+"""
+
+
+def test_a_full_state_disk_is_an_output_error_not_a_traceback(tmp_path):
+    Ledger(tmp_path)  # made while the disk had room
+    r = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    lock, ledger = r.stdout.splitlines()
+    assert lock.startswith(f"lock 9 {tmp_path}/locks/x.lock: cannot write the lock file: "), lock
+    assert ledger.startswith(f"ledger 9 {tmp_path}/ledger.sqlite3: cannot write the run ledger"), (
+        ledger
+    )
+    assert Ledger(tmp_path).sends("weekly", W) == {}  # nothing half recorded
+
+
+def test_a_ledger_damaged_while_in_use_is_one_clear_error(tmp_path):
+    ledger = Ledger(tmp_path)
+    _history(ledger)
+    (tmp_path / "ledger.sqlite3").write_bytes(b"garbage" * 1000)
+    (tmp_path / "ledger.sqlite3-wal").unlink(missing_ok=True)
+    with pytest.raises(
+        LedgerDamaged, match=r"the run ledger is damaged \(file is not a database\)"
+    ):
+        ledger.get_run("weekly", W)
+    with pytest.raises(LedgerDamaged):
+        ledger.record_send("weekly", W, "sent")
+
+
+def test_a_large_ledger_cut_short_is_found_from_its_header_alone(tmp_path, monkeypatch):
+    from reportgen import ledger_file
+
+    ledger = Ledger(tmp_path)
+    for i in range(50):
+        ledger.record_delivery(f"p{i}", W, f"r{i}@example.com", "sent", error="x" * 2000)
+    monkeypatch.setattr(ledger_file, "FULL_CHECK_BYTES", 0)  # as if it were over the size
+    Ledger(tmp_path)  # a whole one passes
+    _half(tmp_path / "ledger.sqlite3")
+    with pytest.raises(LedgerDamaged, match=r"damaged \(cut short: \d+ of its \d+ bytes\)"):
+        Ledger(tmp_path)

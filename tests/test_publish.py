@@ -124,3 +124,23 @@ def test_publish_removes_old_leftovers_of_a_crashed_publish_only(tmp_path):
     assert not old.exists()  # this date's leftover, old enough to be a crash
     assert fresh.exists()  # may belong to a publish running now
     assert other.exists()  # another date's: its own publish cleans it
+
+
+def test_a_real_folder_at_latest_is_refused_and_no_temporary_link_is_left(tmp_path):
+    build(tmp_path, "2025-07-07")
+    latest = tmp_path / "weekly" / "latest"
+    latest.unlink()
+    latest.mkdir()
+    (latest / "keep.txt").write_text("someone's files")
+    with pytest.raises(publish.OutputError, match=r"latest: a real folder where reportgen keeps"):
+        publish.check_latest(tmp_path / "weekly")
+    # Should a caller skip the check, the swap fails but leaves no .latest.<pid> behind.
+    with pytest.raises(OSError):
+        publish.point_latest(tmp_path / "weekly", "2025-07-07")
+    assert sorted(p.name for p in (tmp_path / "weekly").iterdir()) == [
+        ".latest.lock",
+        "2025-07-07",
+        "latest",
+    ]
+    assert (latest / "keep.txt").read_text() == "someone's files"
+    publish.check_latest(tmp_path / "nothing-yet")  # no folder yet, no link yet: fine

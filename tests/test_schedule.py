@@ -748,7 +748,7 @@ def test_runs_command_lists_recent_runs(tmp_path, capsys):
     sched.tick("daily")
     sched.config = cfg
     run_window(cfg, "daily", date(2025, 7, 10), FakeBuild(), mailer=FakeMailer(cfg.email))
-    args = type("Args", (), {"preset": "daily", "limit": 10})()
+    args = type("Args", (), {"preset": "daily", "limit": 10, "new_ledger": False})()
     assert cmd_runs(args, cfg) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:5] == ["ID", "PRESET", "WINDOW", "STATE", "TRIGGER"]
@@ -918,3 +918,73 @@ def test_a_scheduled_run_waits_for_a_manual_build_and_sends_it(tmp_path, caplog)
     assert sent(mailers) == [("Daily sales — 2025-07-07 to 2025-07-07", ["team@example.com"])]
     run = Ledger(cfg.schedule.state_dir).recent_runs("daily")[0]
     assert (run.state, run.trigger, run.attempts) == ("succeeded", "scheduled", 2)
+
+
+def _bad_revenue(tracking: Path) -> None:
+    tracking.write_text(tracking.read_text().replace(",1,2000", ",1,lots"))
+
+
+def _header_only(tracking: Path) -> None:
+    tracking.write_text(tracking.read_text().splitlines()[0] + "\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [(_bad_revenue, "(line 2), column 'revenue'"), (_header_only, "tracking_data has no rows")],
+    ids=["bad-revenue", "header-only"],
+)
+def test_a_scheduled_build_on_bad_data_keeps_the_good_report_and_history(
+    tmp_path, caplog, damage, says
+):
+    """The real build and aiosmtpd: a failing scheduled run changes no output and no record."""
+    import shutil
+
+    from reportgen.build import build
+    from tests.conftest import TINY
+    from tests.test_deliver import server
+    from tests.test_hostile import snapshot
+
+    data = tmp_path / "data"
+    shutil.copytree(TINY, data)
+    with server() as smtp:
+        extra = f"source: {{kind: files, path: {data}}}\n"
+        cfg = write_config(tmp_path, extra=extra)
+        cfg.path.write_text(cfg.path.read_text().replace("port: 2525", f"port: {smtp.port}"))
+        cfg = config_mod.load(cfg.path)
+        clock = Clock(datetime(2025, 7, 7, 2, 0, tzinfo=IST))
+        sched = ReportScheduler(cfg, build_fn=build, clock=clock)
+        sched.start_up()
+        clock.now = datetime(2025, 7, 7, 2, 31, tzinfo=IST)
+        [good] = sched.tick("daily")
+        assert good.state == "succeeded" and len(smtp.messages) == 1
+        ledger = Ledger(cfg.schedule.state_dir)
+        before_run = ledger.get_run("daily", good.window)
+        before_sent = ledger.deliveries("daily", good.window)
+        before_output = snapshot(cfg.output_dir)
+        damage(data / "tracking_data.csv")
+        clock.now = datetime(2025, 7, 8, 2, 31, tzinfo=IST)
+        [bad] = sched.tick("daily")
+    assert bad.state == "failed" and says in bad.error, bad.error
+    assert snapshot(cfg.output_dir) == before_output  # latest still on 2025-07-06
+    assert os.readlink(cfg.output_dir / "daily" / "latest") == "2025-07-06"
+    assert ledger.get_run("daily", good.window) == before_run
+    assert ledger.deliveries("daily", good.window) == before_sent
+    failed = ledger.get_run("daily", bad.window)
+    assert failed.state == "failed" and failed.files is None
+    assert [rcpts for _, rcpts, _ in smtp.messages[1:]] == [["owner@example.com"]]
+    assert "Traceback" not in caplog.text
+
+
+def test_a_ledger_damaged_under_a_running_scheduler_is_logged_not_raised(tmp_path, caplog):
+    cfg = write_config(tmp_path)
+    clock = Clock(datetime(2025, 7, 8, 2, 0, tzinfo=IST))
+    build = FakeBuild()
+    sched, mailers = make_scheduler(cfg, clock, build)
+    sched.start_up()
+    (cfg.schedule.state_dir / "ledger.sqlite3").write_bytes(b"garbage" * 1000)
+    (cfg.schedule.state_dir / "ledger.sqlite3-wal").unlink(missing_ok=True)
+    clock.now = datetime(2025, 7, 8, 2, 31, tzinfo=IST)
+    assert sched.tick("daily") == []
+    assert "daily: " in caplog.text and "the run ledger is damaged" in caplog.text
+    assert build.calls == [] and sent(mailers) == []  # nothing built or sent without history
