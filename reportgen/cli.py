@@ -61,6 +61,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--rows", type=int, help="exact number of tracking rows")
     s.add_argument("--format", choices=["parquet", "csv"])
     s.add_argument("--out", type=Path, default=Path("data/simulated/custom"))
+    s.add_argument(
+        "--journeys",
+        type=int,
+        metavar="USERS",
+        help="also simulate a holdout study of USERS users over the last --study-days days: "
+        "touchpoints, conversions, assignments, its tracking_data and payouts, and truth.json",
+    )
+    s.add_argument("--study-days", type=int, default=28, help="days of the study (default 28)")
     s.set_defaults(func=cmd_simulate)
 
     v = sub.add_parser("validate", help="check the config (and with --data, the data) only")
@@ -185,9 +193,38 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with publish.writing(args.out):
         counts = simulate(spec, args.out)
+        if args.journeys is not None:
+            counts.update(_simulate_journeys(args, spec))
     logger.info("simulated %s in %.1f s", counts, time.perf_counter() - t0)
     print(args.out)
     return 0
+
+
+def _simulate_journeys(args: argparse.Namespace, spec: Any) -> dict[str, int]:
+    """Write a journey study over the seed data's influencers into ``args.out``."""
+    import pandas as pd
+
+    from reportgen.analysis import journeys as jr
+
+    folder = Path(args.out)
+    fmt = spec.fmt
+    ids = (
+        pd.read_csv(folder / "influencers.csv", dtype=str)
+        if fmt == "csv"
+        else pd.read_parquet(folder / "influencers.parquet")
+    )["influencer_id"].tolist()
+    study = jr.simulate_journeys(
+        jr.JourneySpec(
+            seed=spec.seed,
+            users=args.journeys,
+            influencers=len(ids),
+            days=min(args.study_days, spec.days),
+            end_date=spec.end_date,
+        )
+    )
+    study = jr.relabel_influencers(study, ids)
+    jr.write_study(study, folder, fmt)
+    return {t: len(getattr(study, t)) for t in ("touchpoints", "conversions", "assignments")}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

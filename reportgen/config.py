@@ -38,6 +38,9 @@ from reportgen.yamlsrc import Located, load_yaml, loads_yaml
 logger = logging.getLogger(__name__)
 
 TABLES = ("influencers", "posts", "tracking_data", "payouts")
+#: Optional tables of an attribution / holdout study: loaded when their files are there.
+STUDY_TABLES = ("touchpoints", "conversions", "assignments")
+ALL_TABLES = TABLES + STUDY_TABLES
 FORMATS = ("html", "pdf", "csv")
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 #: Files the email can attach (csv: the payout table).
@@ -295,7 +298,7 @@ SOURCE_FIELDS: dict[str, Option] = {
     ),
     "allow_empty": ListOf(
         "Tables that may have no rows (a data-quality finding instead of an error).",
-        Choice("", list(TABLES)),
+        Choice("", list(ALL_TABLES)),
         default=list,
     ),
     "simulate": Section(
@@ -808,12 +811,12 @@ def _check_thousands(source: dict[str, Any], src: Located) -> str | None:
 
 def _check_tables(mapping: dict[str, Any], kp: str, src: Located) -> dict[str, Any]:
     for table in mapping:
-        if table not in TABLES:
+        if table not in ALL_TABLES:
             from reportgen.options import suggest
 
             raise ConfigError(
                 f"{src.where(f'{kp}.{table}')}: {kp}.{table}: unknown table"
-                f"{suggest(table, TABLES)}; tables: {', '.join(TABLES)}"
+                f"{suggest(table, ALL_TABLES)}; tables: {', '.join(ALL_TABLES)}"
             )
     return mapping
 
