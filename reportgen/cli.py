@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     from reportgen import cli_admin  # schema, init, serve
 
     cli_admin.add_commands(sub)
+    from reportgen import cli_study  # plan-holdout
+
+    cli_study.add_commands(sub)
     for command in sub.choices.values():
         _global_options(command)
     return ap

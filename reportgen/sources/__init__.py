@@ -33,8 +33,6 @@ class Dataset:
     provenance: dict[str, Any] = field(default_factory=dict)
     #: True when timestamps carry a zone; False when they are local time of each report.
     zoned: bool = False
-    #: Optional study tables whose timestamps carry a zone (analyses convert them per report).
-    zoned_tables: set[str] = field(default_factory=set)
     rows: dict[str, int] = field(default_factory=dict)
     #: Seconds per loading step, for the benchmark and --verbose.
     timings: dict[str, float] = field(default_factory=dict)

@@ -171,8 +171,7 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
         for table, path in study.items():
             digests[table] = pool.submit(_digest, path)
             with ds.timed(f"load {table}"), _read_errors(path, table):
-                if _load_table(ds, table, path, config):
-                    ds.zoned_tables.add(table)
+                _load_table(ds, table, path, config)  # zoned times: see study.frame
         paths.update(study)
         _register_catalogue(con, config)
         with ds.timed("checks"):

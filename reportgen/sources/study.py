@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 from reportgen.errors import DataError
 from reportgen.model import Issue
 from reportgen.sources import Dataset
@@ -174,3 +176,29 @@ def _orders_outside_study(ds: Dataset, path: Path) -> None:
                 examples=list(ex),
             )
         )
+
+
+#: Timestamp columns of each study table, converted to local time when zoned.
+TIME_COLUMNS = {"touchpoints": ("time",), "conversions": ("time",), "assignments": ("start", "end")}
+
+
+def has_table(ds: Dataset, table: str) -> bool:
+    """Return True when the study table ``table`` was loaded."""
+    return table in ds.rows
+
+
+def frame(ds: Dataset, table: str, timezone: str) -> pd.DataFrame | None:
+    """Return a loaded study table with naive local times in ``timezone`` (None: not loaded)."""
+    if not has_table(ds, table):
+        return None
+    types = dict(
+        ds.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall()
+    )
+    # A zoned instant becomes the wall-clock time of the report's timezone.
+    cols = [
+        f'timezone({lit(timezone)}, "{c}") AS "{c}"'
+        for c in TIME_COLUMNS[table]
+        if types[c].startswith("TIMESTAMP WITH TIME ZONE")
+    ]
+    replace = f" REPLACE ({', '.join(cols)})" if cols else ""
+    return ds.con.execute(f"SELECT *{replace} FROM {table}").df()
