@@ -152,3 +152,20 @@ def test_overview_only_by_default_adds_nothing(tmp_path):
 def test_bad_sections_are_config_errors(tmp_path, value, says):
     with pytest.raises(ConfigError, match=says):
         make_config(tmp_path, f"presets:\n  a: {{sections: {value}}}\n")
+
+
+def test_a_filtered_preset_says_the_study_is_not_cut(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(TINY, data)
+    (data / "conversions.csv").write_text("order_id,user_id,time,revenue\nO1,U1,2025-07-02,10\n")
+    (data / "assignments.csv").write_text("user_id,group\nU1,treatment\n")
+    config = CONFIG.format(data=data, out=tmp_path / "out", start="2025-07-01", end="2025-07-07")
+    (tmp_path / "config.yaml").write_text(config + "    brands: [MuscleBlaze]\n")
+    r = cli("build", "-c", str(tmp_path / "config.yaml"), "--as-of", "2025-07-07")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "out" / "study" / "2025-07-07" / "summary.json").read_text())
+    reasons = {n["section"]: n["reason"] for n in summary["analyses_not_done"]}
+    assert reasons["incrementality"].startswith(
+        "Incrementality covers the whole study and is not cut by filters (brands: MuscleBlaze"
+    )
+    assert "no touchpoints" in reasons["attribution"]  # missing tables are named first

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from reportgen.analysis.attribution import attribute
 from reportgen.publish import to_csv
 from reportgen.sections import SectionOutput
-from reportgen.sections.study_input import in_window, missing, names
+from reportgen.sections.study_input import filtered, in_window, missing, names
 
 if TYPE_CHECKING:
     from reportgen.model import ReportData
@@ -38,7 +38,9 @@ class AttributionSection:
         """Attribute the window's orders to the touches before them."""
         out = SectionOutput(self.name, self.title, self.template)
         out.summary = {"attribution": None}
-        out.reason = missing(ds, ("touchpoints", "conversions"), "Attribution")
+        out.reason = missing(ds, ("touchpoints", "conversions"), "Attribution") or filtered(
+            report, "Attribution"
+        )
         if out.reason:
             return out
         opts = report.preset.attribution

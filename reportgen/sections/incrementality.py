@@ -11,7 +11,7 @@ import pandas as pd
 from reportgen.analysis.incrementality import Estimate, estimate_incrementality
 from reportgen.publish import to_csv
 from reportgen.sections import SectionOutput
-from reportgen.sections.study_input import in_window, missing, names
+from reportgen.sections.study_input import filtered, in_window, missing, names
 
 if TYPE_CHECKING:
     from reportgen.model import ReportData
@@ -51,7 +51,9 @@ class IncrementalitySection:
         """Estimate incremental revenue and iROAS with the window's payouts."""
         out = SectionOutput(self.name, self.title, self.template)
         out.summary = {"incrementality": None}
-        out.reason = missing(ds, ("conversions", "assignments"), "Incrementality")
+        out.reason = missing(ds, ("conversions", "assignments"), "Incrementality") or filtered(
+            report, "Incrementality"
+        )
         if out.reason:
             return out
         conversions = in_window(ds, "conversions", report)

@@ -28,6 +28,19 @@ def missing(ds: Dataset, tables: tuple[str, ...], what: str) -> str | None:
     )
 
 
+def filtered(report: ReportData, what: str) -> str | None:
+    """Return why ``what`` is not done for a filtered preset (the study has no such cut)."""
+    f = report.preset.filters
+    if not (f.brands or f.categories or f.platforms):
+        return None
+    # A brand's orders or a category's influencers cannot be cut out of a randomised study
+    # without breaking the comparison it rests on: say so rather than mix scopes.
+    return (
+        f"{what} covers the whole study and is not cut by filters ({f.describe()}); list it "
+        "in a preset without brands, categories or platforms"
+    )
+
+
 def in_window(
     ds: Dataset, table: str, report: ReportData, before_days: float = 0.0
 ) -> pd.DataFrame:
