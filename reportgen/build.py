@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reportgen import publish, reuse, sources, summary
+from reportgen import publish, reuse, sections, sources, summary
 from reportgen.config import Config, Preset
 from reportgen.model import ReportData, Window
 from reportgen.windows import default_as_of
@@ -100,6 +100,8 @@ def build(
             reports = metrics.compute_all(
                 engine, [(jobs[i], jobs[i].window_for(days[i]), days[i]) for i in todo]
             )
+            for r in reports:
+                r.sections = sections.compute(r, ds)
         for r in reports:
             _say(progress, f"computed {r.preset.name} ({r.window.label()})")
         rendered = render_all(config, reports, timings, progress)
@@ -234,6 +236,7 @@ def render_all(
             files["report.pdf"] = pdf[i]
         if "csv" in report.preset.formats:
             files.update(summary.csv_tables(report))
+            files.update(sections.csv_files(report))
         out.append(files)
         _say(progress, f"rendered {report.preset.name}")
     return out
@@ -252,7 +255,7 @@ def _publish(
 ) -> PresetOutput:
     preset = report.preset
     as_of = date.fromisoformat(report.provenance["as_of"])
-    data = summary.build_summary(report, info)
+    data = summary.build_summary(report, info) | sections.summary_fields(report)
     files = {**files, "summary.json": summary.dumps(data)}
     directory = out_root / preset.name / as_of.isoformat()
     written = publish.publish_build(directory, files)

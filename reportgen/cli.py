@@ -71,6 +71,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--rows", type=int, help="exact number of tracking rows")
     s.add_argument("--format", choices=["parquet", "csv"])
     s.add_argument("--out", type=Path, default=Path("data/simulated/custom"))
+    s.add_argument(
+        "--journeys",
+        type=int,
+        metavar="USERS",
+        help="also simulate a holdout study of USERS users over the last --study-days days: "
+        "touchpoints, conversions, assignments, its tracking_data and payouts, and truth.json",
+    )
+    s.add_argument("--study-days", type=int, default=28, help="days of the study (default 28)")
     s.set_defaults(func=cmd_simulate)
 
     ld = sub.add_parser("load", help="copy a seed-layout folder into PostgreSQL or a DuckDB file")
@@ -100,6 +108,9 @@ def parser() -> argparse.ArgumentParser:
     from reportgen import cli_admin  # schema, init, serve
 
     cli_admin.add_commands(sub)
+    from reportgen import cli_study  # plan-holdout
+
+    cli_study.add_commands(sub)
     for command in sub.choices.values():
         _global_options(command)
     return ap
@@ -225,6 +236,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with publish.writing(args.out):
         counts = simulate(spec, args.out)
+        if args.journeys is not None:
+            counts.update(_simulate_journeys(args, spec))
     logger.info("simulated %s in %.1f s", counts, time.perf_counter() - t0)
     print(args.out)
     return 0
@@ -240,6 +253,33 @@ def cmd_load(args: argparse.Namespace) -> int:
     for table, rows in counts.items():
         print(f"{target.schema}.{table}\t{rows}")
     return 0
+
+
+def _simulate_journeys(args: argparse.Namespace, spec: Any) -> dict[str, int]:
+    """Write a journey study over the seed data's influencers into ``args.out``."""
+    import pandas as pd
+
+    from reportgen.analysis import journeys as jr
+
+    folder = Path(args.out)
+    fmt = spec.fmt
+    ids = (
+        pd.read_csv(folder / "influencers.csv", dtype=str)
+        if fmt == "csv"
+        else pd.read_parquet(folder / "influencers.parquet")
+    )["influencer_id"].tolist()
+    study = jr.simulate_journeys(
+        jr.JourneySpec(
+            seed=spec.seed,
+            users=args.journeys,
+            influencers=len(ids),
+            days=min(args.study_days, spec.days),
+            end_date=spec.end_date,
+        )
+    )
+    study = jr.relabel_influencers(study, ids)
+    jr.write_study(study, folder, fmt)
+    return {t: len(getattr(study, t)) for t in ("touchpoints", "conversions", "assignments")}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -38,7 +38,21 @@ from reportgen.yamlsrc import Located, load_yaml, loads_yaml
 logger = logging.getLogger(__name__)
 
 TABLES = ("influencers", "posts", "tracking_data", "payouts")
+#: Optional tables of an attribution / holdout study: loaded when their files are there.
+STUDY_TABLES = ("touchpoints", "conversions", "assignments")
+ALL_TABLES = TABLES + STUDY_TABLES
 FORMATS = ("html", "pdf", "csv")
+#: Report sections a preset may list (reportgen/sections): today's report, then analyses.
+SECTIONS = ("overview", "attribution", "incrementality")
+ATTRIBUTION_MODELS = (
+    "last_touch",
+    "first_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+    "markov",
+    "shapley",
+)
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 #: Files the email can attach (csv: the payout table).
 ATTACH = ("pdf", "html", "csv")
@@ -205,6 +219,29 @@ PRESET_FIELDS: dict[str, Option] = {
             "examples": [25000, "2%"],
         },
     ),
+    "sections": ListOf(
+        "Report sections in order: overview (KPIs, trend, breakdowns, top lists, tables), "
+        "attribution, incrementality (these two need the study tables).",
+        Choice("", SECTIONS),
+        default=lambda: ["overview"],
+    ),
+    "attribution": Section(
+        "Attribution section settings.",
+        {
+            "models": ListOf(
+                "Models shown side by side.",
+                Choice("", ATTRIBUTION_MODELS),
+                default=lambda: ["last_touch", "linear", "time_decay", "markov", "shapley"],
+            ),
+            "lookback_days": Float("Touches this many days before an order count.", 7.0, lo=0.01),
+            "half_life_days": Float("Half-life of the time-decay model, in days.", 7.0, lo=0.01),
+        },
+        default=lambda: {
+            "models": ["last_touch", "linear", "time_decay", "markov", "shapley"],
+            "lookback_days": 7.0,
+            "half_life_days": 7.0,
+        },
+    ),
     "schedule": Custom(
         "Cron expression (5 fields, crontab numbering: 0 or 7 = Sunday) in the preset's timezone.",
         _check_cron,
@@ -301,7 +338,7 @@ SOURCE_FIELDS: dict[str, Option] = {
     ),
     "allow_empty": ListOf(
         "Tables that may have no rows (a data-quality finding instead of an error).",
-        Choice("", list(TABLES)),
+        Choice("", list(ALL_TABLES)),
         default=list,
     ),
     "simulate": Section(
@@ -364,6 +401,8 @@ class Preset:
     filters: Filters
     formats: tuple[str, ...]
     top_n: int = 10
+    sections: tuple[str, ...] = ("overview",)
+    attribution: dict[str, Any] = field(default_factory=dict)
     schedule: str | None = None
     missed: str = "latest"
     to: tuple[str, ...] = ()
@@ -755,6 +794,8 @@ def _build_preset(
         bcc=tuple(values["bcc"]),
         owners=tuple(values["owners"]),
         attach=tuple(values["attach"]),
+        sections=_unique(values["sections"], f"{kp}.sections", src),
+        attribution=values["attribution"],
         send=values["send"],
         groups=groups,
         compare=values["compare"],
@@ -821,14 +862,24 @@ def _check_thousands(source: dict[str, Any], src: Located) -> str | None:
 
 def _check_tables(mapping: dict[str, Any], kp: str, src: Located) -> dict[str, Any]:
     for table in mapping:
-        if table not in TABLES:
+        if table not in ALL_TABLES:
             from reportgen.options import suggest
 
             raise ConfigError(
                 f"{src.where(f'{kp}.{table}')}: {kp}.{table}: unknown table"
-                f"{suggest(table, TABLES)}; tables: {', '.join(TABLES)}"
+                f"{suggest(table, ALL_TABLES)}; tables: {', '.join(ALL_TABLES)}"
             )
     return mapping
+
+
+def _unique(items: list[str], kp: str, src: Located) -> tuple[str, ...]:
+    """Return ``items`` as a tuple, refusing an empty list or a repeat."""
+    if not items:
+        raise ConfigError(f"{src.where(kp)}: {kp}: list at least one section")
+    twice = sorted({i for i in items if items.count(i) > 1})
+    if twice:
+        raise ConfigError(f"{src.where(kp)}: {kp}: {twice[0]!r} is listed twice; list it once")
+    return tuple(items)
 
 
 def _resolve(root: Path, value: str | Path) -> Path:

@@ -118,6 +118,8 @@ class ReportData:
     roas_min_payout: float = 0.0  # the payout an influencer needs to enter top_by_roas
     by_net: pd.DataFrame | None = None
     headline: dict[str, Any] = field(default_factory=dict)  # reportgen.headline.build
+    #: Outputs of the preset's listed sections besides the overview (reportgen.sections).
+    sections: list[Any] = field(default_factory=list)
 
     @property
     def has_data(self) -> bool:

@@ -33,7 +33,7 @@ from babel.dates import format_date
 from babel.numbers import get_decimal_symbol
 from markupsafe import Markup
 
-from reportgen import __version__, charts, fmt, kpis
+from reportgen import __version__, charts, fmt, kpis, sections
 from reportgen.errors import RenderError
 from reportgen.model import ReportData, Window
 
@@ -137,6 +137,9 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
     - ``charts``: chart key -> {key, id (stable DOM id), title, caption, height, json (figure
       JSON, safe inside <script>; HTML only, else ""), svg (data: URI of the static SVG; "" when none
       was exported)}.
+    - ``overview``: True when the preset lists the overview section (today's report body).
+    - ``sections``: the preset's other sections in order (reportgen/sections): {name, title,
+      template (partial), reason (why it could not be done, or None), ...its own keys}.
     - ``influencers``: payout table rows: {influencer_id, name, category, platform, basis,
       basis_label, rate, rate_text, posts, orders, revenue, payout, roas, profitable}.
     - ``engagement``: engagement table rows: {influencer_id, name, platform, posts, reach,
@@ -209,6 +212,7 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
         "generator": GENERATOR,
         "mode": mode,
         "plotlyjs": "",
+        **sections.template_context(report),  # overview shown?, listed sections
     }
 
 

@@ -38,7 +38,9 @@ def data_digests(config: Config, data_dir: Path | None) -> dict[str, str] | None
         else:
             folder = config.source.path
         # Hashes are what provenance records, so "unchanged" means the same bytes.
-        return {t: files._digest(files._find_file(folder, t, config)) for t in TABLES}
+        paths = {t: files._find_file(folder, t, config) for t in TABLES}
+        paths.update(files._study_files(folder, config))  # optional study tables count too
+        return {t: files._digest(path) for t, path in paths.items()}
     except (ReportgenError, OSError):
         return None  # the load will report the problem with its usual error
 

@@ -464,6 +464,50 @@ DATA_CASES: list[Case] = [
         exit=3,
         says=("payouts.csv", "column 'fee' (source.columns.payouts.rate)"),
     ),
+    Case(
+        "study-user-in-both-groups",
+        "#10: a holdout export listing a user in treatment and in holdout",
+        lambda ws: ws.write(
+            "data/assignments.csv", "user_id,group\nU1,treatment\nU2,holdout\nU1,holdout\n"
+        ),
+        exit=3,
+        says=("assignments.csv: row 1 (line 2), row 3 (line 4), column 'user_id'", "both"),
+    ),
+    Case(
+        "study-unknown-touch-kind",
+        "#10: a touchpoint kind outside view/click/code",
+        lambda ws: ws.write(
+            "data/touchpoints.csv", "user_id,influencer_id,time,kind\nU1,A1,2025-07-01,like\n"
+        ),
+        exit=3,
+        says=("touchpoints.csv: row 1 (line 2), column 'kind'", "view or click or code"),
+    ),
+    Case(
+        "study-named-file-missing",
+        "#10: source.files names a study table that is not there",
+        lambda ws: _source(ws, "files: {conversions: orders.csv}"),
+        exit=3,
+        says=("no orders.csv for table 'conversions'",),
+    ),
+    Case(
+        "study-order-outside-period",
+        "#10: an order after the assignments' inclusive end is a finding, not a silent drop",
+        lambda ws: (
+            ws.write(
+                "data/assignments.csv",
+                "user_id,group,start,end\nU1,treatment,2025-07-01,2025-07-07\n",
+            ),
+            ws.write(
+                "data/conversions.csv",
+                "order_id,user_id,time,product,revenue\nO1,U1,2025-07-07 23:59:00,Whey,10\n"
+                "O2,U1,2025-07-08 00:00:00,Whey,20\n",
+            ),
+        ),
+        check=lambda ws, r: (
+            _expect_kpi(ws, r, "revenue", 6700),
+            _expect_finding(ws, "outside_study", rows=1, revenue=20.0),
+        ),
+    ),
 ]
 
 TRACKING_HEADER = "tracking_id,source,campaign,influencer_id,user_id,product,date,orders,revenue\n"

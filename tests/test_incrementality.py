@@ -72,6 +72,18 @@ def test_planted_effect_is_recovered_with_the_hand_computed_interval() -> None:
     assert o.commission == 2500 and o.commission_on_baseline_orders == pytest.approx(1250)
 
 
+def test_commission_on_would_be_orders_never_exceeds_what_was_paid() -> None:
+    conversions, assignments, payouts, tracking = planted()
+    # Swap the groups: the holdout now buys 50 more, so the estimate is -50 orders; every one
+    # of the 100 tracked orders would have happened anyway, and no more than those were paid.
+    assignments["group"] = assignments["group"].map(
+        {"treatment": "holdout", "holdout": "treatment"}
+    )
+    o = estimate_incrementality(conversions, assignments, payouts, tracking).overall
+    assert o.incremental_orders == pytest.approx(-50)
+    assert o.commission_on_baseline_orders == pytest.approx(2500) == o.commission
+
+
 def test_influencer_without_its_own_holdout_says_so() -> None:
     result = estimate_incrementality(*planted())
     (a,) = result.influencers

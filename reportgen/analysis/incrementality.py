@@ -249,8 +249,10 @@ def _estimate(
     if est.commission is not None:
         # Tracked orders beyond the incremental ones would have happened anyway; incremental
         # orders need not be tracked, so this is a lower bound on that commission.
-        base_orders = (terms["orders"] - _share(terms, "orders") * n_orders[0]).clip(lower=0)
-        base_rev = (terms["revenue"] - _share(terms, "revenue") * rev[0]).clip(lower=0)
+        base_orders = (terms["orders"] - _share(terms, "orders") * n_orders[0]).clip(
+            0, terms["orders"]
+        )
+        base_rev = (terms["revenue"] - _share(terms, "revenue") * rev[0]).clip(0, terms["revenue"])
         est.commission_on_baseline_orders = _commission(terms, base_orders, base_rev)
     return est
 

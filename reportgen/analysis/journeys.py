@@ -171,6 +171,23 @@ def write_study(study: Study, folder: Path, fmt: str = "parquet") -> None:
     (folder / "truth.json").write_text(json.dumps(study.truth, indent=2) + "\n")
 
 
+def relabel_influencers(study: Study, ids: list[str]) -> Study:
+    """Return ``study`` with influencers INF01, INF02, ... renamed to ``ids`` (truth too)."""
+    if len(ids) != study.spec.influencers:
+        raise ConfigError(f"journeys: {len(ids)} ids for {study.spec.influencers} influencers")
+    rename = dict(zip(influencer_ids(study.spec.influencers), ids, strict=True))
+    tables = {}
+    for name in ("touchpoints", "assignments", "tracking_data", "payouts"):
+        frame = getattr(study, name).copy()
+        frame["influencer_id"] = (
+            frame["influencer_id"].astype(object).map(lambda v: rename.get(v, v))
+        )
+        tables[name] = frame
+    truth = dict(study.truth)
+    truth["influencers"] = {rename[k]: v for k, v in study.truth["influencers"].items()}
+    return Study(study.spec, conversions=study.conversions, truth=truth, **tables)
+
+
 def influencer_ids(n: int) -> list[str]:
     """Return the ids of ``n`` simulated influencers (INF01, INF02, ...)."""
     return _prefixed_ids("INF", np.arange(1, n + 1), 2).to_pylist()

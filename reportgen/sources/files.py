@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from reportgen.config import TABLES, Config
+from reportgen.config import STUDY_TABLES, TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.model import Issue
 from reportgen.sources import Dataset
@@ -37,6 +37,7 @@ from reportgen.sources.sql import example_rows
 from reportgen.sources.sql import lit as _lit
 from reportgen.sources.sql import q as _q
 from reportgen.sources.sql import where as _where
+from reportgen.sources.study import check_study
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,28 @@ SCHEMA: dict[str, list[Column]] = {
         Column("total_orders_by_influencer", "BIGINT", False),
         Column("total_payout", "DOUBLE", False),
     ],
+    # Optional study tables (config.STUDY_TABLES), checked in study.py.
+    "touchpoints": [
+        Column("user_id", "VARCHAR"),
+        Column("influencer_id", "VARCHAR"),
+        Column("time", "TIMESTAMP"),
+        Column("kind", "VARCHAR"),
+        Column("post_id", "VARCHAR", False),
+    ],
+    "conversions": [
+        Column("order_id", "VARCHAR"),
+        Column("user_id", "VARCHAR"),
+        Column("time", "TIMESTAMP"),
+        Column("product", "VARCHAR", False),
+        Column("revenue", "DOUBLE"),
+    ],
+    "assignments": [
+        Column("user_id", "VARCHAR"),
+        Column("group", "VARCHAR"),
+        Column("influencer_id", "VARCHAR", False),
+        Column("start", "TIMESTAMP", False),
+        Column("end", "TIMESTAMP", False),
+    ],
 }
 
 #: Row id of each table: one row per id in dimensions; in facts (where the id is optional) an
@@ -99,6 +122,7 @@ KEYS = {
     "posts": "post_id",
     "tracking_data": "tracking_id",
     "payouts": "influencer_id",
+    "conversions": "order_id",
 }
 
 #: Spellings of payout bases seen in public variants of the seed.
@@ -113,7 +137,12 @@ BASIS_ALIASES = {
 }
 
 #: Money columns, which share one range rule (see MAX_MONEY).
-MONEY = {("tracking_data", "revenue"), ("payouts", "rate"), ("payouts", "total_payout")}
+MONEY = {
+    ("tracking_data", "revenue"),
+    ("payouts", "rate"),
+    ("payouts", "total_payout"),
+    ("conversions", "revenue"),
+}
 
 _ZONED = r"(Z|[+-]\d{2}:?\d{2})$"
 _EXAMPLES = 3
@@ -138,10 +167,17 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
             with ds.timed(f"load {table}"), _read_errors(path, table):
                 zoned_any |= _load_table(ds, table, path, config)
         ds.zoned = zoned_any
+        study = _study_files(folder, config)
+        for table, path in study.items():
+            digests[table] = pool.submit(_digest, path)
+            with ds.timed(f"load {table}"), _read_errors(path, table):
+                _load_table(ds, table, path, config)  # zoned times: see study.frame
+        paths.update(study)
         _register_catalogue(con, config)
         with ds.timed("checks"):
             check_references(ds, config, paths)
             check_payouts(ds, paths["payouts"])
+            check_study(ds, paths)
         with ds.timed("file hashes (wait)"):
             for table, path in paths.items():
                 ds.provenance["files"][table] = {
@@ -251,6 +287,18 @@ def _delimiter(path: Path, table: str, config: Config) -> str:
     return best
 
 
+def _study_files(folder: Path, config: Config) -> dict[str, Path]:
+    """Return the optional study tables present in ``folder`` (a named one must be there)."""
+    found = {}
+    for table in STUDY_TABLES:
+        stem = config.source.files.get(table, table)
+        exts = (".csv", ".parquet")
+        named = table in config.source.files  # the config promises it: absence is an error
+        if named or any((folder / f"{stem}{e}").is_file() for e in exts):
+            found[table] = _find_file(folder, table, config)
+    return found
+
+
 def _find_file(folder: Path, table: str, config: Config) -> Path:
     """Return the file holding ``table``; refuse a folder offering it as both CSV and Parquet."""
     stem = config.source.files.get(table, table)
@@ -318,7 +366,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
             checks.append((col.name, actual, bad))
         if (table, col.name) in MONEY:
             ranged.append((col.name, actual, f"abs({expr}) >= {MAX_MONEY:.0f}"))
-        if col.name == KEYS[table]:
+        if col.name == KEYS.get(table):
             key = (col.name, actual)
     _check_values(con, raw, path, table, checks, is_csv, fmt)
     for name, actual, bad in ranged:
@@ -508,7 +556,12 @@ NEGATIVE = {
     "tracking_data": "orders < 0 OR revenue < 0",
     "payouts": "rate < 0",
     "influencers": "follower_count < 0",
+    "conversions": "revenue < 0",
+    "touchpoints": "false",
+    "assignments": "false",
 }
+#: Tables whose rows carry revenue (counted in exclusion findings).
+REVENUE_TABLES = ("tracking_data", "conversions")
 
 
 def _exclusions(
@@ -522,7 +575,7 @@ def _exclusions(
     required = [c.name for c in SCHEMA[table] if c.required]
     nulls = " OR ".join(f"{_q(c)} IS NULL" for c in required)
     negative = NEGATIVE[table]
-    revenue = "revenue" if table == "tracking_data" else "0"
+    revenue = "revenue" if table in REVENUE_TABLES else "0"
     k = _q(key[0]) if key else None
     if table == "tracking_data":
         _, n_ids, n_dup = _scan_tracking(ds, src, key[0] if key else None, nulls, negative, zoned)
@@ -547,7 +600,7 @@ def _exclusions(
             f"SELECT {k} FROM {src} GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 3"
         ).fetchall()
         raise DataError(
-            f"{path}: column '{KEYS[table]}': {n_dup} duplicate id(s), e.g. {dup[0][0]!r}; each "
+            f"{path}: column '{key[0] if key else ''}': {n_dup} duplicate id(s), e.g. {dup[0][0]!r}; each "
             f"{KEYS[table]} must appear once in {table} (keep one row per influencer)"
         )
     file = path.name

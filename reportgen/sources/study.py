@@ -1,0 +1,204 @@
+"""Checks of the optional study tables: touchpoints, conversions and assignments.
+
+They feed the attribution and incrementality analyses. Values no analysis can read (a kind
+or group outside its vocabulary, a user in both groups of one holdout) stop the load naming
+file, row and column; rows the analyses leave out (unknown influencers, unassigned buyers,
+orders outside the study period) become data-quality findings.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from reportgen.errors import DataError
+from reportgen.model import Issue
+from reportgen.sources import Dataset
+from reportgen.sources.sql import lit, where
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("view", "click", "code")
+GROUPS = ("treatment", "holdout")
+
+
+def check_study(ds: Dataset, paths: dict[str, Path]) -> None:
+    """Check whichever study tables were loaded and create their final views."""
+    if "touchpoints" in paths:
+        _check_vocabulary(ds, paths["touchpoints"], "touchpoints", "kind", KINDS)
+        _unknown_influencers(ds, paths["touchpoints"], "touchpoints", "touchpoint")
+        ds.con.execute(
+            "CREATE VIEW touchpoints AS SELECT * REPLACE (lower(kind) AS kind) "
+            "FROM touchpoints_valid SEMI JOIN influencers_valid USING (influencer_id)"
+        )
+    if "assignments" in paths:
+        _check_vocabulary(ds, paths["assignments"], "assignments", "group", GROUPS)
+        _check_groups(ds, paths["assignments"])
+        _unknown_influencers(ds, paths["assignments"], "assignments", "assignment")
+        ds.con.execute(
+            'CREATE VIEW assignments AS SELECT DISTINCT * REPLACE (lower("group") AS "group") '
+            "FROM assignments_valid WHERE influencer_id IS NULL OR influencer_id IN "
+            "(SELECT influencer_id FROM influencers_valid)"
+        )
+    if "conversions" in paths:
+        ds.con.execute("CREATE VIEW conversions AS SELECT * FROM conversions_valid")
+        if "assignments" in paths:
+            _unassigned_orders(ds, paths["conversions"])
+            _orders_outside_study(ds, paths["conversions"])
+
+
+def _check_vocabulary(
+    ds: Dataset, path: Path, table: str, column: str, allowed: tuple[str, ...]
+) -> None:
+    """Raise DataError at the first row whose ``column`` is outside ``allowed`` (any case)."""
+    known = ", ".join(lit(v) for v in allowed)
+    bad = ds.con.execute(
+        f'SELECT _row, "{column}", count(*) OVER () FROM (SELECT row_number() OVER () AS _row, '
+        f'* FROM mapped_{table}) WHERE "{column}" IS NOT NULL AND lower("{column}") NOT IN '
+        f"({known}) ORDER BY _row LIMIT 1"
+    ).fetchall()
+    if not bad:
+        return
+    row, value, n = bad[0]
+    more = f"; {n - 1} more row(s) like it" if n > 1 else ""
+    raise DataError(
+        f"{path}: {where(row, path.suffix == '.csv')}, column '{column}': {value!r} is not a "
+        f"{table} {column}; use {' or '.join(allowed)}, or map it with source.values: "
+        f"{{{table}.{column}: {{{value}: {allowed[0]}}}}}{more}"
+    )
+
+
+def _check_groups(ds: Dataset, path: Path) -> None:
+    """Raise DataError when a user is in both groups, or twice with different periods, of one scope."""
+    found = ds.con.execute(
+        """
+        WITH rows AS (
+            SELECT row_number() OVER () AS _row, * REPLACE (lower("group") AS "group")
+            FROM mapped_assignments
+        ), twice AS (
+            SELECT user_id, influencer_id, count(DISTINCT "group") AS groups
+            FROM (SELECT DISTINCT * EXCLUDE (_row) FROM rows WHERE user_id IS NOT NULL)
+            GROUP BY ALL HAVING count(*) > 1
+        )
+        SELECT r.user_id, coalesce(r.influencer_id, ''), t.groups,
+               list(r._row ORDER BY r._row)[1:2], count(*) OVER ()
+        FROM rows r JOIN twice t
+          ON r.user_id = t.user_id AND r.influencer_id IS NOT DISTINCT FROM t.influencer_id
+        GROUP BY ALL ORDER BY min(r._row) LIMIT 1
+        """
+    ).fetchall()
+    if not found:
+        return
+    user, inf, groups, rows, n = found[0]
+    is_csv = path.suffix == ".csv"
+    scope = f"influencer {inf!r}" if inf else "the programme-wide holdout"
+    what = "in both treatment and holdout" if groups > 1 else "twice with different periods"
+    more = f"; {n - 1} more user(s) like it" if n > 1 else ""
+    raise DataError(
+        f"{path}: {', '.join(where(r, is_csv) for r in rows)}, column 'user_id': user {user!r} "
+        f"is {what} for {scope}; a randomised holdout puts each user in one group once per "
+        f"scope: fix the export{more}"
+    )
+
+
+def _unknown_influencers(ds: Dataset, path: Path, table: str, noun: str) -> None:
+    """Record rows naming influencers missing from influencers (left out of the analyses)."""
+    n, ex = ds.con.execute(
+        "SELECT count(*), list(DISTINCT influencer_id ORDER BY influencer_id)[1:3] "
+        f"FROM {table}_valid WHERE influencer_id IS NOT NULL AND influencer_id NOT IN "
+        "(SELECT influencer_id FROM influencers_valid)"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "unknown_influencer",
+                "warning",
+                f"{n} {noun} row(s) name influencers missing from influencers and were excluded",
+                table=table,
+                file=path.name,
+                rows=n,
+                examples=list(ex),
+            )
+        )
+
+
+def _unassigned_orders(ds: Dataset, path: Path) -> None:
+    """Record orders of users with no assignment: attribution counts them, a holdout cannot."""
+    n, rev, ex = ds.con.execute(
+        "SELECT count(*), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
+        "list(DISTINCT user_id ORDER BY user_id)[1:3] FROM conversions "
+        "WHERE user_id NOT IN (SELECT user_id FROM assignments)"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "unassigned_users",
+                "warning",
+                f"{n} order(s) are by users in no assignment: attribution counts them, the "
+                "holdout comparison cannot",
+                table="conversions",
+                file=path.name,
+                rows=n,
+                revenue=rev,
+                examples=list(ex),
+            )
+        )
+
+
+def _orders_outside_study(ds: Dataset, path: Path) -> None:
+    """Record orders outside the study period the assignments state (start to end, inclusive)."""
+    # The end is a calendar day, inclusive: orders before the next midnight are in.
+    first, stop = ds.con.execute(
+        'SELECT min("start"), max(CAST("end" AS DATE)) + 1 FROM assignments'
+    ).fetchall()[0]
+    conds = [f"time < {lit(str(first))}" for _ in [first] if first is not None]
+    conds += [f"time >= {lit(str(stop))}" for _ in [stop] if stop is not None]
+    if not conds:
+        return
+    cond = " OR ".join(conds)
+    n, rev, ex = ds.con.execute(
+        "SELECT count(*), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
+        f"list(order_id ORDER BY time)[1:3] FROM conversions WHERE {cond}"
+    ).fetchall()[0]
+    if n:
+        ds.issues.append(
+            Issue(
+                "outside_study",
+                "warning",
+                f"{n} order(s) fall outside the study period the assignments state; the holdout "
+                "comparison leaves them out",
+                table="conversions",
+                file=path.name,
+                rows=n,
+                revenue=rev,
+                examples=list(ex),
+            )
+        )
+
+
+#: Timestamp columns of each study table, converted to local time when zoned.
+TIME_COLUMNS = {"touchpoints": ("time",), "conversions": ("time",), "assignments": ("start", "end")}
+
+
+def has_table(ds: Dataset, table: str) -> bool:
+    """Return True when the study table ``table`` was loaded."""
+    return table in ds.rows
+
+
+def frame(ds: Dataset, table: str, timezone: str) -> pd.DataFrame | None:
+    """Return a loaded study table with naive local times in ``timezone`` (None: not loaded)."""
+    if not has_table(ds, table):
+        return None
+    types = dict(
+        ds.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall()
+    )
+    # A zoned instant becomes the wall-clock time of the report's timezone.
+    cols = [
+        f'timezone({lit(timezone)}, "{c}") AS "{c}"'
+        for c in TIME_COLUMNS[table]
+        if types[c].startswith("TIMESTAMP WITH TIME ZONE")
+    ]
+    replace = f" REPLACE ({', '.join(cols)})" if cols else ""
+    return ds.con.execute(f"SELECT *{replace} FROM {table}").df()
