@@ -16,6 +16,13 @@ itself takes 0.03-0.12 s. Its page draws each figure in a fresh detached div and
 so for our figures (no MathJax, no maps) the reload buys nothing. The sync server also blocks
 forever when its Chromium dies. So the exporter runs its own kaleido session on a private
 event-loop thread, with every wait bounded, and skips the reload.
+
+Skipping the reload means trusting the first page load, which kaleido does not check: on a
+busy machine its tab could keep a JavaScript context without plotly.js ("kaleido_scopes is
+not defined", 2 builds in 16). So the session checks, in the very context figures are sent
+to, that the page has loaded, and loads it again if not (``_Session.wait_page``). A batch
+that fails anyway (Chromium crashed or hung, the page was lost) is exported once more in a
+fresh Chromium before the build fails with a RenderError.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from typing import Any
 import kaleido
 import plotly
 from choreographer.browsers.chromium import Chromium
+from kaleido._kaleido_tab import _devtools_utils as _devtools
 
 from reportgen.errors import RenderError
 
@@ -50,14 +58,63 @@ DEFAULT_HEIGHT = 360
 #: Seconds Chromium may take to start, and one figure to render.
 START_TIMEOUT = 60.0
 FIGURE_TIMEOUT = 60.0
+#: Loads of kaleido's page a tab gets before the start fails, and seconds each may take.
+PAGE_LOADS = 3
+PAGE_LOAD_TIMEOUT = 15.0
+#: What the render page must hold before a figure is sent to it: kaleido's render function
+#: and plotly.js, run in the document the tab's stored JavaScript context belongs to.
+_PAGE_STATE_JS = (
+    "function(){return [document.URL, document.readyState,"
+    " typeof kaleido_scopes, typeof Plotly].join(' ');}"
+)
 
 
 class _Session(kaleido.Kaleido):
-    """A kaleido browser that hands its tab back without reloading the page."""
+    """A kaleido browser that checks its page is ready once, then reuses it without reloads."""
+
+    async def open(self) -> None:
+        """Start Chromium and wait until every tab runs kaleido's page with plotly.js loaded."""
+        await super().open()
+        tabs = [self.tabs_ready.get_nowait() for _ in range(self.tabs_ready.qsize())]
+        for tab in tabs:
+            await self.wait_page(tab)
+            self.tabs_ready.put_nowait(tab)
+
+    async def wait_page(self, tab: Any) -> None:
+        """Wait until ``tab`` can render, loading kaleido's page again when it cannot."""
+        # kaleido's navigate() takes the first JavaScript context Chromium reports after
+        # Runtime.enable. On a busy machine that can be the blank start page's context, or the
+        # page's own before its scripts ran: every figure then fails with "kaleido_scopes is
+        # not defined" (2 builds in 16 under load). So check, in that very context.
+        state = ""
+        for attempt in range(PAGE_LOADS):
+            if attempt:
+                logger.info("chart page not ready (%s); loading it again", state)
+                await asyncio.wait_for(tab.navigate(self._index), PAGE_LOAD_TIMEOUT)
+            state = await self._page_state(tab, PAGE_LOAD_TIMEOUT)
+            if state == "ready":
+                return
+        raise RuntimeError(f"the chart page did not become ready ({state})")
+
+    async def _page_state(self, tab: Any, timeout: float) -> str:
+        """Return "ready" once ``tab``'s context holds the loaded page, else what it holds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            reply = await _devtools.exec_js_fn(tab.tab, tab._current_js_id, _PAGE_STATE_JS)
+            state = str(reply.get("result", {}).get("result", {}).get("value", reply))
+            url, _, rest = state.partition(" ")
+            if url == self._index and rest == "complete object object":
+                return "ready"
+            # Another document's context never turns into the page's: load the page again.
+            if url != self._index or loop.time() > deadline:
+                return state[:200]
+            await asyncio.sleep(0.05)
 
     async def _return_kaleido_tab(self, tab: Any) -> None:
-        # kaleido reloads here (~0.25 s); its render function keeps no state between figures.
-        # Should kaleido rename this hook, the override goes unused and export is only slower.
+        # kaleido reloads here (~0.25 s); its render function keeps no state between figures,
+        # and wait_page checked the page once. Should kaleido rename this hook, the override
+        # goes unused and export is only slower.
         await self.tabs_ready.put(tab)
 
 
@@ -103,6 +160,9 @@ class ChartExporter:
         #: Seconds Chromium took to start, and each exported figure took, in order.
         self.startup_seconds = 0.0
         self.timings: list[float] = []
+        #: How many times a failed batch made the exporter start a fresh Chromium.
+        self.restarts = 0
+        self._browser_path: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._session: _Session | None = None
@@ -131,6 +191,7 @@ class ChartExporter:
         browser = self.browser or find_chromium()
         if browser is None or not os.access(browser, os.X_OK):
             raise RenderError(NO_CHROMIUM)
+        self._browser_path = browser
         self._started_at = time.perf_counter()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -208,8 +269,6 @@ class ChartExporter:
         if self._session is None and self._opening is None:
             raise RuntimeError("use ChartExporter as a context manager: with ChartExporter() as ex")
         self.wait_ready()
-        session = self._session
-        assert session is not None
         opts: dict[str, dict[str, Any]] = {
             key: {
                 "format": "svg",
@@ -218,14 +277,16 @@ class ChartExporter:
             }
             for key, fig in figures.items()
         }
-
-        async def batch() -> list[Any]:
-            calls = [session.calc_fig(fig, opts=opts[key]) for key, fig in figures.items()]
-            return await asyncio.gather(*calls)
-
         started = time.perf_counter()
-        timeout = self.timeout * max(1, len(figures))
-        raws = self._wait(batch(), timeout, "exporting charts")
+        try:
+            raws = self._export(figures, opts)
+        except RenderError as error:
+            # A crashed or hung Chromium, or a lost page, is worth one fresh start: a
+            # scheduled report should not fail for it. A second failure is the answer.
+            logger.warning("%s; restarting Chromium and exporting again", error)
+            self.restarts += 1
+            self._restart()
+            raws = self._export(figures, opts)
         spent = time.perf_counter() - started
         self.timings.extend([spent / max(1, len(figures))] * len(figures))
         out = {}
@@ -234,8 +295,33 @@ class ChartExporter:
             out[key] = _with_viewbox(svg, o["width"], o["height"])
         return out
 
+    def _export(self, figures: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Any]:
+        """Export one batch through the current session; RenderError when it fails."""
+        session = self._session
+        assert session is not None
+
+        async def batch() -> list[Any]:
+            calls = [session.calc_fig(fig, opts=opts[key]) for key, fig in figures.items()]
+            return await asyncio.gather(*calls)
+
+        return self._wait(batch(), self.timeout * max(1, len(figures)), "exporting charts")  # type: ignore[no-any-return]
+
+    def _restart(self) -> None:
+        """Close the current Chromium, whatever state it is in, and start a fresh one."""
+        if self._session is not None:
+            try:
+                self._wait(self._session.close(), 30.0, "closing Chromium")
+            except RenderError as error:
+                logger.debug("%s", error)
+            self._session = None
+        assert self._browser_path is not None
+        self._session = self._wait(
+            self._open(self._browser_path), START_TIMEOUT, "restarting Chromium"
+        )
+
     async def _open(self, browser: str) -> _Session:
-        session = _Session(mathjax=False, plotlyjs=_plotlyjs(), path=browser)
+        # kaleido bounds each figure too, so a hung page fails its figure, not the whole batch.
+        session = _Session(mathjax=False, plotlyjs=_plotlyjs(), path=browser, timeout=self.timeout)
         await session.open()
         return session
 
