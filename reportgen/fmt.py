@@ -133,11 +133,16 @@ def clip(value: Any, limit: int = CLIP_CHARS) -> str:
     text = "" if value is None else str(value)
     if len(text) <= limit:
         return text
-    head = text[: max(limit - 1, 0)]
-    # A combining mark or joiner left dangling would attach to the ellipsis.
-    while head and (unicodedata.combining(head[-1]) or head[-1] in "\u200d\ufe0f"):
-        head = head[:-1]
-    return head.rstrip() + ELLIPSIS
+    cut = max(limit - 1, 0)
+    # Never part a letter from its accents, or an emoji sequence at its joiner.
+    while cut and (_joins(text[cut]) or text[cut - 1] == "\u200d"):
+        cut -= 1
+    return text[:cut].rstrip() + ELLIPSIS
+
+
+def _joins(char: str) -> bool:
+    """Return whether ``char`` belongs to the character before it (accent, joiner, selector)."""
+    return bool(unicodedata.combining(char)) or char in "\u200d\ufe0e\ufe0f"
 
 
 @pass_eval_context
