@@ -98,6 +98,8 @@ class _Session(kaleido.Kaleido):
 
     async def _page_state(self, tab: Any, timeout: float) -> str:
         """Return "ready" once ``tab``'s context holds the loaded page, else what it holds."""
+        # _current_js_id and exec_js_fn are kaleido 1.5 internals (the context and call its
+        # own render uses); were they renamed, the start fails with a RenderError, not silently.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -286,7 +288,10 @@ class ChartExporter:
             logger.warning("%s; restarting Chromium and exporting again", error)
             self.restarts += 1
             self._restart()
-            raws = self._export(figures, opts)
+            try:
+                raws = self._export(figures, opts)
+            except RenderError as again:
+                raise RenderError(f"{again} (also after restarting Chromium)") from again
         spent = time.perf_counter() - started
         self.timings.extend([spent / max(1, len(figures))] * len(figures))
         out = {}
@@ -299,21 +304,22 @@ class ChartExporter:
         """Export one batch through the current session; RenderError when it fails."""
         session = self._session
         assert session is not None
-
-        async def batch() -> list[Any]:
-            calls = [session.calc_fig(fig, opts=opts[key]) for key, fig in figures.items()]
-            return await asyncio.gather(*calls)
-
-        return self._wait(batch(), self.timeout * max(1, len(figures)), "exporting charts")  # type: ignore[no-any-return]
+        calls = [session.calc_fig(fig, opts=opts[key]) for key, fig in figures.items()]
+        # The outer bound only backs up _batch's own: every figure's wait, plus closing.
+        bound = self.timeout * (len(calls) + 1)
+        return self._wait(_batch(calls, self.timeout), bound, "exporting charts")  # type: ignore[no-any-return]
 
     def _restart(self) -> None:
         """Close the current Chromium, whatever state it is in, and start a fresh one."""
-        if self._session is not None:
+        session, self._session = self._session, None
+        if session is not None:
             try:
-                self._wait(self._session.close(), 30.0, "closing Chromium")
+                self._wait(session.close(), 10.0, "closing Chromium")
             except RenderError as error:
-                logger.debug("%s", error)
-            self._session = None
+                # A browser that lost its DevTools pipe may not close: no orphan left behind.
+                logger.debug("%s; killing it", error)
+                if session.subprocess.poll() is None:
+                    session.subprocess.kill()
         assert self._browser_path is not None
         self._session = self._wait(
             self._open(self._browser_path), START_TIMEOUT, "restarting Chromium"
@@ -353,6 +359,33 @@ class ChartExporter:
             self._loop.close()
         self._loop = None
         self._thread = None
+
+
+class StalledExport(RuntimeError):
+    """No figure of a batch finished in time (not a TimeoutError: that means the outer wait)."""
+
+
+async def _batch(calls: list[Any], timeout: float) -> list[Any]:
+    """Run the figure exports together; fail at the first error or when none ends in time.
+
+    A lost page can leave a DevTools reply that never comes: waiting for the whole batch
+    (minutes for 28 figures) would hold the build, so the wait is for the next figure.
+    """
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(
+                pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:
+                raise StalledExport(f"no chart was drawn for {timeout:.0f} s")
+            for task in done:
+                task.result()  # the first failure ends the batch
+        return [task.result() for task in tasks]
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _layout_height(fig: Any) -> int | None:

@@ -87,6 +87,24 @@ def test_a_second_failure_is_one_render_error(figures, tmp_path):
     assert info.value.exit_code == 5
 
 
+def test_a_batch_that_fails_again_after_the_restart_is_one_render_error(figures, monkeypatch):
+    original = export.ChartExporter._export
+
+    def lose_the_page_every_time(self, figures, opts):
+        _close_page(self)
+        return original(self, figures, opts)
+
+    monkeypatch.setattr(export.ChartExporter, "_export", lose_the_page_every_time)
+    with export.ChartExporter(browser=CHROMIUM, timeout=20) as ex:
+        with pytest.raises(RenderError) as info:
+            ex.to_svgs(figures)
+    assert ex.restarts == 1
+    message = str(info.value)
+    assert message.startswith("chart export failed exporting charts: ")
+    assert message.endswith(" (also after restarting Chromium)")
+    assert "\n" not in message
+
+
 @pytest.fixture
 def blank_first_load(monkeypatch):
     """Make kaleido's first page load land on a blank page, as the race under load did."""
