@@ -307,7 +307,7 @@ class ChartExporter:
         calls = [session.calc_fig(fig, opts=opts[key]) for key, fig in figures.items()]
         # The outer bound only backs up _batch's own: every figure's wait, plus closing.
         bound = self.timeout * (len(calls) + 1)
-        return self._wait(_batch(calls, self.timeout), bound, "exporting charts")  # type: ignore[no-any-return]
+        return self._wait(_batch(calls, self.timeout), bound, "exporting charts")
 
     def _restart(self) -> None:
         """Close the current Chromium, whatever state it is in, and start a fresh one."""
