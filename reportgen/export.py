@@ -372,6 +372,10 @@ async def _batch(calls: list[Any], timeout: float) -> list[Any]:
     (minutes for 28 figures) would hold the build, so the wait is for the next figure.
     """
     tasks = [asyncio.ensure_future(call) for call in calls]
+    for task in tasks:
+        # Once one figure fails the others' errors are moot: mark them seen, so asyncio
+        # prints no "exception was never retrieved" traceback.
+        task.add_done_callback(_seen)
     try:
         pending = set(tasks)
         while pending:
@@ -386,6 +390,11 @@ async def _batch(calls: list[Any], timeout: float) -> list[Any]:
     finally:
         for task in tasks:
             task.cancel()
+
+
+def _seen(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _layout_height(fig: Any) -> int | None:
