@@ -486,10 +486,11 @@ def _top_n(report: ReportData) -> int:
 
 
 def _label(value: Any) -> str:
-    """Return data text made safe for plotly's pseudo-HTML labels."""
+    """Return data text clipped for display and made safe for plotly's pseudo-HTML labels."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "(none)"
-    return html.escape(str(value), quote=False)
+    # Clipped here, so hover boxes, point labels and the figure JSON never carry a huge name.
+    return html.escape(fmt.clip(value), quote=False)
 
 
 def _day_labels(dates: pd.Series) -> list[str]:
@@ -535,7 +536,7 @@ def _category_axis(fig: go.Figure, labels: Sequence[str], ids: Any = None) -> No
 def _shorten(label: str, limit: int = 28) -> str:
     """Return a tick label cut to ``limit`` characters so long names do not squeeze the bars."""
     raw = html.unescape(label)
-    return label if len(raw) <= limit else html.escape(raw[: limit - 1], quote=False) + "…"
+    return label if len(raw) <= limit else html.escape(fmt.clip(raw, limit), quote=False)
 
 
 def _bar_height(n: int) -> int:

@@ -17,6 +17,13 @@ itself takes 0.03-0.12 s. Its page draws each figure in a fresh detached div and
 so for our figures (no MathJax, no maps) the reload buys nothing. The sync server also blocks
 forever when its Chromium dies. So the exporter runs its own kaleido session on a private
 event-loop thread, with every wait bounded, and skips the reload.
+
+Skipping the reload means trusting the first page load, which kaleido does not check: on a
+busy machine its tab could keep a JavaScript context without plotly.js ("kaleido_scopes is
+not defined", 2 builds in 16). So the session checks, in the very context figures are sent
+to, that the page has loaded, and loads it again if not (``_Session.wait_page``). A batch
+that fails anyway (Chromium crashed or hung, the page was lost) is exported once more in a
+fresh Chromium before the build fails with a RenderError.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from typing import Any
 import kaleido
 import plotly
 from choreographer.browsers.chromium import Chromium
+from kaleido._kaleido_tab import _devtools_utils as _devtools
 
 from reportgen.errors import RenderError
 
@@ -52,14 +60,65 @@ DEFAULT_HEIGHT = 360
 #: Seconds Chromium may take to start, and one figure to render.
 START_TIMEOUT = 60.0
 FIGURE_TIMEOUT = 60.0
+#: Loads of kaleido's page a tab gets before the start fails, and seconds each may take.
+PAGE_LOADS = 3
+PAGE_LOAD_TIMEOUT = 15.0
+#: What the render page must hold before a figure is sent to it: kaleido's render function
+#: and plotly.js, run in the document the tab's stored JavaScript context belongs to.
+_PAGE_STATE_JS = (
+    "function(){return [document.URL, document.readyState,"
+    " typeof kaleido_scopes, typeof Plotly].join(' ');}"
+)
 
 
 class _Session(kaleido.Kaleido):
-    """A kaleido browser that hands its tab back without reloading the page."""
+    """A kaleido browser that checks its page is ready once, then reuses it without reloads."""
+
+    async def open(self) -> None:
+        """Start Chromium and wait until every tab runs kaleido's page with plotly.js loaded."""
+        await super().open()
+        tabs = [self.tabs_ready.get_nowait() for _ in range(self.tabs_ready.qsize())]
+        for tab in tabs:
+            await self.wait_page(tab)
+            self.tabs_ready.put_nowait(tab)
+
+    async def wait_page(self, tab: Any) -> None:
+        """Wait until ``tab`` can render, loading kaleido's page again when it cannot."""
+        # kaleido's navigate() takes the first JavaScript context Chromium reports after
+        # Runtime.enable. On a busy machine that can be the blank start page's context, or the
+        # page's own before its scripts ran: every figure then fails with "kaleido_scopes is
+        # not defined" (2 builds in 16 under load). So check, in that very context.
+        state = ""
+        for attempt in range(PAGE_LOADS):
+            if attempt:
+                logger.info("chart page not ready (%s); loading it again", state)
+                await asyncio.wait_for(tab.navigate(self._index), PAGE_LOAD_TIMEOUT)
+            state = await self._page_state(tab, PAGE_LOAD_TIMEOUT)
+            if state == "ready":
+                return
+        raise RuntimeError(f"the chart page did not become ready ({state})")
+
+    async def _page_state(self, tab: Any, timeout: float) -> str:
+        """Return "ready" once ``tab``'s context holds the loaded page, else what it holds."""
+        # _current_js_id and exec_js_fn are kaleido 1.5 internals (the context and call its
+        # own render uses); were they renamed, the start fails with a RenderError, not silently.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            reply = await _devtools.exec_js_fn(tab.tab, tab._current_js_id, _PAGE_STATE_JS)
+            state = str(reply.get("result", {}).get("result", {}).get("value", reply))
+            url, _, rest = state.partition(" ")
+            if url == self._index and rest == "complete object object":
+                return "ready"
+            # Another document's context never turns into the page's: load the page again.
+            if url != self._index or loop.time() > deadline:
+                return state[:200]
+            await asyncio.sleep(0.05)
 
     async def _return_kaleido_tab(self, tab: Any) -> None:
-        # kaleido reloads here (~0.25 s); its render function keeps no state between figures.
-        # Should kaleido rename this hook, the override goes unused and export is only slower.
+        # kaleido reloads here (~0.25 s); its render function keeps no state between figures,
+        # and wait_page checked the page once. Should kaleido rename this hook, the override
+        # goes unused and export is only slower.
         await self.tabs_ready.put(tab)
 
     async def check_tabs(self, tries: int = 3) -> None:
@@ -142,6 +201,9 @@ class ChartExporter:
         #: Seconds Chromium took to start, and each exported figure took, in order.
         self.startup_seconds = 0.0
         self.timings: list[float] = []
+        #: How many times a failed batch made the exporter start a fresh Chromium.
+        self.restarts = 0
+        self._browser_path: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._session: _Session | None = None
@@ -170,6 +232,7 @@ class ChartExporter:
         browser = self.browser or find_chromium()
         if browser is None or not os.access(browser, os.X_OK):
             raise RenderError(NO_CHROMIUM)
+        self._browser_path = browser
         self._started_at = time.perf_counter()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -247,8 +310,6 @@ class ChartExporter:
         if self._session is None and self._opening is None:
             raise RuntimeError("use ChartExporter as a context manager: with ChartExporter() as ex")
         self.wait_ready()
-        session = self._session
-        assert session is not None
         opts: dict[str, dict[str, Any]] = {
             key: {
                 "format": "svg",
@@ -257,14 +318,19 @@ class ChartExporter:
             }
             for key, fig in figures.items()
         }
-
-        async def batch() -> list[Any]:
-            calls = [session.calc_fig(fig, opts=opts[key]) for key, fig in figures.items()]
-            return await asyncio.gather(*calls)
-
         started = time.perf_counter()
-        timeout = self.timeout * max(1, len(figures))
-        raws = self._wait(batch(), timeout, "exporting charts")
+        try:
+            raws = self._export(figures, opts)
+        except RenderError as error:
+            # A crashed or hung Chromium, or a lost page, is worth one fresh start: a
+            # scheduled report should not fail for it. A second failure is the answer.
+            logger.warning("%s; restarting Chromium and exporting again", error)
+            self.restarts += 1
+            self._restart()
+            try:
+                raws = self._export(figures, opts)
+            except RenderError as again:
+                raise RenderError(f"{again} (also after restarting Chromium)") from again
         spent = time.perf_counter() - started
         self.timings.extend([spent / max(1, len(figures))] * len(figures))
         out = {}
@@ -273,8 +339,34 @@ class ChartExporter:
             out[key] = _stable_ids(_with_viewbox(svg, o["width"], o["height"]), key)
         return out
 
+    def _export(self, figures: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Any]:
+        """Export one batch through the current session; RenderError when it fails."""
+        session = self._session
+        assert session is not None
+        calls = [session.calc_fig(fig, opts=opts[key]) for key, fig in figures.items()]
+        # The outer bound only backs up _batch's own: every figure's wait, plus closing.
+        bound = self.timeout * (len(calls) + 1)
+        return self._wait(_batch(calls, self.timeout), bound, "exporting charts")
+
+    def _restart(self) -> None:
+        """Close the current Chromium, whatever state it is in, and start a fresh one."""
+        session, self._session = self._session, None
+        if session is not None:
+            try:
+                self._wait(session.close(), 10.0, "closing Chromium")
+            except RenderError as error:
+                # A browser that lost its DevTools pipe may not close: no orphan left behind.
+                logger.debug("%s; killing it", error)
+                if session.subprocess.poll() is None:
+                    session.subprocess.kill()
+        assert self._browser_path is not None
+        self._session = self._wait(
+            self._open(self._browser_path), START_TIMEOUT, "restarting Chromium"
+        )
+
     async def _open(self, browser: str) -> _Session:
-        session = _Session(mathjax=False, plotlyjs=_plotlyjs(), path=browser)
+        # kaleido bounds each figure too, so a hung page fails its figure, not the whole batch.
+        session = _Session(mathjax=False, plotlyjs=_plotlyjs(), path=browser, timeout=self.timeout)
         await session.open()
         await session.check_tabs()
         return session
@@ -307,6 +399,42 @@ class ChartExporter:
             self._loop.close()
         self._loop = None
         self._thread = None
+
+
+class StalledExport(RuntimeError):
+    """No figure of a batch finished in time (not a TimeoutError: that means the outer wait)."""
+
+
+async def _batch(calls: list[Any], timeout: float) -> list[Any]:
+    """Run the figure exports together; fail at the first error or when none ends in time.
+
+    A lost page can leave a DevTools reply that never comes: waiting for the whole batch
+    (minutes for 28 figures) would hold the build, so the wait is for the next figure.
+    """
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    for task in tasks:
+        # Once one figure fails the others' errors are moot: mark them seen, so asyncio
+        # prints no "exception was never retrieved" traceback.
+        task.add_done_callback(_seen)
+    try:
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(
+                pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:
+                raise StalledExport(f"no chart was drawn for {timeout:.0f} s")
+            for task in done:
+                task.result()  # the first failure ends the batch
+        return [task.result() for task in tasks]
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _seen(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _layout_height(fig: Any) -> int | None:

@@ -10,17 +10,28 @@ from __future__ import annotations
 import logging
 import math
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
 from babel import Locale
 from babel.numbers import format_compact_currency, format_currency, format_decimal
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 logger = logging.getLogger(__name__)
 
 NA = "n/a"
 #: Below this absolute amount money keeps its minor units.
 DECIMALS_BELOW = 1000
+#: Longest text from data (names, categories, examples) shown as is; longer is clipped with
+#: an ellipsis. WeasyPrint lays out one unbroken 1,000-character word in 9 s and 20,000 in
+#: 100 s, and no column is readable past this anyway; the CSV and summary.json keep it all.
+CLIP_CHARS = 80
+#: Longest full value put in an HTML ``title`` tooltip for clipped text.
+TITLE_CHARS = 1000
+ELLIPSIS = "\u2026"
 #: U+2212 MINUS SIGN: a typographic minus the same width as "+", so signed columns line up.
 MINUS = "\u2212"
 
@@ -117,6 +128,33 @@ def money_change(value: Any, currency: str = "INR", locale: str = "en_IN") -> st
     return text if n == 0 else ("+" if n > 0 else MINUS) + text
 
 
+def clip(value: Any, limit: int = CLIP_CHARS) -> str:
+    """Return ``value`` as text of at most ``limit`` characters, clipped ones ending in "…"."""
+    text = "" if value is None else str(value)
+    if len(text) <= limit:
+        return text
+    cut = max(limit - 1, 0)
+    # Never part a letter from its accents, or an emoji sequence at its joiner.
+    while cut and (_joins(text[cut]) or text[cut - 1] == "\u200d"):
+        cut -= 1
+    return text[:cut].rstrip() + ELLIPSIS
+
+
+def _joins(char: str) -> bool:
+    """Return whether ``char`` belongs to the character before it (accent, joiner, selector)."""
+    return bool(unicodedata.combining(char)) or char in "\u200d\ufe0e\ufe0f"
+
+
+@pass_eval_context
+def clip_filter(eval_ctx: EvalContext, value: Any, limit: int = CLIP_CHARS) -> str:
+    """Clip data text for display; in HTML a clipped value keeps its start as a tooltip."""
+    short = clip(value, limit)
+    if not eval_ctx.autoescape or short == ("" if value is None else str(value)):
+        return short
+    title = clip(value, TITLE_CHARS)
+    return Markup('<span class="clipped" title="{}">{}</span>').format(title, short)
+
+
 #: Jinja filter name -> function; ``render.make_environment`` registers them all.
 FILTERS = {
     "money": money,
@@ -125,6 +163,7 @@ FILTERS = {
     "pct": pct,
     "ratio": ratio,
     "money_change": money_change,
+    "clip": clip_filter,
 }
 
 

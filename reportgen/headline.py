@@ -92,7 +92,7 @@ def _net_sentence(by_net: pd.DataFrame | None, cur: str, loc: str, numbers: dict
             continue
         r = row.iloc[0]
         numbers[label.replace(" ", "_")] = _who(r) | {"net": round(float(r["net"]), 2)}
-        parts.append(f"{label}: {r['name']} ({fmt.money_change(r['net'], cur, loc)})")
+        parts.append(f"{label}: {fmt.clip(r['name'])} ({fmt.money_change(r['net'], cur, loc)})")
     text = "; ".join(parts)
     return text[:1].upper() + text[1:] + "." if text else ""
 
@@ -127,7 +127,7 @@ def _mover(iid: str, name: str, before: float, now: float, report: ReportData) -
     cur, loc = report.preset.currency, report.preset.locale
     change = (now - before) / before if before else None
     rel = f", {fmt.pct(change)}" if change is not None else ", new"
-    text = f"{name} revenue {fmt.money_change(now - before, cur, loc)} ({fmt.money(now, cur, loc)}{rel})"
+    text = f"{fmt.clip(name)} revenue {fmt.money_change(now - before, cur, loc)} ({fmt.money(now, cur, loc)}{rel})"
     return {
         "influencer_id": str(iid),
         "name": str(name),
@@ -158,7 +158,7 @@ def _roas_mover(cur_t: pd.DataFrame, old_t: pd.DataFrame, min_payout: float) -> 
         "measure": "roas",
         "before": round(before, 4),
         "after": round(after, 4),
-        "text": f"{name} ROAS {fmt.ratio(before)} → {fmt.ratio(after)}",
+        "text": f"{fmt.clip(name)} ROAS {fmt.ratio(before)} → {fmt.ratio(after)}",
     }
 
 

@@ -117,7 +117,8 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
     """Return the template context of one report, for ``mode`` "html" or "pdf".
 
     Keys (values are plain data; NaN and NA become None; templates format numbers with the
-    ``money``, ``count``, ``pct`` and ``ratio`` filters):
+    ``money``, ``count``, ``pct`` and ``ratio`` filters, and print text from data through
+    ``clip``: at most 80 characters, a clipped value keeping its start in a ``title`` tooltip):
 
     - ``title``: the preset's title.
     - ``description``: the preset's description paragraph ("" when none).

@@ -82,15 +82,17 @@ class Workspace:
         return json.loads((self.output / preset / as_of / "summary.json").read_text())
 
 
-def run(ws: Workspace, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run the command line in the workspace, as a user would."""
+def run(
+    ws: Workspace, *args: str, timeout: int = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the command line in the workspace, as a user would (``env`` adds variables)."""
     return subprocess.run(
         [sys.executable, "-m", "reportgen", *args],
         cwd=ws.root,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ws.root)},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ws.root), **(env or {})},
     )
 
 
@@ -141,6 +143,7 @@ class Case:
     says: tuple[str, ...] = ()
     check: Callable[[Workspace, subprocess.CompletedProcess], None] | None = None
     marks: tuple = field(default=())
+    env: dict[str, str] = field(default_factory=dict)  # environment variables to add
 
 
 def _nothing(ws: Workspace) -> None:
@@ -845,6 +848,51 @@ def _static_charts_hold_the_name_as_text(ws: Workspace, r: subprocess.CompletedP
     assert any("O%26%2339%3BBrien" in s or "O%27Brien" in s for s in srcs)
 
 
+#: One unbroken 100,000-character value: WeasyPrint took over 10 minutes on it (#7).
+LONG = "N" * 100_000
+CLIPPED = "N" * 79 + "\u2026"  # what reports show of it (reportgen.fmt.clip)
+WITH_PDF = ("formats: [html, csv]", "formats: [html, pdf, csv]")
+
+
+def _long_name(ws: Workspace) -> None:
+    ws.edit("data/influencers.csv", "A1,Asha Rao,", f"A1,{LONG},")
+    ws.edit("config.yaml", *WITH_PDF)
+
+
+def _long_unknown_id(ws: Workspace) -> None:
+    # A tracking row naming an influencer nobody knows: the id shows as a finding's example.
+    ws.edit("data/tracking_data.csv", "A1,U3,", f"{LONG},U3,")
+    ws.edit("config.yaml", *WITH_PDF)
+
+
+def _built(ws: Workspace) -> Path:
+    return ws.output / "weekly" / "2025-07-07"
+
+
+def _pdf_text(ws: Workspace) -> str:
+    from pypdf import PdfReader
+
+    pages = PdfReader(_built(ws) / "report.pdf").pages
+    return "".join("".join(page.extract_text().split()) for page in pages)
+
+
+def _check_long_name(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    pdf = _pdf_text(ws)  # the name may wrap anywhere: compared without whitespace
+    assert CLIPPED in pdf and "N" * 80 not in pdf
+    assert f",{LONG}," in (_built(ws) / "payouts.csv").read_text()
+    names = [row["name"] for row in ws.summary()["top_influencers_by_revenue"]]
+    assert LONG in names, "summary.json keeps the full value"
+    html = (_built(ws) / "report.html").read_text()
+    assert f'title="{"N" * 999}\u2026">{CLIPPED}</span>' in html  # a bounded tooltip
+    assert "N" * 1000 not in html, "no full-length copy in the page or its chart data"
+
+
+def _check_long_unknown_id(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    assert CLIPPED in _pdf_text(ws)
+    assert LONG in (_built(ws) / "data_quality.csv").read_text()
+    assert "N" * 1000 not in (_built(ws) / "report.html").read_text()
+
+
 RENDER_CASES: list[Case] = [
     Case(
         "compare-unknown",
@@ -890,6 +938,36 @@ RENDER_CASES: list[Case] = [
         exit=5,
         says=("_tables.html:1",),
     ),
+    Case(
+        "long-name-pdf",
+        "#7: 100,000-character influencer name stalled WeasyPrint for over 10 minutes",
+        _long_name,
+        check=_check_long_name,
+        marks=(pytest.mark.browser,),
+    ),
+    Case(
+        "long-id-in-finding",
+        "#7: the same, as a data-quality example",
+        _long_unknown_id,
+        check=_check_long_unknown_id,
+        marks=(pytest.mark.browser,),
+    ),
+    Case(
+        "no-chromium",
+        "#7: chart export needs a browser",
+        lambda ws: ws.edit("config.yaml", *WITH_PDF),
+        env={"BROWSER_PATH": "/nonexistent/chromium"},
+        exit=5,
+        says=("chart export needs Chromium",),
+    ),
+    Case(
+        "chromium-dies-at-start",
+        "#7: a browser that exits at once",
+        lambda ws: ws.edit("config.yaml", *WITH_PDF),
+        env={"BROWSER_PATH": "/bin/false"},
+        exit=5,
+        says=("chart export failed starting Chromium",),
+    ),
 ]
 
 CASES = [*CONFIG_CASES, *DATA_CASES, *STATE_CASES, *RENDER_CASES]
@@ -916,7 +994,7 @@ def test_hostile(case: Case, good_build: Path, tmp_path: Path) -> None:
     args = case.args
     if args[:1] == ("build",) and "--as-of" not in args and "--from" not in args:
         args = (*args, "--as-of", "2025-07-07")
-    r = run(ws, *args)
+    r = run(ws, *args, env=case.env)
     assert "Traceback" not in r.stderr, r.stderr
     assert r.returncode == case.exit, r.stderr
     if case.exit != 0:
