@@ -317,7 +317,7 @@ def _attachments(
 @cache
 def _environment(override_dir: str) -> Environment:
     # A user's templates folder may override email.html / email.txt like the report templates.
-    return Environment(
+    env = Environment(
         loader=ChoiceLoader(
             [FileSystemLoader(override_dir), PackageLoader("reportgen", "templates")]
         ),
@@ -327,6 +327,8 @@ def _environment(override_dir: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    fmt.register(env)  # the report's filters: names from data are clipped the same way
+    return env
 
 
 def _title(output: PresetOutput) -> str:

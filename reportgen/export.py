@@ -121,34 +121,6 @@ class _Session(kaleido.Kaleido):
         # goes unused and export is only slower.
         await self.tabs_ready.put(tab)
 
-    async def check_tabs(self, tries: int = 3) -> None:
-        """Load kaleido's page again in any tab whose script context lacks it.
-
-        kaleido 1.5 takes the first script context Chromium reports after navigating; on a
-        busy machine that can be the blank page's, and every export then fails with
-        "kaleido_scopes is not defined" (seen under a load of 25 on 2 cores).
-        """
-        tabs = [self.tabs_ready.get_nowait() for _ in range(self.tabs_ready.qsize())]
-        try:
-            for tab in tabs:
-                for _ in range(tries):
-                    if await _has_kaleido(tab):
-                        break
-                    logger.debug("kaleido's page missing from its tab; loading it again")
-                    await tab.navigate(self._index)
-        finally:
-            for tab in tabs:
-                self.tabs_ready.put_nowait(tab)
-
-
-async def _has_kaleido(tab: Any) -> bool:
-    """Return whether kaleido's render script is defined in the tab's script context."""
-    reply = await tab.tab.send_command(
-        "Runtime.evaluate",
-        params={"expression": "typeof kaleido_scopes", "contextId": tab._current_js_id},
-    )
-    return bool(reply.get("result", {}).get("result", {}).get("value") == "object")
-
 
 def find_chromium() -> str | None:
     """Return the Chromium-like browser to use, or None when there is none."""
@@ -367,8 +339,7 @@ class ChartExporter:
     async def _open(self, browser: str) -> _Session:
         # kaleido bounds each figure too, so a hung page fails its figure, not the whole batch.
         session = _Session(mathjax=False, plotlyjs=_plotlyjs(), path=browser, timeout=self.timeout)
-        await session.open()
-        await session.check_tabs()
+        await session.open()  # waits until every tab's page is ready (wait_page)
         return session
 
     def _wait(self, coro: Any, timeout: float, doing: str) -> Any:
