@@ -15,6 +15,7 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_name
 
 from reportgen import catalogue, config_checks, windows
+from reportgen.analysis import MODELS
 from reportgen.errors import ConfigError
 from reportgen.model import Window
 from reportgen.options import (
@@ -44,15 +45,7 @@ ALL_TABLES = TABLES + STUDY_TABLES
 FORMATS = ("html", "pdf", "csv")
 #: Report sections a preset may list (reportgen/sections): today's report, then analyses.
 SECTIONS = ("overview", "attribution", "incrementality")
-ATTRIBUTION_MODELS = (
-    "last_touch",
-    "first_touch",
-    "linear",
-    "time_decay",
-    "position_based",
-    "markov",
-    "shapley",
-)
+ATTRIBUTION_MODELS = MODELS  # one list, in reportgen.analysis
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 #: Files the email can attach (csv: the payout table).
 ATTACH = ("pdf", "html", "csv")

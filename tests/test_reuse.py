@@ -63,15 +63,21 @@ def _template_byte(ws: Workspace) -> None:
     ws.write("templates/_assumptions.html", "<p>our own assumptions</p>\n")
 
 
+def _study_table(ws: Workspace) -> None:
+    # An optional study table appearing is new input too, though no seed table changed.
+    ws.write("data/assignments.csv", "user_id,group\nU1,treatment\nU2,holdout\n")
+
+
 @pytest.mark.parametrize(
     ("change", "args"),
     [
         (_data_byte, BUILD),
         (_config_byte, BUILD),
         (_template_byte, BUILD),
+        (_study_table, BUILD),
         (lambda ws: None, ("build", "--as-of", "2025-07-08")),
     ],
-    ids=["data-byte", "config-byte", "template-override", "as-of"],
+    ids=["data-byte", "config-byte", "template-override", "study-table", "as-of"],
 )
 def test_any_change_rebuilds(
     ws: Workspace, change: Callable[[Workspace], None], args: tuple[str, ...]

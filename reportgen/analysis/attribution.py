@@ -31,19 +31,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from reportgen.analysis import MODELS
 from reportgen.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
-MODELS = (
-    "last_touch",
-    "first_touch",
-    "linear",
-    "time_decay",
-    "position_based",
-    "markov",
-    "shapley",
-)
 KINDS = ("view", "click", "code")
 MAX_SHAPLEY_SET = 12  # larger influencer sets in one journey are split linearly (2^n subsets)
 _DAY = np.timedelta64(1, "D")
