@@ -109,9 +109,18 @@ def build(
             info = config_info(config)
             for i, report, files in zip(todo, reports, rendered, strict=True):
                 if keys is not None:
-                    files = {**files, reuse.KEY_FILE: keys[i].encode() + b"\n"}
+                    names = [*files, "summary.json"]
+                    files = {**files, reuse.KEY_FILE: reuse.key_file(keys[i], names)}
                 done[i] = _publish(out_root, report, files, info)
                 _say(progress, f"wrote {done[i].directory}")
+            refresh_index(config, out_root)
+    reused = [i for i in range(len(jobs)) if i not in todo]
+    if reused:
+        # Reused builds are not rewritten, but what points at them is: a `latest` link or an
+        # index entry removed since comes back, as a rebuild would bring it back.
+        with timings.stage("publish"), publish.writing(out_root):
+            for i in reused:
+                publish.point_latest(done[i].directory.parent, done[i].directory.name)
             refresh_index(config, out_root)
     return [done[i] for i in range(len(jobs))]
 
@@ -127,9 +136,6 @@ def _reusable(
         if prev is None:
             continue
         files = _named({p.name: p for p in prev["files"]})
-        wanted = {"html": "html", "pdf": "pdf", "csv": "csv:payouts"}
-        if any(wanted[f] not in files for f in preset.formats):
-            continue  # a file was deleted since: build again
         window = preset.window_for(day)
         found[i] = PresetOutput(
             preset, preset.group, window, day, directory, files, prev["summary"], None

@@ -356,7 +356,13 @@ def context(
             f"{quality[0].get('message', '')} — see the full report",
         ]
     html = output.files.get("html")
-    prev = output.preset.compare_window(output.window)
+    # The stored build's own comparison: the config's compare may have changed since.
+    stored = summary.get("previous_window") or {}
+    prev = (
+        Window(date.fromisoformat(stored["start"]), date.fromisoformat(stored["end"]))
+        if stored.get("start") and stored.get("end")
+        else output.preset.compare_window(output.window)
+    )
     label = str((summary.get("compare") or {}).get("label") or "")
     return {
         "title": _title(output),

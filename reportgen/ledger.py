@@ -193,6 +193,11 @@ class Ledger:
                 f"writable) schedule.state_dir ({self.state_dir}); nothing was recorded half"
             ) from None
         except sqlite3.DatabaseError as exc:
+            # Only corruption is damage: a constraint or a bug must not send an operator to
+            # start a new history (which could resend every email).
+            name = getattr(exc, "sqlite_errorname", "")
+            if not name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+                raise
             # Found after opening (the checks at open passed): say so, but leave the file
             # where it is, since other processes may have it open; the next open sets it aside.
             raise LedgerDamaged(

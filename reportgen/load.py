@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import pyarrow.csv as pacsv
 from reportgen.config import TABLES, Config
 from reportgen.errors import ConfigError, DataError, SourceUnavailable
 from reportgen.sources import files
+from reportgen.sources.numbers import NumberFormat, explain
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,16 @@ class Target:
 
 def parse_target(url: str, schema: str | None) -> Target:
     """Parse ``postgresql://user@host:port/db`` or ``duckdb:///path`` (ibis's convention)."""
+    try:
+        return _parse_target(url, schema)
+    except ValueError as exc:  # a bad port or host: urllib raises while reading them
+        shown = re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+        raise ConfigError(
+            f"{shown}: not a database URL ({exc}); use postgresql://user@host:5432/db"
+        ) from None
+
+
+def _parse_target(url: str, schema: str | None) -> Target:
     parts = urlsplit(url)
     if parts.scheme in ("postgresql", "postgres"):
         if parts.password is not None:
@@ -139,14 +151,12 @@ def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: C
         found = [row[0] for row in reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     theirs = {v: k for k, v in config.source.columns.get(table, {}).items()}
     if path.suffix == ".csv":
-        # Typed where every value fits (the whole file is sniffed, so a bad value late in it
-        # keeps its column as text instead of failing); ids and names always stay text, so
-        # "007" keeps its zeros.
-        text = {c.name for c in files.SCHEMA[table] if c.type == "VARCHAR"}
-        types = ", ".join(f"{files._lit(c)}: 'VARCHAR'" for c in found if theirs.get(c, c) in text)
+        # Read as text and type the known columns the way a build reads them (the declared
+        # source.decimal/thousands, no guessing); ids and names stay text, so "007" keeps
+        # its zeros, and columns reportgen does not know stay text.
         source = (
-            f"read_csv({files._lit(str(path))}, header = true, sample_size = -1,"
-            f" delim = {files._lit(files._delimiter(path, table, config))}, types = {{{types}}})"
+            f"read_csv({files._lit(str(path))}, header = true, all_varchar = true,"
+            f" delim = {files._lit(files._delimiter(path, table, config))})"
         )
     for ours, their in config.source.columns.get(table, {}).items():
         if their not in found:
@@ -157,15 +167,35 @@ def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: C
     with files._read_errors(path, table):
         described = reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     sniffed = {row[0]: row[1] for row in described}
-    double = {c.name for c in files.SCHEMA[table] if c.type == "DOUBLE"}
+    schema = {c.name: c for c in files.SCHEMA[table]}
+    fmt = NumberFormat(config.source.decimal, config.source.thousands)
     cols = []
     for c in found:
         ours = theirs.get(c, c)
-        # Money that happens to be whole in this file is still money: DOUBLE, as in Parquet.
-        widen = ours in double and sniffed.get(c) in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT")
-        value = f"CAST({files._q(c)} AS DOUBLE)" if widen else files._q(c)
+        col = schema.get(ours)
+        value = files._q(c)
+        if col is not None and col.type in ("DOUBLE", "BIGINT", "TIMESTAMP"):
+            # Money that happens to be whole in this file is still money: DOUBLE, as in Parquet.
+            value, bad, _ = files._typed(reader, source, c, sniffed[c], col, True, fmt)
+            if bad is not None:
+                _refuse_unreadable(reader, source, path, c, bad, fmt)
         cols.append(f"{value} AS {files._q(ours)}")
     return f"SELECT {', '.join(cols)} FROM {source}"
+
+
+def _refuse_unreadable(
+    reader: duckdb.DuckDBPyConnection, source: str, path: Path, column: str, bad: str, fmt: Any
+) -> None:
+    """Raise a DataError naming the first value of ``column`` that is not a number."""
+    first = reader.execute(
+        f"SELECT _row, {files._q(column)} FROM (SELECT row_number() OVER () AS _row, * "
+        f"FROM {source}) WHERE {bad} ORDER BY _row LIMIT 1"
+    ).fetchall()
+    if first:
+        row, value = first[0]
+        raise DataError(
+            f"{path}: row {row} (line {row + 1}), column '{column}': {explain(str(value), fmt)}"
+        )
 
 
 def _new_name(table: str) -> str:

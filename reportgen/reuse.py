@@ -85,7 +85,11 @@ def keys_for(
 def previous(directory: Path, key: str) -> dict[str, Any] | None:
     """Return the previous build in ``directory`` when its key matches, else None."""
     try:
-        if (directory / KEY_FILE).read_text(encoding="ascii").strip() != key:
+        stored = (directory / KEY_FILE).read_text(encoding="ascii").split()
+        if stored[:1] != [key]:
+            return None
+        # The key file lists what the build wrote: a file deleted since means build again.
+        if not stored[1:] or not all((directory / name).is_file() for name in stored[1:]):
             return None
         summary_path = directory / "summary.json"
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -94,6 +98,11 @@ def previous(directory: Path, key: str) -> dict[str, Any] | None:
         return None
     files = sorted(p for p in directory.iterdir() if not p.name.startswith("."))
     return {"summary": summary, "files": files, "built": built}
+
+
+def key_file(key: str, names: list[str]) -> bytes:
+    """Return the key file's bytes: the key, then every file the build wrote, one a line."""
+    return "\n".join([key, *sorted(names)]).encode("ascii") + b"\n"
 
 
 def say_reused(name: str, as_of: date, built: datetime) -> None:

@@ -168,7 +168,12 @@ def comparison(spec: str | Window, window: Window, mode: str = "previous_calenda
     if mode == "previous_year":
         if weekly:
             return Window(window.start - timedelta(days=364), window.end - timedelta(days=364))
-        return Window(_shift_months(window.start, -12), _shift_months(window.end, -12))
+        start = _shift_months(window.start, -12)
+        if window.start.day == 1 and window.end == _month_end(window.end):
+            return Window(start, _shift_months(window.end, -12))  # whole months: the same months
+        # Other windows keep their length, so a 7-day window is not held against 8 days
+        # when February 29 falls inside one of them.
+        return Window(start, start + timedelta(days=window.days - 1))
     if weekly:
         return Window(window.start - timedelta(days=7), window.end - timedelta(days=7))
     months = _calendar_months(spec, window)

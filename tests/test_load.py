@@ -144,8 +144,21 @@ def test_failed_load_leaves_the_old_tables(tmp_path, tiny, pg_schema):
         (PG, "no_such_schema", 4, "schema 'no_such_schema' does not exist"),
         (f"postgresql://postgres:{SECRET}@127.0.0.1:5432/test", None, 2, "not allowed"),
         ("mysql://x@host/db", None, 2, "unsupported URL"),
+        ("postgresql://u@h:abc/db", None, 2, "not a database URL"),
+        ("postgresql://u@h:99999/db", None, 2, "not a database URL"),
+        ("postgresql://u@[::1/db", None, 2, "not a database URL"),
     ],
-    ids=["unreachable", "bad-role", "no-database", "no-schema", "password-in-url", "scheme"],
+    ids=[
+        "unreachable",
+        "bad-role",
+        "no-database",
+        "no-schema",
+        "password-in-url",
+        "scheme",
+        "bad-port",
+        "port-out-of-range",
+        "bad-host",
+    ],
 )
 def test_errors_are_one_line_and_never_show_the_password(tmp_path, tiny, url, schema, code, says):
     if "5432" in url:
@@ -178,3 +191,26 @@ def test_duckdb_file_is_replaced_in_one_transaction(tmp_path, tiny):
         con.close()
     missing = run("load", str(tiny), "--into", url, "--schema", "nope", cwd=tmp_path)
     assert missing.returncode == 4 and "schema 'nope' does not exist" in missing.stderr
+
+
+def test_declared_number_format_is_read_as_a_build_reads_it(tmp_path, tiny):
+    # A file writing 1.500,25 for 1500.25: loaded numbers must equal what a build reads.
+    text = (tiny / "tracking_data.csv").read_text().replace(",2000\n", ',"2.000,25"\n')
+    (tiny / "tracking_data.csv").write_text(text)
+    (tmp_path / "config.yaml").write_text(
+        "source: {decimal: ',', thousands: '.'}\npresets: {x: {}}\n"
+    )
+    db = tmp_path / "de.duckdb"
+    r = run("load", str(tiny), "--into", f"duckdb://{db}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        total = con.execute("SELECT sum(revenue), sum(orders) FROM tracking_data").fetchone()
+    finally:
+        con.close()
+    assert total == (8699.25, 12)  # 8,699 with 2,000 read as 2,000.25
+    # Without the declaration the same value is refused, naming the row, not guessed.
+    (tmp_path / "config.yaml").write_text("presets: {x: {}}\n")
+    r = run("load", str(tiny), "--into", f"duckdb://{db}", cwd=tmp_path)
+    assert r.returncode == 3 and r.stderr.count("\n") == 1, r.stderr
+    assert "tracking_data.csv: row 1 (line 2), column 'revenue'" in r.stderr

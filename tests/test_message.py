@@ -450,6 +450,15 @@ def test_email_from_an_older_summary_formats_with_the_same_spec(built):
             "2025-11-30",
             "24–30 Nov 2025",
         ),
+        # A rolling window keeps its length a year back, 29 February or not.
+        (
+            "last_7_days",
+            "2025-02-28",
+            "previous_year",
+            "2024-02-22",
+            "2024-02-28",
+            "22–28 Feb 2024",
+        ),
         (
             "last_7_days",
             "2026-01-03",
@@ -505,6 +514,9 @@ def test_comparison_is_a_valid_earlier_window(as_of, spec, mode):
     assert got.start <= got.end < window.start
     if mode == "previous_period":
         assert got.days == window.days and got.end == window.start - timedelta(days=1)
+    whole_months = window.start.day == 1 and (window.end + timedelta(days=1)).day == 1
+    if mode == "previous_year" and not whole_months:
+        assert got.days == window.days
     if mode == "previous_calendar" and spec in ("month_to_date", "quarter_to_date"):
         assert got.start.day == 1 and got.days <= window.days + 3
 

@@ -95,11 +95,21 @@ def test_any_change_rebuilds(
     assert "; reused" in again.stderr and stamps(folder) == after
 
 
-def test_a_deleted_report_file_is_built_again(ws: Workspace) -> None:
-    (ws.output / "weekly" / "2025-07-07" / "report.html").unlink()
+@pytest.mark.parametrize("name", ["report.html", "daily.csv", "summary.json"])
+def test_a_deleted_report_file_is_built_again(ws: Workspace, name: str) -> None:
+    (ws.output / "weekly" / "2025-07-07" / name).unlink()
     r = run(ws, *BUILD)
     assert r.returncode == 0 and "reused" not in r.stderr
-    assert (ws.output / "weekly" / "2025-07-07" / "report.html").exists()
+    assert (ws.output / "weekly" / "2025-07-07" / name).exists()
+
+
+def test_latest_link_and_index_entry_come_back_on_reuse(ws: Workspace) -> None:
+    (ws.output / "weekly" / "latest").unlink()
+    (ws.output / "index.html").unlink()
+    r = run(ws, *BUILD)
+    assert r.returncode == 0 and "; reused" in r.stderr
+    assert (ws.output / "weekly" / "latest").readlink() == Path("2025-07-07")
+    assert "weekly/2025-07-07/report.html" in (ws.output / "index.html").read_text()
 
 
 def test_data_change_shows_in_the_rebuilt_numbers(ws: Workspace) -> None:
