@@ -35,12 +35,15 @@ def check_study(ds: Dataset, paths: dict[str, Path]) -> None:
         )
     if "assignments" in paths:
         _check_vocabulary(ds, paths["assignments"], "assignments", "group", GROUPS)
-        _check_groups(ds, paths["assignments"])
+        repeats = _check_groups(ds, paths["assignments"])
         _unknown_influencers(ds, paths["assignments"], "assignments", "assignment")
+        # Exact repeats of a row count once. Without any (the usual case) a plain view is
+        # exact; with some, the deduplicated rows are kept as a table, read by every preset.
+        kind, distinct = ("TABLE", "DISTINCT ") if repeats else ("VIEW", "")
         ds.con.execute(
-            'CREATE VIEW assignments AS SELECT DISTINCT * REPLACE (lower("group") AS "group") '
-            "FROM assignments_valid WHERE influencer_id IS NULL OR influencer_id IN "
-            "(SELECT influencer_id FROM influencers_valid)"
+            f"CREATE {kind} assignments AS SELECT {distinct}* REPLACE "
+            '(lower("group") AS "group") FROM assignments_valid WHERE influencer_id IS NULL '
+            "OR influencer_id IN (SELECT influencer_id FROM influencers_valid)"
         )
     if "conversions" in paths:
         ds.con.execute("CREATE VIEW conversions AS SELECT * FROM conversions_valid")
@@ -70,8 +73,17 @@ def _check_vocabulary(
     )
 
 
-def _check_groups(ds: Dataset, path: Path) -> None:
-    """Raise DataError when a user is in both groups, or twice with different periods, of one scope."""
+def _check_groups(ds: Dataset, path: Path) -> bool:
+    """Raise DataError when a user is in both groups, or twice with different periods, of one
+    scope; return True when some row repeats another exactly (allowed, counted once)."""
+    # One aggregate proves the usual case: no user appears twice in one scope at all. Only
+    # otherwise are rows numbered and compared (several passes, single-threaded).
+    (twice,) = ds.con.execute(
+        "SELECT count(*) - count(DISTINCT (user_id, influencer_id)) FROM mapped_assignments "
+        "WHERE user_id IS NOT NULL"
+    ).fetchall()[0]
+    if not twice:
+        return False
     found = ds.con.execute(
         """
         WITH rows AS (
@@ -90,7 +102,7 @@ def _check_groups(ds: Dataset, path: Path) -> None:
         """
     ).fetchall()
     if not found:
-        return
+        return True
     user, inf, groups, rows, n = found[0]
     is_csv = path.suffix == ".csv"
     scope = f"influencer {inf!r}" if inf else "the programme-wide holdout"
@@ -126,10 +138,12 @@ def _unknown_influencers(ds: Dataset, path: Path, table: str, noun: str) -> None
 
 def _unassigned_orders(ds: Dataset, path: Path) -> None:
     """Record orders of users with no assignment: attribution counts them, a holdout cannot."""
+    # The few buyers are looked up among the many assignment rows, not the other way round.
     n, rev, ex = ds.con.execute(
-        "SELECT count(*), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
+        "WITH assigned AS (SELECT DISTINCT user_id FROM assignments SEMI JOIN conversions "
+        "USING (user_id)) SELECT count(*), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
         "list(DISTINCT user_id ORDER BY user_id)[1:3] FROM conversions "
-        "WHERE user_id NOT IN (SELECT user_id FROM assignments)"
+        "ANTI JOIN assigned USING (user_id)"
     ).fetchall()[0]
     if n:
         ds.issues.append(
