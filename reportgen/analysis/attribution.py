@@ -261,30 +261,29 @@ def removal_effects(jr: Journeys) -> np.ndarray:
     j, c = j[keep], c[keep]
     first = np.r_[True, j[1:] != j[:-1]] if len(j) else np.zeros(0, bool)
     last = np.r_[j[1:] != j[:-1], True] if len(j) else np.zeros(0, bool)
-    counts = np.zeros((k + 3, k + 3))
-    np.add.at(counts, (np.full(first.sum(), start), c[first]), 1)
     inner = ~last
-    np.add.at(counts, (c[inner], np.r_[c[1:], 0][inner]), 1)
-    np.add.at(counts, (c[last], np.where(jr.converted[j[last]], conv, null)), 1)
-    base = _p_convert(counts)
-    if base <= 0:
-        return np.zeros(k)
-    out = np.empty(k)
-    for ch in range(1, k + 1):
-        cut = counts.copy()
-        cut[:, null] += cut[:, ch]  # whoever would reach the influencer is lost
-        cut[:, ch] = 0.0
-        out[ch - 1] = 1.0 - _p_convert(cut) / base
-    return np.clip(out, 0.0, 1.0)
-
-
-def _p_convert(counts: np.ndarray) -> float:
-    """Return P(absorbed in conversion | start) for transition counts (last two states absorb)."""
+    src = np.concatenate([np.full(first.sum(), start), c[inner], c[last]])
+    dst = np.concatenate(
+        [c[first], np.r_[c[1:], 0][inner], np.where(jr.converted[j[last]], conv, null)]
+    )
+    states = k + 3
+    counts = np.bincount(src * states + dst, minlength=states * states)
+    counts = counts.reshape(states, states).astype(float)
     rows = counts.sum(axis=1, keepdims=True)
     p = counts / np.where(rows > 0, rows, 1.0)
     q, r = p[:-2, :-2], p[:-2, -1]
     # Absorption probabilities solve (I - Q) x = R; states nobody leaves have x = 0.
-    return float(np.linalg.solve(np.eye(len(q)) - q, r)[0])
+    inverse = np.linalg.inv(np.eye(len(q)) - q)
+    x = inverse @ r
+    if x[0] <= 0:
+        return np.zeros(k)
+    # Removing influencer ch sends whoever would reach it to null: column ch of Q becomes 0,
+    # a rank-one change of I - Q, so every removal is read off the one inverse
+    # (Sherman-Morrison) instead of solving a system per influencer.
+    bq = inverse @ q
+    ch = np.arange(1, k + 1)
+    removed = x[0] - bq[0, ch] * x[ch] / (1.0 + bq[ch, ch])
+    return np.clip(1.0 - removed / x[0], 0.0, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,20 +307,27 @@ def _shapley_weights(jr: Journeys) -> tuple[np.ndarray, int]:
     keys = np.zeros(n_j, np.uint64)
     np.add.at(keys, pj, codes[pc])
     inv, uniq = pd.factorize(keys)
-    value = pd.Series(np.bincount(inv, jr.converted.astype(float)) / np.bincount(inv), index=uniq)
+    rate = np.bincount(inv, jr.converted.astype(float)) / np.bincount(inv)
+    game = (pd.Index(uniq), rate)  # v(S) by set key (a hash index: lookups are cheap)
     starts = np.searchsorted(pj, np.arange(n_j))
+    size = np.bincount(pj, minlength=n_j)
     conv_j = np.flatnonzero(jr.converted)
     sets, rep, count = np.unique(inv[conv_j], return_index=True, return_counts=True)
-    size = np.bincount(pj, minlength=n_j)
+    first = conv_j[rep]  # one journey of each converting influencer set
     shares = np.zeros((len(sets), int(size.max()) if len(size) else 0))
     fallback = 0
-    for row, (jj, n_conv) in enumerate(zip(conv_j[rep], count, strict=True)):
-        m = pc[starts[jj] : starts[jj] + size[jj]]
-        phi = _shapley(m, codes, value) if len(m) <= MAX_SHAPLEY_SET else np.zeros(len(m))
-        phi = np.clip(phi, 0.0, None)
-        if phi.sum() <= 0:
-            phi, fallback = np.ones(len(m)), fallback + int(n_conv)
-        shares[row, : len(m)] = phi / phi.sum()
+    # Sets of one size share their subsets' layout: one array operation per size.
+    for n in np.unique(size[first]):
+        rows = np.flatnonzero(size[first] == n)
+        members = pc[starts[first[rows]][:, None] + np.arange(n)]
+        if n <= MAX_SHAPLEY_SET:
+            phi = np.clip(_shapley(members, codes, game), 0.0, None)
+        else:
+            phi = np.zeros(members.shape)
+        empty = phi.sum(axis=1) <= 0
+        phi[empty] = 1.0
+        fallback += int(count[rows[empty]].sum())
+        shares[rows, :n] = phi / phi.sum(axis=1, keepdims=True)
     set_row = np.full(len(uniq), -1)
     set_row[sets] = np.arange(len(sets))
     rank = np.arange(len(pj)) - starts[pj]
@@ -333,19 +339,42 @@ def _shapley_weights(jr: Journeys) -> tuple[np.ndarray, int]:
     return pair_weight[touch_pair] / per_pair[touch_pair], fallback
 
 
-def _shapley(members: np.ndarray, codes: np.ndarray, value: pd.Series) -> np.ndarray:
-    """Return the Shapley values of ``members`` in the game v(S) = value[key(S)] (0 if unseen)."""
-    n = len(members)
+#: Subset values held at once by ``_shapley`` (sets x subsets), to bound its memory.
+_SHAPLEY_CELLS = 1 << 20
+
+
+def _shapley(
+    members: np.ndarray, codes: np.ndarray, game: tuple[pd.Index, np.ndarray]
+) -> np.ndarray:
+    """Return the Shapley values of each row of ``members`` (sets of one size n) in the game
+    v(S) = value of key(S) (0 if unseen); ``game`` is (set keys, their values)."""
+    sets, n = members.shape
     masks = np.arange(1 << n)
     bits = (masks[:, None] >> np.arange(n)) & 1
-    sub_keys = (bits.astype(np.uint64) * codes[members][None, :]).sum(axis=1, dtype=np.uint64)
-    v = value.reindex(sub_keys).fillna(0.0).to_numpy(copy=True)
-    v[0] = 0.0
     # A coalition of size s without player i weighs s! (n - s - 1)! / n! (size n never occurs).
     by_size = [math.factorial(x) * math.factorial(n - x - 1) / math.factorial(n) for x in range(n)]
     weight = np.array([*by_size, 0.0])[bits.sum(axis=1)]
-    phi = np.zeros(n)
-    for i in range(n):
-        without = masks[bits[:, i] == 0]
-        phi[i] = (weight[without] * (v[without | (1 << i)] - v[without])).sum()
+    phi = np.zeros((sets, n))
+    step = max(1, _SHAPLEY_CELLS >> n)
+    for lo in range(0, sets, step):
+        v = _subset_values(members[lo : lo + step], codes, game)
+        for i in range(n):
+            without = masks[bits[:, i] == 0]
+            gain = v[:, without | (1 << i)] - v[:, without]
+            phi[lo : lo + step, i] = (weight[without] * gain).sum(axis=1)
     return phi
+
+
+def _subset_values(
+    members: np.ndarray, codes: np.ndarray, game: tuple[pd.Index, np.ndarray]
+) -> np.ndarray:
+    """Return v of every subset of each row of ``members``, column = bit mask of the subset."""
+    keys = np.zeros((len(members), 1), np.uint64)
+    for i in range(members.shape[1]):
+        # Subsets with member i are those without it plus its code: masks 2^i .. 2^(i+1) - 1.
+        keys = np.concatenate([keys, keys + codes[members[:, i]][:, None]], axis=1)
+    known, value = game
+    pos = known.get_indexer(keys.ravel()).reshape(keys.shape)
+    v = np.where(pos >= 0, np.r_[value, 0.0][pos], 0.0)  # pos -1 reads the spare 0
+    v[:, 0] = 0.0
+    return v
