@@ -112,6 +112,21 @@ def test_lookback_and_previous_order_bound_a_journey() -> None:
     assert result.non_converting_journeys == 1  # A's touch that no order followed in time
 
 
+def test_categorical_ids_as_the_loader_gives_them_credit_like_strings() -> None:
+    # Two touches at one instant: ties go to influencer id order, whatever order the
+    # categoricals list their values in (the loader lists them in order of appearance).
+    tp, conv = frames(
+        [("u1", "B", 1, "view"), ("u1", "A", 1, "view"), ("u2", "C", 0, "click")],
+        [("o1", "u1", 2, 100.0), ("o2", "u2", 1, 40.0), ("o3", "u3", 1, 7.0)],
+    )
+    cats = tp.astype({"user_id": "category", "influencer_id": "category", "kind": "category"})
+    cats["influencer_id"] = cats["influencer_id"].cat.reorder_categories(["C", "B", "A"])
+    conv_cats = conv.astype({"user_id": "category"})
+    plain = attribute(tp, conv).table()
+    assert plain.loc["A", "first_touch"] == 100 and plain.loc["B", "last_touch"] == 100
+    pd.testing.assert_frame_equal(attribute(cats, conv_cats).table(), plain)
+
+
 def test_kinds_select_touches() -> None:
     tp, conv = frames([("u", "A", 0, "view"), ("u", "B", 1, "click")], [("o", "u", 2, 50.0)])
     got = credited(tp, conv, kinds=("click", "code"))

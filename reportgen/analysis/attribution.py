@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from reportgen.analysis import MODELS
 from reportgen.errors import ConfigError, DataError
@@ -97,7 +98,7 @@ def build_journeys(
     conv = conv.assign(time=local_times(conv["time"], "conversions"))
     conv = conv.sort_values("time", kind="stable")
     # Integer user codes: merging on them is several times faster than on strings.
-    users = pd.factorize(pd.concat([tp["user_id"], conv["user_id"]], ignore_index=True))[0]
+    users = _codes(tp["user_id"], conv["user_id"])
     tp = pd.DataFrame({"time": tp["time"], "user": users[: len(tp)], "ch": tp["influencer_id"]})
     conv = pd.DataFrame(
         {
@@ -120,7 +121,11 @@ def build_journeys(
     user_code = hit["user"].to_numpy(np.int64)
     key = np.where(inside, order_code, -(user_code * (len(conv) + 1) + order_code + 2))
     journey, keys = pd.factorize(key)
-    channel, channels = pd.factorize(hit["ch"], sort=True)
+    ch = hit["ch"]
+    if isinstance(ch.dtype, pd.CategoricalDtype):
+        # Influencers in id order (ties in time are broken by it), not in order of appearance.
+        ch = ch.cat.set_categories(ch.cat.categories.sort_values())
+    channel, channels = pd.factorize(ch, sort=True)
     order = np.lexsort((channel, hit["time"].to_numpy(), journey))
     j_conv = np.zeros(len(keys), bool)
     j_rev = np.zeros(len(keys))
@@ -135,6 +140,14 @@ def build_journeys(
         revenue=j_rev,
         total_revenue=float(conversions["revenue"].sum()),
     )
+
+
+def _codes(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Return integer codes of the values of ``a`` then ``b``, equal values sharing a code."""
+    if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
+        # Categoricals (the loaders' ids) are recoded through their few distinct values.
+        return union_categoricals([a, b], ignore_order=True).codes.astype(np.int64)
+    return pd.factorize(pd.concat([a, b], ignore_index=True))[0]
 
 
 def local_times(values: pd.Series, table: str) -> pd.Series:

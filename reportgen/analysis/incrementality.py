@@ -84,6 +84,28 @@ class Incrementality:
         return pd.DataFrame([e.as_dict() for e in [self.overall, *self.influencers]])
 
 
+@dataclass
+class Outcomes:
+    """Per-user revenue and orders of one scope's treatment and holdout users.
+
+    The arrays may leave out users without a counted order: every user beyond their length
+    counts as zero (a study's buyers are few, its users many).
+    """
+
+    users_treatment: int
+    users_holdout: int
+    revenue_treatment: np.ndarray
+    revenue_holdout: np.ndarray
+    orders_treatment: np.ndarray
+    orders_holdout: np.ndarray
+
+    def padded(self, name: str) -> np.ndarray:
+        """Return the ``name`` array (e.g. ``revenue_holdout``) with every user of its group."""
+        values = getattr(self, name)
+        users = self.users_holdout if name.endswith("holdout") else self.users_treatment
+        return np.concatenate([values, np.zeros(users - len(values))])
+
+
 def estimate_incrementality(
     conversions: pd.DataFrame,
     assignments: pd.DataFrame,
@@ -93,26 +115,35 @@ def estimate_incrementality(
     confidence: float = CONFIDENCE,
 ) -> Incrementality:
     """Estimate incrementality overall and per influencer from treatment versus holdout."""
-    if not 0 < confidence < 1:
-        raise ConfigError(f"incrementality: confidence must be in (0, 1), got {confidence}")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    terms = _terms(payouts, tracking)
     panel = _Panel.build(assignments, conversions)
     if "influencer_id" in assignments:
         scope, scope_ids = pd.factorize(assignments["influencer_id"])  # -1: programme-wide
     else:
         scope, scope_ids = np.full(len(assignments), -1), pd.Index([])
-    overall = _estimate(OVERALL, panel, np.flatnonzero(scope < 0), terms, z)
-    known = {str(k): i for i, k in enumerate(scope_ids)}
+    scopes = {OVERALL: panel.outcomes(np.flatnonzero(scope < 0), OVERALL)}
+    for i, k in enumerate(scope_ids):
+        scopes[str(k)] = panel.outcomes(np.flatnonzero(scope == i), str(k))
+    return estimate_from_outcomes(scopes, payouts, tracking, confidence=confidence)
+
+
+def estimate_from_outcomes(
+    scopes: dict[str, Outcomes | None],
+    payouts: pd.DataFrame | None = None,
+    tracking: pd.DataFrame | None = None,
+    *,
+    confidence: float = CONFIDENCE,
+) -> Incrementality:
+    """Estimate incrementality from each scope's outcomes (``OVERALL`` or an influencer id;
+    None or absent: no assignments in that scope)."""
+    if not 0 < confidence < 1:
+        raise ConfigError(f"incrementality: confidence must be in (0, 1), got {confidence}")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    terms = _terms(payouts, tracking)
+    overall = _estimate(OVERALL, scopes.get(OVERALL), terms, z)
+    named = {k for k, v in scopes.items() if k != OVERALL and v is not None}
     influencers = [
-        _estimate(
-            k,
-            panel,
-            np.flatnonzero(scope == known[k]) if k in known else np.zeros(0, np.int64),
-            terms[terms.index == k],
-            z,
-        )
-        for k in sorted(set(terms.index.astype(str)) | set(known))
+        _estimate(k, scopes.get(k), terms[terms.index == k], z)
+        for k in sorted(set(terms.index.astype(str)) | named)
     ]
     return Incrementality(overall, influencers, confidence)
 
@@ -159,8 +190,10 @@ class _Panel:
             users=len(uniq),
         )
 
-    def outcomes(self, rows: np.ndarray, scope: str) -> tuple[np.ndarray, np.ndarray]:
-        """Return per row of a scope the revenue and orders in its assignment period."""
+    def outcomes(self, rows: np.ndarray, scope: str) -> Outcomes | None:
+        """Return a scope's per-user revenue and orders in each row's assignment period."""
+        if len(rows) == 0:
+            return None
         user = self.user[rows]
         twice = np.bincount(user, minlength=self.users) > 1
         if twice.any():
@@ -179,7 +212,16 @@ class _Panel:
         if self.end is not None:
             hit &= ~(self.order_time >= self.end[rows][row])
         revenue = np.bincount(row[hit], self.order_revenue[hit], minlength=len(rows))
-        return revenue, np.bincount(row[hit], minlength=len(rows)).astype(float)
+        orders = np.bincount(row[hit], minlength=len(rows)).astype(float)
+        held = self.holdout[rows]
+        return Outcomes(
+            int((~held).sum()),
+            int(held.sum()),
+            revenue[~held],
+            revenue[held],
+            orders[~held],
+            orders[held],
+        )
 
 
 def _terms(payouts: pd.DataFrame | None, tracking: pd.DataFrame | None) -> pd.DataFrame:
@@ -199,16 +241,14 @@ def _terms(payouts: pd.DataFrame | None, tracking: pd.DataFrame | None) -> pd.Da
 
 
 def _difference(y_t: np.ndarray, y_h: np.ndarray, z: float) -> tuple[float, float, float]:
-    """Return the incremental total on the treated and its interval."""
+    """Return the incremental total on the treated and its interval (one value per user)."""
     n_t, n_h = len(y_t), len(y_h)
     est = y_t.sum() - n_t * y_h.mean()
     se = n_t * y_h.std(ddof=1) * math.sqrt(1 / n_t + 1 / n_h)
     return float(est), float(est - z * se), float(est + z * se)
 
 
-def _estimate(
-    scope: str, panel: _Panel, rows: np.ndarray, terms: pd.DataFrame, z: float
-) -> Estimate:
+def _estimate(scope: str, out: Outcomes | None, terms: pd.DataFrame, z: float) -> Estimate:
     """Return the estimate for one scope (``terms``: its influencers' payout rows)."""
     payout = (
         float(terms["payout"].sum())
@@ -218,14 +258,12 @@ def _estimate(
     est = Estimate(scope=scope, payout=payout, direct_revenue=float(terms["revenue"].sum()))
     est.direct_roas = _ratio(est.direct_revenue, payout)
     est.commission = _commission(terms, terms.get("orders"), terms.get("revenue"))
-    if len(rows) == 0:
+    if out is None:
         what = "programme-wide" if scope == OVERALL else "for this influencer"
         est.reason = f"no holdout: no assignments {what}"
         return est
-    revenue, orders = panel.outcomes(rows, scope)
-    held = panel.holdout[rows]
-    est.users_treatment, est.users_holdout = int((~held).sum()), int(held.sum())
-    buyers = int((orders[held] > 0).sum())
+    est.users_treatment, est.users_holdout = out.users_treatment, out.users_holdout
+    buyers = int((out.orders_holdout > 0).sum())
     if est.users_holdout == 0:
         est.reason = "no holdout: every assigned user is in treatment"
     elif est.users_treatment == 0:
@@ -237,8 +275,8 @@ def _estimate(
         )
     if est.reason:
         return est
-    rev = _difference(revenue[~held], revenue[held], z)
-    n_orders = _difference(orders[~held], orders[held], z)
+    rev = _difference(out.padded("revenue_treatment"), out.padded("revenue_holdout"), z)
+    n_orders = _difference(out.padded("orders_treatment"), out.padded("orders_holdout"), z)
     est.incremental_revenue, est.incremental_revenue_low, est.incremental_revenue_high = rev
     est.incremental_orders, est.incremental_orders_low, est.incremental_orders_high = n_orders
     if payout is None or payout <= 0:

@@ -27,6 +27,11 @@ LABELS = {
 }
 
 
+#: Columns the analysis reads (the others stay in the engine).
+TOUCHES = ("user_id", "influencer_id", "time", "kind")
+CONVERSIONS = ("user_id", "time", "revenue")
+
+
 class AttributionSection:
     """Credited revenue per influencer, one column per model, over the report window."""
 
@@ -45,12 +50,12 @@ class AttributionSection:
             return out
         opts = report.preset.attribution
         lookback = float(opts["lookback_days"])
-        conversions = in_window(ds, "conversions", report)
+        conversions = in_window(ds, "conversions", report, columns=CONVERSIONS)
         if conversions.empty:
             out.reason = "Attribution: no orders in the conversions table fall in this window"
             return out
         # Touches up to the lookback before the window's first day can earn its orders.
-        touches = in_window(ds, "touchpoints", report, before_days=lookback)
+        touches = in_window(ds, "touchpoints", report, before_days=lookback, columns=TOUCHES)
         models = tuple(opts["models"])
         result = attribute(
             touches,

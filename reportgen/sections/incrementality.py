@@ -6,12 +6,19 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
-from reportgen.analysis.incrementality import Estimate, estimate_incrementality
+from reportgen.analysis.incrementality import (
+    OVERALL,
+    Estimate,
+    Outcomes,
+    estimate_from_outcomes,
+)
 from reportgen.publish import to_csv
 from reportgen.sections import SectionOutput
-from reportgen.sections.study_input import filtered, in_window, missing, names
+from reportgen.sections.study_input import filtered, missing, names, window
+from reportgen.sources.study import select
 
 if TYPE_CHECKING:
     from reportgen.model import ReportData
@@ -56,8 +63,6 @@ class IncrementalitySection:
         )
         if out.reason:
             return out
-        conversions = in_window(ds, "conversions", report)
-        assignments = ds.con.execute("SELECT * FROM assignments").df()
         # The report's own window payouts and tracked sales: iROAS and direct ROAS share them.
         inf = report.influencers
         payouts = pd.DataFrame(
@@ -69,7 +74,7 @@ class IncrementalitySection:
             }
         )
         tracking = inf[["influencer_id", "orders", "revenue"]]
-        result = estimate_incrementality(conversions, assignments, payouts, tracking)
+        result = estimate_from_outcomes(outcomes(ds, report), payouts, tracking)
         out.summary = {
             "incrementality": {
                 "confidence": result.confidence,
@@ -103,4 +108,49 @@ def _fields(e: Estimate) -> dict[str, Any]:
         if isinstance(value, float):
             value = None if math.isnan(value) else round(value, 4 if "roas" in key else 2)
         out[key] = value
+    return out
+
+
+def outcomes(ds: Dataset, report: ReportData) -> dict[str, Outcomes]:
+    """Return each scope's group sizes and its buyers' revenue and orders, from the engine.
+
+    Millions of assignment rows stay in the engine: only the users with an order in the
+    window and in their assignment period (start to end, inclusive calendar days) come back.
+    """
+    tz = report.preset.timezone
+    orders = select(ds, "conversions", tz, columns=("user_id", "time", "revenue"), **window(report))
+    rows = select(ds, "assignments", tz)
+    sizes = ds.con.execute(
+        f"SELECT influencer_id, \"group\" = 'holdout', count(*) FROM ({rows}) GROUP BY ALL"
+    ).fetchall()
+    # An order counts from the start instant to the midnight after the end day (a missing
+    # bound excludes nothing); the loader has made every user appear once per scope.
+    buyers = ds.con.execute(
+        f"""
+        WITH o AS ({orders}), a AS ({rows}), per_user AS (
+            SELECT a.influencer_id, a."group" = 'holdout' AS held,
+                   sum(o.revenue) AS revenue, count(*) AS orders
+            FROM a JOIN o USING (user_id)
+            WHERE NOT coalesce(o.time < a."start", false)
+              AND NOT coalesce(o.time >= CAST(a."end" AS DATE) + INTERVAL 1 DAY, false)
+            GROUP BY a.influencer_id, held, a.user_id
+        )
+        SELECT influencer_id, held, list(revenue), list(orders) FROM per_user GROUP BY ALL
+        """
+    ).fetchall()
+    found = {(k, held): (rev, n) for k, held, rev, n in buyers}
+    users: dict[str | None, dict[bool, int]] = {}
+    for k, held, n in sizes:
+        users.setdefault(k, {})[held] = n
+    out = {}
+    for k, groups in users.items():
+        parts = [found.get((k, held), ([], [])) for held in (False, True)]
+        out[OVERALL if k is None else str(k)] = Outcomes(
+            groups.get(False, 0),
+            groups.get(True, 0),
+            np.asarray(parts[0][0], float),
+            np.asarray(parts[1][0], float),
+            np.asarray(parts[0][1], float),
+            np.asarray(parts[1][1], float),
+        )
     return out

@@ -41,17 +41,29 @@ def filtered(report: ReportData, what: str) -> str | None:
     )
 
 
-def in_window(
-    ds: Dataset, table: str, report: ReportData, before_days: float = 0.0
-) -> pd.DataFrame:
-    """Return ``table`` rows whose time falls in the report's window (starting earlier by
-    ``before_days``), times as naive local time of the preset's timezone."""
-    rows = frame(ds, table, report.preset.timezone)
-    assert rows is not None  # callers check ``missing`` first
+def window(report: ReportData, before_days: float = 0.0) -> dict[str, datetime]:
+    """Return the report's window as local times ``since`` (earlier by ``before_days``) and
+    ``until`` (the next midnight after its inclusive last day)."""
     start = datetime.combine(report.window.start, time()) - timedelta(days=before_days)
-    stop = datetime.combine(report.window.end + timedelta(days=1), time())  # inclusive end day
-    times = rows["time"]
-    return rows[(times >= start) & (times < stop)].reset_index(drop=True)
+    return {
+        "since": start,
+        "until": datetime.combine(report.window.end + timedelta(days=1), time()),
+    }
+
+
+def in_window(
+    ds: Dataset,
+    table: str,
+    report: ReportData,
+    before_days: float = 0.0,
+    columns: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """Return ``columns`` of the ``table`` rows whose time falls in the report's window (starting
+    earlier by ``before_days``), times as naive local time of the preset's timezone."""
+    cut = window(report, before_days)
+    rows = frame(ds, table, report.preset.timezone, columns=columns, **cut)
+    assert rows is not None  # callers check ``missing`` first
+    return rows
 
 
 def names(report: ReportData) -> dict[str, str]:
