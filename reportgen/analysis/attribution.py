@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("view", "click", "code")
 MAX_SHAPLEY_SET = 12  # larger influencer sets in one journey are split linearly (2^n subsets)
-_DAY = np.timedelta64(1, "D")
 
 
 @dataclass(frozen=True)
@@ -91,55 +90,106 @@ def build_journeys(
     """Group touchpoints into converting and non-converting journeys."""
     if lookback_days <= 0:
         raise ConfigError(f"attribution: lookback_days must be > 0, got {lookback_days}")
-    tp = touchpoints.loc[touchpoints["kind"].isin(kinds), ["user_id", "influencer_id", "time"]]
-    tp = tp.assign(time=local_times(tp["time"], "touchpoints"))
-    tp = tp.sort_values("time", kind="stable").reset_index(drop=True)
-    conv = conversions[["user_id", "time", "revenue"]]
-    conv = conv.assign(time=local_times(conv["time"], "conversions"))
-    conv = conv.sort_values("time", kind="stable")
-    # Integer user codes: merging on them is several times faster than on strings.
-    users = _codes(tp["user_id"], conv["user_id"])
-    tp = pd.DataFrame({"time": tp["time"], "user": users[: len(tp)], "ch": tp["influencer_id"]})
-    conv = pd.DataFrame(
-        {
-            "time": conv["time"].to_numpy(),
-            "user": users[len(tp) :],
-            "order_time": conv["time"].to_numpy(),
-            "order": np.arange(len(conv)),
-            "revenue": conv["revenue"].to_numpy(float),
-        }
-    )
+    tp = touchpoints.loc[touchpoints["kind"].isin(kinds)]
+    tp_time = _micros(tp["time"], "touchpoints")
+    conv_time = _micros(conversions["time"], "conversions")
+    # Integer user codes: matching and sorting them is several times faster than strings.
+    users = _codes(tp["user_id"], conversions["user_id"])
+    tp_user, conv_user = users[: len(tp)], users[len(tp) :]
+    channel, channels = _channels(tp["influencer_id"])
     # Each touch goes to the user's next order at or after it (a code is used at order time).
-    hit = pd.merge_asof(
-        tp, conv, on="time", by="user", direction="forward", allow_exact_matches=True
-    )
-    age = ((hit["order_time"] - hit["time"]) / _DAY).to_numpy(float)
-    order_code = hit["order"].fillna(-1).to_numpy(np.int64)  # -1 where no order follows
-    inside = (order_code >= 0) & (age <= lookback_days)
+    nxt = _next_order(tp_user, tp_time, conv_user, conv_time)
+    matched = nxt >= 0
+    age = np.zeros(len(nxt))
+    age[matched] = (conv_time[nxt[matched]] - tp_time[matched]) / _MICROS_PER_DAY
+    inside = matched & (age <= lookback_days)
     # Touches no order follows within the window: the user's journey that did not convert
     # (one per user and next order, so a later order's window is not mixed in).
-    user_code = hit["user"].to_numpy(np.int64)
-    key = np.where(inside, order_code, -(user_code * (len(conv) + 1) + order_code + 2))
-    journey, keys = pd.factorize(key)
-    ch = hit["ch"]
-    if isinstance(ch.dtype, pd.CategoricalDtype):
-        # Influencers in id order (ties in time are broken by it), not in order of appearance.
-        ch = ch.cat.set_categories(ch.cat.categories.sort_values())
-    channel, channels = pd.factorize(ch, sort=True)
-    order = np.lexsort((channel, hit["time"].to_numpy(), journey))
-    j_conv = np.zeros(len(keys), bool)
-    j_rev = np.zeros(len(keys))
-    j_conv[journey[inside]] = True
-    j_rev[journey[inside]] = hit["revenue"].to_numpy(float)[inside]
+    key = np.where(inside, nxt, -(tp_user * (len(conv_time) + 1) + nxt + 2))
+    # In user, time, influencer order every journey is one run of touches.
+    order = _touch_order(tp_user, tp_time, channel, len(channels))
+    key = key[order]
+    journey = np.cumsum(np.r_[True, key[1:] != key[:-1]]) - 1 if len(key) else key
+    n_j = int(journey[-1]) + 1 if len(journey) else 0
+    hit = inside[order]
+    j_conv = np.zeros(n_j, bool)
+    j_rev = np.zeros(n_j)
+    j_conv[journey[hit]] = True
+    j_rev[journey[hit]] = conversions["revenue"].to_numpy(float)[nxt[order][hit]]
     return Journeys(
         channels=[str(c) for c in channels],
-        touch_journey=journey[order],
+        touch_journey=journey,
         touch_channel=channel[order],
         touch_age=np.where(inside, age, 0.0)[order],
         converted=j_conv,
         revenue=j_rev,
         total_revenue=float(conversions["revenue"].sum()),
     )
+
+
+_MICROS_PER_DAY = 86_400_000_000.0
+
+
+def _micros(values: pd.Series, table: str) -> np.ndarray:
+    """Return naive local times as int64 microseconds."""
+    return local_times(values, table).to_numpy().view(np.int64)
+
+
+def _channels(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Return influencer codes and the ids they index, in id order."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        # In id order (ties in time are broken by it), not the categories' order of appearance.
+        ids = ids.cat.set_categories(ids.cat.categories.sort_values())
+    channel, channels = pd.factorize(ids, sort=True)
+    return channel.astype(np.int64), channels
+
+
+def _next_order(
+    tp_user: np.ndarray, tp_time: np.ndarray, conv_user: np.ndarray, conv_time: np.ndarray
+) -> np.ndarray:
+    """Return per touch the row of its user's first order at or after it (-1: none); of orders
+    at one instant, the first row."""
+    out = np.full(len(tp_time), -1)
+    if len(conv_time) == 0:
+        return out
+    # Orders are few: only their users' touches are looked up, by (user, numbered instant).
+    buyer = np.zeros(max(tp_user.max(initial=0), conv_user.max()) + 1, bool)
+    buyer[conv_user] = True
+    which = np.flatnonzero(buyer[tp_user])
+    user, time = tp_user[which], tp_time[which]
+    instants = np.unique(conv_time)
+    width = len(instants) + 1
+    conv_key = conv_user * width + np.searchsorted(instants, conv_time)
+    rows = np.lexsort((np.arange(len(conv_key)), conv_key))
+    pos = np.searchsorted(conv_key[rows], user * width + np.searchsorted(instants, time))
+    found = rows[np.minimum(pos, len(rows) - 1)]
+    out[which] = np.where((pos < len(rows)) & (conv_user[found] == user), found, -1)
+    return out
+
+
+def _touch_order(user: np.ndarray, time: np.ndarray, channel: np.ndarray, k: int) -> np.ndarray:
+    """Return the stable order of touches by user, then time, then influencer."""
+    if len(time) == 0:
+        return np.zeros(0, np.int64)
+    time = time - time.min()
+    if time.max() >= np.iinfo(np.int64).max // max(k, 1):
+        time = np.unique(time, return_inverse=True)[1]  # ranks: time * k + channel fits
+    # Touches mostly come in time order, which a stable sort passes through quickly.
+    by_time = np.argsort(time * k + channel, kind="stable")
+    return by_time[_radix_order(user[by_time])]
+
+
+def _radix_order(codes: np.ndarray) -> np.ndarray:
+    """Return the stable order of non-negative integer codes, 16 bits per pass."""
+    # numpy sorts 16-bit integers stably by radix, in linear time; wider codes go by timsort.
+    order = np.arange(len(codes))
+    top = int(codes.max()) if len(codes) else 0
+    shift = 0
+    while shift == 0 or top >> shift:
+        digit = ((codes[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+        shift += 16
+    return order
 
 
 def _codes(a: pd.Series, b: pd.Series) -> np.ndarray:

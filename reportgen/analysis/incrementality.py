@@ -28,6 +28,7 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from reportgen.analysis.attribution import local_times
 from reportgen.errors import ConfigError, DataError
@@ -287,30 +288,30 @@ def _estimate(scope: str, out: Outcomes | None, terms: pd.DataFrame, z: float) -
     if est.commission is not None:
         # Tracked orders beyond the incremental ones would have happened anyway; incremental
         # orders need not be tracked, so this is a lower bound on that commission.
-        base_orders = (terms["orders"] - _share(terms, "orders") * n_orders[0]).clip(
-            0, terms["orders"]
-        )
-        base_rev = (terms["revenue"] - _share(terms, "revenue") * rev[0]).clip(0, terms["revenue"])
+        orders, revenue = terms["orders"].to_numpy(float), terms["revenue"].to_numpy(float)
+        base_orders = np.clip(orders - _share(orders) * n_orders[0], 0, orders)
+        base_rev = np.clip(revenue - _share(revenue) * rev[0], 0, revenue)
         est.commission_on_baseline_orders = _commission(terms, base_orders, base_rev)
     return est
 
 
-def _share(terms: pd.DataFrame, col: str) -> pd.Series:
-    """Return each influencer's share of the scope's tracked ``col`` (to split an estimate)."""
-    total = terms[col].sum()
-    return terms[col] / total if total > 0 else terms[col] * 0.0
+def _share(tracked: np.ndarray) -> np.ndarray:
+    """Return each influencer's share of the scope's ``tracked`` total (to split an estimate)."""
+    total = tracked.sum()
+    return tracked / total if total > 0 else tracked * 0.0
 
 
 def _commission(
-    terms: pd.DataFrame, orders: pd.Series | None, revenue: pd.Series | None
+    terms: pd.DataFrame, orders: ArrayLike | None, revenue: ArrayLike | None
 ) -> float | None:
     """Return the order-linked payout for tracked orders and revenue (None without terms)."""
     if "basis" not in terms or terms["basis"].isna().all() or orders is None or revenue is None:
         return None
+    basis, rate = terms["basis"].to_numpy(), terms["rate"].to_numpy(float)
     per = np.where(
-        terms["basis"] == "per_order",
-        terms["rate"] * orders,
-        np.where(terms["basis"] == "revenue_share", terms["rate"] * revenue, 0.0),
+        basis == "per_order",
+        rate * np.asarray(orders, float),
+        np.where(basis == "revenue_share", rate * np.asarray(revenue, float), 0.0),
     )
     return float(np.nansum(per))
 
