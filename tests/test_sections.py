@@ -6,6 +6,8 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import date
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -13,6 +15,8 @@ import pytest
 from reportgen.analysis.attribution import attribute
 from reportgen.analysis.incrementality import estimate_incrementality
 from reportgen.errors import ConfigError
+from reportgen.sections.incrementality import outcomes
+from reportgen.sources import open_dataset
 from tests.conftest import ROOT, TINY, make_config
 
 MODELS = ["last_touch", "linear", "time_decay", "markov", "shapley"]  # the documented default
@@ -169,3 +173,32 @@ def test_a_filtered_preset_says_the_study_is_not_cut(tmp_path):
         "Incrementality covers the whole study and is not cut by filters (brands: MuscleBlaze"
     )
     assert "no touchpoints" in reasons["attribution"]  # missing tables are named first
+
+
+def test_holdout_periods_are_calendar_days_of_the_report_timezone(tmp_path, tiny):
+    # Zoned assignment bounds are read in the report's timezone, like the (naive, local) orders:
+    # 1 July 00:00 +05:30 to 7 July inclusive, in Asia/Kolkata.
+    (tiny / "conversions.csv").write_text(
+        "order_id,user_id,time,revenue\n"
+        "O1,U1,2025-06-30 23:00:00,700\n"  # before the start (18:30 UTC the day before is not)
+        "O2,U1,2025-07-01 00:30:00,1000\n"
+        "O3,U1,2025-07-07 23:30:00,300\n"  # the end day counts to local midnight
+        "O4,U1,2025-07-08 00:30:00,50\n"
+        "O5,U2,2025-07-02 10:00:00,500.5\n"
+    )
+    (tiny / "assignments.csv").write_text(
+        "user_id,group,start,end\n"
+        "U1,treatment,2025-07-01T00:00:00+05:30,2025-07-07T00:00:00+05:30\n"
+        "U2,holdout,2025-07-01T00:00:00+05:30,2025-07-07T00:00:00+05:30\n"
+    )
+    ds = open_dataset(make_config(tmp_path, "presets:\n  a: {}\n", data=tiny))
+    report = SimpleNamespace(
+        preset=SimpleNamespace(timezone="Asia/Kolkata"),
+        window=SimpleNamespace(start=date(2025, 6, 30), end=date(2025, 7, 8)),
+    )
+    got = outcomes(ds, report)  # type: ignore[arg-type]
+    assert list(got) == ["overall"]
+    o = got["overall"]
+    assert (o.users_treatment, o.users_holdout) == (1, 1)
+    assert o.revenue_treatment.tolist() == [1300.0] and o.orders_treatment.tolist() == [2.0]
+    assert o.revenue_holdout.tolist() == [500.5] and o.orders_holdout.tolist() == [1.0]
