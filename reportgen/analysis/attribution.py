@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,16 @@ class Journeys:
     def attributed_revenue(self) -> float:
         """Return the revenue of orders with at least one touch in the window."""
         return float(self.revenue.sum())
+
+    @cached_property
+    def positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return each touch's position in its journey and the journey's length (shared by
+        every model)."""
+        j = self.touch_journey
+        start = np.r_[0, np.flatnonzero(np.diff(j)) + 1] if len(j) else np.zeros(0, np.int64)
+        length = np.bincount(j, minlength=len(self.converted))[j]
+        first = np.repeat(start, np.diff(np.r_[start, len(j)]))
+        return np.arange(len(j)) - first, length
 
 
 @dataclass
@@ -265,27 +276,17 @@ def _normalise(jr: Journeys, raw: np.ndarray) -> tuple[np.ndarray, int]:
     """Scale raw touch weights to sum to 1 per converting journey; linear where they sum to 0."""
     n_j = len(jr.converted)
     total = np.bincount(jr.touch_journey, raw, minlength=n_j)
-    count = np.bincount(jr.touch_journey, minlength=n_j)
     empty = (total <= 0) & jr.converted
     total_t, empty_t = total[jr.touch_journey], empty[jr.touch_journey]
-    w = np.where(empty_t, 1.0 / count[jr.touch_journey], raw / np.where(total_t > 0, total_t, 1.0))
+    w = np.where(empty_t, 1.0 / jr.positions[1], raw / np.where(total_t > 0, total_t, 1.0))
     return w * jr.converted[jr.touch_journey], int(empty.sum())
-
-
-def _positions(jr: Journeys) -> tuple[np.ndarray, np.ndarray]:
-    """Return each touch's position in its journey and the journey's length."""
-    j = jr.touch_journey
-    start = np.r_[0, np.flatnonzero(np.diff(j)) + 1] if len(j) else np.zeros(0, np.int64)
-    length = np.bincount(j, minlength=len(jr.converted))[j]
-    first = np.repeat(start, np.diff(np.r_[start, len(j)]))
-    return np.arange(len(j)) - first, length
 
 
 def _touch_weights(
     jr: Journeys, model: str, half_life: float
 ) -> tuple[np.ndarray, int, dict[str, float]]:
     """Return per-touch weights for ``model``, fallback journeys and removal effects."""
-    pos, n = _positions(jr)
+    pos, n = jr.positions
     if model == "last_touch":
         raw = (pos == n - 1).astype(float)
     elif model == "first_touch":
