@@ -177,6 +177,39 @@ def test_every_model_conserves_the_attributed_total(data, lookback, half_life) -
     )
 
 
+tied_journeys = st.lists(
+    st.tuples(
+        st.integers(0, 5),  # user
+        # Half days: touches of one user often share an instant, and orders meet touches.
+        st.lists(st.tuples(st.sampled_from("ABCD"), st.integers(0, 18)), max_size=6),
+        st.one_of(st.none(), st.tuples(st.integers(0, 20), st.floats(0.01, 1e6))),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tied_journeys, st.floats(0.5, 9), st.randoms(use_true_random=False))
+def test_credit_does_not_depend_on_row_order_or_id_types(data, lookback, rnd) -> None:
+    touches, orders = [], []
+    for n, (user, tps, order) in enumerate(data):
+        touches += [(f"u{user}", ch, half / 2, "view") for ch, half in tps]
+        if order is not None:
+            orders.append((f"o{n}", f"u{user}", order[0] / 2, order[1]))
+    tp, conv = frames(touches, orders)
+    conv = conv.drop_duplicates(["user_id", "time"])  # of orders at one instant the first wins
+    want = attribute(tp, conv, lookback_days=lookback).table()
+    # The loader's shape: rows in any order, ids as categoricals listed as they appear.
+    tp2 = tp.iloc[rnd.sample(range(len(tp)), len(tp))].reset_index(drop=True)
+    conv2 = conv.iloc[rnd.sample(range(len(conv)), len(conv))].reset_index(drop=True)
+    for frame, cols in ((tp2, ("user_id", "influencer_id", "kind")), (conv2, ("user_id",))):
+        for c in cols:
+            frame[c] = frame[c].astype(pd.CategoricalDtype(pd.unique(frame[c])))
+    got = attribute(tp2, conv2, lookback_days=lookback).table()
+    pd.testing.assert_frame_equal(got, want, rtol=1e-9, atol=1e-6)
+
+
 def brute_shapley(players: list[str], v: dict[frozenset[str], float]) -> dict[str, float]:
     """Return Shapley values by averaging marginal contributions over every ordering."""
     phi = dict.fromkeys(players, 0.0)

@@ -205,7 +205,8 @@ def _radix_order(codes: np.ndarray) -> np.ndarray:
 
 def _codes(a: pd.Series, b: pd.Series) -> np.ndarray:
     """Return integer codes of the values of ``a`` then ``b``, equal values sharing a code."""
-    if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
+    cats = [x.dtype.categories.dtype for x in (a, b) if isinstance(x.dtype, pd.CategoricalDtype)]
+    if len(cats) == 2 and cats[0] == cats[1]:
         # Categoricals (the loaders' ids) are recoded through their few distinct values.
         return union_categoricals([a, b], ignore_order=True).codes.astype(np.int64)
     return pd.factorize(pd.concat([a, b], ignore_index=True))[0]
