@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
 
@@ -128,7 +128,7 @@ def estimate_incrementality(
 
 
 def estimate_from_outcomes(
-    scopes: dict[str, Outcomes | None],
+    scopes: Mapping[str, Outcomes | None],
     payouts: pd.DataFrame | None = None,
     tracking: pd.DataFrame | None = None,
     *,
