@@ -67,7 +67,7 @@ def build(
     presets: list[str] | None = None,
     as_of: date | None = None,
     progress: bool = False,
-    data_dir: Path | None = None,
+    data_dir: Path | str | None = None,
     extra: list[Preset] | None = None,
     output_dir: Path | None = None,
     timings: Timings | None = None,

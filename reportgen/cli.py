@@ -23,6 +23,13 @@ logger = logging.getLogger("reportgen")
 DEFAULT_CONFIG = "config.yaml"
 
 
+def _data_arg(text: str) -> Path | str:
+    """Return ``--data`` as a folder, or as the database URL it names (kept as text)."""
+    from reportgen.sources.url import is_url
+
+    return text if is_url(text) else Path(text)
+
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -44,7 +51,12 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build reports for presets (all by default)")
     b.add_argument("--preset", "-p", action="append", default=[], help="preset name; repeatable")
     b.add_argument("--as-of", type=_date, help="last day the windows include (default yesterday)")
-    b.add_argument("--data", type=Path, help="ad hoc: folder of CSV/Parquet in the seed layout")
+    b.add_argument(
+        "--data",
+        type=_data_arg,
+        help="ad hoc: folder of CSV/Parquet in the seed layout, or a database URL "
+        "(postgresql://user@host:5432/db, duckdb:///path.duckdb)",
+    )
     b.add_argument("--from", dest="start", type=_date, help="ad hoc: first day (inclusive)")
     b.add_argument("--to", dest="end", type=_date, help="ad hoc: last day (inclusive)")
     b.add_argument("--brand", action="append", default=[], help="ad hoc: brand; repeatable")
@@ -168,8 +180,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         try:
             preset = config_mod.ad_hoc_preset(name, window, **flags)
         except ConfigError:
-            if not args.data:
-                raise
+            if not args.data or isinstance(args.data, str):
+                raise  # a database's values are checked by the load itself
             # Values the config does not declare may still be in this folder's data.
             from reportgen.sources.files import data_vocabulary
 

@@ -47,6 +47,7 @@ FORMATS = ("html", "pdf", "csv")
 SECTIONS = ("overview", "attribution", "incrementality")
 ATTRIBUTION_MODELS = MODELS  # one list, in reportgen.analysis
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 #: Files the email can attach (csv: the payout table).
 ATTACH = ("pdf", "html", "csv")
 #: Top by ROAS ranks influencers paid at least this share of the window's payout by default.
@@ -292,8 +293,25 @@ PRESET_FIELDS: dict[str, Option] = {
 }
 
 SOURCE_FIELDS: dict[str, Option] = {
-    "kind": Choice("Where the data comes from.", ["simulate", "files"], default="simulate"),
+    "kind": Choice("Where the data comes from.", ["simulate", "files", "sql"], default="simulate"),
     "path": Str("Folder of CSV or Parquet files in the seed layout (kind: files).", "data"),
+    "url": Str(
+        "Database URL (kind: sql): postgresql://user@host:5432/db or duckdb:///path.duckdb; "
+        "no password here (see password_env).",
+        None,
+    ),
+    "schema": Str("Schema (PostgreSQL) or database schema (DuckDB) holding the tables.", None),
+    "password_env": Str(
+        "Environment variable holding the database password (kind: sql).",
+        "REPORTGEN_DB_PASSWORD",
+        pattern=ENV_NAME,
+    ),
+    "timeout": Float("Seconds one query may run before the build stops (kind: sql).", 300.0, lo=1),
+    "tables": MapOf(
+        "Table name in the database of each table when it differs (kind: sql).",
+        Str(""),
+        default=dict,
+    ),
     "format": Choice("File format in path.", ["auto", "csv", "parquet"], default="auto"),
     "files": MapOf(
         "File name of each table when it differs from the table name (an extension picks that file).",
@@ -455,6 +473,11 @@ class SourceConfig:
     thousands: str | None = None
     delimiter: str = "auto"
     allow_empty: tuple[str, ...] = ()
+    url: str | None = None
+    schema: str | None = None
+    password_env: str = "REPORTGEN_DB_PASSWORD"  # noqa: S105 (a variable name, not a secret)
+    timeout: float = 300.0
+    tables: dict[str, str] = field(default_factory=dict)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
 
 
@@ -659,6 +682,11 @@ def from_located(src: Located, root: Path | None = None) -> Config:
             path=_resolve(root, source["path"]),
             format=source["format"],
             files=_check_tables(source["files"], "source.files", src),
+            url=_check_url(source, src),
+            schema=source["schema"],
+            password_env=source["password_env"],
+            timeout=source["timeout"],
+            tables=_check_tables(source["tables"], "source.tables", src),
             columns=_check_tables(source["columns"], "source.columns", src),
             values=source["values"],
             decimal=source["decimal"],
@@ -851,6 +879,25 @@ def _check_thousands(source: dict[str, Any], src: Located) -> str | None:
             "also source.decimal; a number needs two different marks"
         )
     return source["thousands"]
+
+
+def _check_url(source: dict[str, Any], src: Located) -> str | None:
+    """Return source.url, refusing a password in it and a kind: sql source without one."""
+    from reportgen.sources.url import UrlError, parse_url
+
+    url = source["url"]
+    if url is None:
+        if source["kind"] == "sql":
+            raise ConfigError(
+                f"{src.where('source')}: source.url: kind: sql needs a url, e.g. "
+                "postgresql://user@host:5432/db or duckdb:///data/warehouse.duckdb"
+            )
+        return None
+    try:
+        parse_url(url)
+    except UrlError as exc:
+        raise ConfigError(f"{src.where('source.url')}: source.url: {exc}") from None
+    return url
 
 
 def _check_tables(mapping: dict[str, Any], kp: str, src: Located) -> dict[str, Any]:

@@ -26,10 +26,12 @@ logger = logging.getLogger(__name__)
 KEY_FILE = ".build-key"
 
 
-def data_digests(config: Config, data_dir: Path | None) -> dict[str, str] | None:
+def data_digests(config: Config, data_dir: Path | str | None) -> dict[str, str] | None:
     """Return the sha256 of each input file, or None when the source cannot be hashed here."""
     from reportgen.sources import files, simulated
 
+    if isinstance(data_dir, str) or (data_dir is None and config.source.kind == "sql"):
+        return None  # a database has no files to hash: every build reads it again
     try:
         if data_dir is not None:
             folder = Path(data_dir)
@@ -72,7 +74,7 @@ def build_key(
 
 
 def keys_for(
-    config: Config, jobs: list[tuple[Preset, date]], data_dir: Path | None
+    config: Config, jobs: list[tuple[Preset, date]], data_dir: Path | str | None
 ) -> list[str] | None:
     """Return the key of each (preset, as-of) job, or None when the data cannot be hashed."""
     digests = data_digests(config, data_dir)

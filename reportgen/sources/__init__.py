@@ -1,15 +1,18 @@
-"""Sources: turn simulated data or a folder of files into canonical, validated tables.
+"""Sources: turn simulated data, a folder of files or a database into canonical tables.
 
-Every source ends in the same shape: a DuckDB connection holding the views ``influencers``,
-``posts``, ``tracking``, ``payouts`` and ``catalogue`` with canonical names and types, plus the
-data-quality findings met on the way. The metric layer sees only that shape.
+A source is chosen by ``source.kind`` (or what ``--data`` names) from the registry
+``SOURCES``. Folders are read by DuckDB (``files``); databases hand their tables as Ibis
+relations to the canonical layer (``canonical``), which checks and aggregates them where they
+are. Every source ends in the same shape: a DuckDB connection holding ``influencers``,
+``posts``, ``payouts``, ``tracking_facts`` and ``catalogue`` with canonical names and types,
+plus the data-quality findings met on the way. The metric layer sees only that shape.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +23,7 @@ import duckdb
 
 from reportgen.config import Config
 from reportgen.model import Issue
+from reportgen.sources.url import is_url
 
 logger = logging.getLogger(__name__)
 
@@ -47,21 +51,50 @@ class Dataset:
             self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - t0
 
 
-def open_dataset(
-    config: Config, *, data_dir: Path | None = None, today: date | None = None
-) -> Dataset:
-    """Open the configured source (or ``data_dir`` for ad hoc builds) as a Dataset."""
+#: How each ``source.kind`` opens its data: a registry, so a new source is one entry.
+def _open_simulate(config: Config, data: Path | str | None, today: date | None) -> Dataset:
     from reportgen.sources import files, simulated
 
-    if data_dir is not None:
-        ds = files.load_folder(data_dir, config)
-    elif config.source.kind == "simulate":
-        folder = simulated.ensure(config, today=today)
-        ds = files.load_folder(folder, config, origin="simulate")
-    else:
-        ds = files.load_folder(config.source.path, config)
+    folder = simulated.ensure(config, today=today)
+    return files.load_folder(folder, config, origin="simulate")
+
+
+def _open_files(config: Config, data: Path | str | None, today: date | None) -> Dataset:
+    from reportgen.sources import files
+
+    return files.load_folder(Path(data) if data is not None else config.source.path, config)
+
+
+def _open_sql(config: Config, data: Path | str | None, today: date | None) -> Dataset:
+    from reportgen.sources.database import open_database
+
+    url = str(data) if data is not None else config.source.url
+    assert url is not None  # config checks kind: sql has a url
+    return open_database(url, config)
+
+
+SOURCES: dict[str, Callable[[Config, Path | str | None, date | None], Dataset]] = {
+    "simulate": _open_simulate,
+    "files": _open_files,
+    "sql": _open_sql,
+}
+
+
+def source_kind(config: Config, data: Path | str | None) -> str:
+    """Return the kind of source a build reads: ``--data`` (a folder or a URL) wins."""
+    if data is None:
+        return config.source.kind
+    return "sql" if isinstance(data, str) and is_url(data) else "files"
+
+
+def open_dataset(
+    config: Config, *, data_dir: Path | str | None = None, today: date | None = None
+) -> Dataset:
+    """Open the configured source (or ``data_dir``, a folder or a URL, ad hoc) as a Dataset."""
+    ds = SOURCES[source_kind(config, data_dir)](config, data_dir, today)
     # Paths inside the project are recorded relative to it, so summaries diff across machines.
-    path = Path(ds.provenance["path"]).resolve()
-    if path.is_relative_to(config.root):
-        ds.provenance["path"] = path.relative_to(config.root).as_posix()
+    if "path" in ds.provenance:
+        path = Path(ds.provenance["path"]).resolve()
+        if path.is_relative_to(config.root):
+            ds.provenance["path"] = path.relative_to(config.root).as_posix()
     return ds

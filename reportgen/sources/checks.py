@@ -25,7 +25,12 @@ BASES = ("per_post", "per_order", "revenue_share")
 _EXAMPLES = 3
 
 
-def check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> None:
+def _name(where: Path | str) -> str:
+    """Return how findings name a table's origin: a file's name, or a database table."""
+    return where.name if isinstance(where, Path) else where
+
+
+def check_references(ds: Dataset, config: Config, paths: dict[str, Path] | dict[str, str]) -> None:
     """Record facts whose influencer or product is unknown; create the final views."""
     con = ds.con
     # Unknown influencers: excluded from every report, since no category or platform is known.
@@ -47,7 +52,7 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> Non
                 "warning",
                 f"{n} tracking row(s) name influencers missing from influencers and were excluded",
                 table="tracking_data",
-                file=paths["tracking_data"].name,
+                file=_name(paths["tracking_data"]),
                 rows=n,
                 revenue=rev,
                 examples=list(ex),
@@ -64,7 +69,7 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> Non
                 "warning",
                 f"{n_posts} post(s) name influencers missing from influencers and were excluded",
                 table="posts",
-                file=paths["posts"].name,
+                file=_name(paths["posts"]),
                 rows=n_posts,
                 examples=list(ex_posts),
             )
@@ -77,13 +82,19 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> Non
         "SEMI JOIN influencers_valid USING (influencer_id); "
         "CREATE VIEW posts AS SELECT p.* FROM posts_valid p "
         "SEMI JOIN influencers_valid USING (influencer_id); "
-        f"CREATE VIEW tracking AS SELECT t.* EXCLUDE (brand), "
-        f"coalesce(t.brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand "
-        "FROM tracking_valid t LEFT JOIN catalogue c USING (product) "
-        "SEMI JOIN influencers_valid USING (influencer_id); "
         "CREATE VIEW tracking_facts AS SELECT * FROM tracking_ok "
         "SEMI JOIN influencers_valid USING (influencer_id)"
     )
+    rows_here = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'tracking_valid'"
+    ).fetchall()[0][0]
+    if rows_here:  # files: the row-level view, for inspection; a database keeps its rows
+        con.execute(
+            f"CREATE VIEW tracking AS SELECT t.* EXCLUDE (brand), "
+            f"coalesce(t.brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand "
+            "FROM tracking_valid t LEFT JOIN catalogue c USING (product) "
+            "SEMI JOIN influencers_valid USING (influencer_id)"
+        )
     n, rev, ex = con.execute(
         "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
         "list(DISTINCT product ORDER BY product)[1:5] FROM tracking_facts "
@@ -98,7 +109,7 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> Non
                 f"under brand '{UNMAPPED_BRAND}' and are left out of brand-filtered reports (add "
                 "them under catalogue.extra_products)",
                 table="tracking_data",
-                file=paths["tracking_data"].name,
+                file=_name(paths["tracking_data"]),
                 rows=n,
                 revenue=rev,
                 examples=list(ex),
@@ -106,7 +117,7 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path]) -> Non
         )
 
 
-def check_unknown_payees(ds: Dataset, path: Path) -> None:
+def check_unknown_payees(ds: Dataset, path: Path | str) -> None:
     """Record payout terms for influencers missing from influencers (left out of reports)."""
     n, ex = ds.con.execute(
         "SELECT count(*), list(DISTINCT p.influencer_id ORDER BY p.influencer_id)[1:3] "
@@ -119,14 +130,14 @@ def check_unknown_payees(ds: Dataset, path: Path) -> None:
                 "warning",
                 f"{n} payout row(s) name influencers missing from influencers and were excluded",
                 table="payouts",
-                file=path.name,
+                file=_name(path),
                 rows=n,
                 examples=list(ex),
             )
         )
 
 
-def check_post_brands(ds: Dataset, path: Path) -> None:
+def check_post_brands(ds: Dataset, path: Path | str) -> None:
     """Record posts naming a brand that neither the catalogue nor any sale knows."""
     n, ex = ds.con.execute(
         "SELECT count(*), list(DISTINCT brand ORDER BY brand)[1:3] FROM posts_valid "
@@ -141,14 +152,14 @@ def check_post_brands(ds: Dataset, path: Path) -> None:
                 f"{n} post(s) name brands no product or sale has; their per-post fees count "
                 "in no brand report (map the names with source.values: {posts.brand: ...})",
                 table="posts",
-                file=path.name,
+                file=_name(path),
                 rows=n,
                 examples=list(ex),
             )
         )
 
 
-def check_payouts(ds: Dataset, path: Path) -> None:
+def check_payouts(ds: Dataset, path: Path | str) -> None:
     """Check payout terms: known bases, and total_payout against basis x rate x count."""
     con = ds.con
     known = f"basis IN ({', '.join(_lit(b) for b in BASES)})"
@@ -159,7 +170,7 @@ def check_payouts(ds: Dataset, path: Path) -> None:
     ).fetchall()
     if bad:
         n, inf, basis = bad[0]
-        where = _where(n, path.suffix == ".csv")
+        where = _where(n, _name(path).endswith(".csv"))
         raise DataError(
             f"{path}: {where}, column 'basis': influencer {inf!r} has basis "
             f"{basis!r}; use one of "
@@ -213,7 +224,7 @@ def check_payouts(ds: Dataset, path: Path) -> None:
                 "rate x count; reports compute payouts from basis and rate for each window and "
                 "ignore total_payout",
                 table="payouts",
-                file=path.name,
+                file=_name(path),
                 rows=mismatched,
                 revenue=revenue,
                 examples=examples,
@@ -232,7 +243,7 @@ def check_payouts(ds: Dataset, path: Path) -> None:
                 f"{n} influencer(s) drive revenue but have no payout terms: their payout is "
                 "unknown, their ROAS is n/a, and their revenue is left out of the ROAS KPI",
                 table="payouts",
-                file=path.name,
+                file=_name(path),
                 rows=n,
                 revenue=rev,
                 examples=list(ex),

@@ -1,0 +1,73 @@
+"""Database URLs of the sql source: parse, check and show them without secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+#: URL schemes the sql source reads, with the Ibis backend each one uses.
+SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "duckdb": "duckdb"}
+
+
+class UrlError(ValueError):
+    """A database URL that cannot be used; the message says what to write instead."""
+
+
+@dataclass(frozen=True)
+class DbUrl:
+    """A parsed database URL: backend, where, and who (never a password)."""
+
+    backend: str  # "postgres" or "duckdb"
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    database: str | None = None
+    path: Path | None = None  # DuckDB file
+
+    def shown(self) -> str:
+        """Return the URL as messages and provenance show it (no password, ever)."""
+        if self.backend == "duckdb":
+            return f"duckdb://{self.path}" if self.path else "duckdb://"
+        who = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"postgresql://{who}{self.host or 'localhost'}{port}/{self.database or ''}"
+
+
+def is_url(text: str) -> bool:
+    """Return True when ``text`` names a database rather than a folder."""
+    return "://" in text
+
+
+def parse_url(text: str, root: Path | None = None) -> DbUrl:
+    """Return the parsed URL, or raise UrlError naming what is wrong with it."""
+    parts = urlsplit(text)
+    backend = SCHEMES.get(parts.scheme.lower())
+    if backend is None:
+        raise UrlError(
+            f"unknown database scheme {parts.scheme + '://'!r}; use postgresql://user@host:5432/db "
+            "or duckdb:///path/to/file.duckdb"
+        )
+    if parts.password is not None:
+        # Config files and shell history are not places for secrets.
+        raise UrlError(
+            "the URL holds a password; remove it and name an environment variable that "
+            "holds it with source.password_env"
+        )
+    if backend == "duckdb":
+        # ibis's convention (and `reportgen load`'s): duckdb:///abs/x.duckdb is absolute,
+        # duckdb://rel/x.duckdb relative (to the project).
+        raw = unquote(parts.netloc + parts.path if parts.netloc else parts.path)
+        if not raw or raw == "/":
+            raise UrlError("duckdb:// needs a file, e.g. duckdb:///srv/warehouse.duckdb")
+        path = Path(raw) if Path(raw).is_absolute() else (root or Path.cwd()) / raw
+        return DbUrl("duckdb", path=path)
+    try:
+        port = parts.port
+    except ValueError:
+        raise UrlError(f"port in {text!r} is not a number") from None
+    database = unquote(parts.path.lstrip("/")) or None
+    if not parts.hostname or not database:
+        raise UrlError(f"{text!r} needs a host and a database: postgresql://user@host:5432/db")
+    user = unquote(parts.username) if parts.username else None
+    return DbUrl("postgres", host=parts.hostname, port=port or 5432, user=user, database=database)
