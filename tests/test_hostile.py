@@ -970,7 +970,131 @@ RENDER_CASES: list[Case] = [
     ),
 ]
 
-CASES = [*CONFIG_CASES, *DATA_CASES, *STATE_CASES, *RENDER_CASES]
+
+def _in_duckdb_file(*sql: str, url: str = "duckdb://wh.duckdb") -> Callable[[Workspace], None]:
+    """Load the tiny data into a DuckDB file, change it with ``sql``, and read it from there."""
+
+    def setup(ws: Workspace) -> None:
+        import duckdb
+
+        r = run(ws, "load", "data", "--into", "duckdb://wh.duckdb")
+        assert r.returncode == 0, r.stderr
+        with duckdb.connect(str(ws.root / "wh.duckdb")) as con:
+            for statement in sql:
+                con.execute(statement)
+        ws.edit("config.yaml", "  kind: files\n  path: data\n", f"  kind: sql\n  url: {url}\n")
+
+    return setup
+
+
+def _sql_url(url: str) -> Callable[[Workspace], None]:
+    return lambda ws: ws.edit(
+        "config.yaml", "  kind: files\n  path: data\n", f"  kind: sql\n  url: {url}\n"
+    )
+
+
+# --- databases (source kind: sql) --------------------------------------------------------------
+SOURCE_CASES: list[Case] = [
+    Case(
+        "sql-missing-table",
+        "#8",
+        _in_duckdb_file("DROP TABLE payouts"),
+        exit=3,
+        says=("duckdb://", "no table main.payouts for payouts", "source.tables.payouts"),
+    ),
+    Case(
+        "sql-missing-column",
+        "#8",
+        _in_duckdb_file("ALTER TABLE tracking_data DROP COLUMN revenue"),
+        exit=3,
+        says=("main.tracking_data: missing column 'revenue' for tracking_data.revenue",),
+    ),
+    Case(
+        "sql-number-stored-as-text",
+        "#8: no guessing at a decimal mark",
+        _in_duckdb_file("ALTER TABLE tracking_data ALTER revenue TYPE VARCHAR"),
+        exit=3,
+        says=("column 'revenue' (tracking_data.revenue) is of type string", "casts it"),
+    ),
+    Case(
+        "sql-money-nan",
+        "#8: a float column can hold NaN",
+        _in_duckdb_file(
+            "UPDATE tracking_data SET revenue = 'nan'::DOUBLE WHERE tracking_id = 'T02'"
+        ),
+        exit=3,
+        says=("main.tracking_data: tracking_id 'T02', column 'revenue': nan",),
+    ),
+    Case(
+        "sql-repeated-influencer",
+        "#8",
+        _in_duckdb_file(
+            "INSERT INTO influencers SELECT * FROM influencers WHERE influencer_id = 'A1'"
+        ),
+        exit=3,
+        says=("main.influencers: column 'influencer_id': 1 duplicate id(s), e.g. 'A1'",),
+    ),
+    Case(
+        "sql-conflicting-ids",
+        "#8",
+        _in_duckdb_file(
+            "INSERT INTO tracking_data SELECT * REPLACE (revenue + 1 AS revenue) "
+            "FROM tracking_data WHERE tracking_id = 'T01'"
+        ),
+        exit=3,
+        says=("column 'tracking_id': id 'T01' is on rows that differ",),
+    ),
+    Case(
+        "sql-empty-tracking",
+        "#8",
+        _in_duckdb_file("DELETE FROM tracking_data"),
+        exit=3,
+        says=("main.tracking_data: tracking_data has no rows", "source.allow_empty"),
+    ),
+    Case(
+        "sql-no-database-file",
+        "#8",
+        _sql_url("duckdb://missing.duckdb"),
+        exit=4,
+        says=("missing.duckdb: no such database file",),
+    ),
+    Case(
+        "sql-password-in-url",
+        "#8: secrets only from the environment",
+        _sql_url("postgresql://postgres:hunter2@127.0.0.1:5432/test"),
+        exit=2,
+        says=("source.url: the URL holds a password", "source.password_env"),
+        check=lambda ws, r: _never_shows("hunter2", r),
+    ),
+    Case(
+        "sql-unreachable",
+        "#8",
+        _sql_url("postgresql://postgres@127.0.0.1:1/test"),
+        exit=4,
+        says=("postgresql://postgres@127.0.0.1:1/test: cannot connect", "PostgreSQL is running"),
+        env={"REPORTGEN_DB_PASSWORD": "s3cret-Xy"},
+        check=lambda ws, r: _never_shows("s3cret-Xy", r),
+    ),
+    Case(
+        "sql-ad-hoc-unknown-scheme",
+        "#8",
+        _nothing,
+        args=(
+            "build",
+            "--data",
+            "mysql://root@127.0.0.1/test",
+            "--from",
+            "2025-07-01",
+            "--to",
+            "2025-07-07",
+        ),
+        exit=4,
+        says=("unknown database scheme 'mysql://'",),
+    ),
+]
+
+
+CASES = [*CONFIG_CASES, *DATA_CASES, *SOURCE_CASES, *STATE_CASES, *RENDER_CASES]
 
 
 @pytest.fixture(scope="module")

@@ -360,7 +360,8 @@ def _drop_repeats(
         before = dialect.fetch_row(ds, valid.aggregate(r=valid.revenue.cast("float64").sum()))["r"]
         after = dialect.fetch_row(ds, dedup.aggregate(r=dedup.revenue.cast("float64").sum()))["r"]
         revenue = float(before or 0.0) - float(after or 0.0)
-    repeated = t.filter(t[key].notnull()).group_by(key).aggregate(n=t.count())
+    ids = t.filter(t[key].notnull())
+    repeated = ids.group_by(key).aggregate(n=ids.count())
     ex = dialect.fetch(ds, repeated.filter(repeated.n > 1).select(key).order_by(key).limit(3))
     ds.issues.append(
         Issue(
