@@ -295,29 +295,29 @@ def test_allowed_empty_tracking_computes_a_report_of_nothing_and_says_so(tmp_pat
 )
 def test_repeats_count_once_and_conflicts_stop(rows):
     """No genuine sale is dropped: one id on two contents stops; exact repeats count once."""
-    from pathlib import Path
+    from reportgen.sources import Dataset, rules
+    from reportgen.sources.dialects import Dialect
 
-    from reportgen.sources import Dataset
-    from reportgen.sources import ids as id_rules
-
-    con = duckdb.connect()
+    ds = Dataset(con=duckdb.connect())
+    con = ds.con
     con.execute("CREATE TABLE t (tracking_id VARCHAR, revenue DOUBLE)")
     if rows:
         con.executemany("INSERT INTO t VALUES (?, ?)", rows)
     contents = {i: {r for j, r in rows if j == i} for i, _ in rows if i is not None}
-    path = Path("tracking_data.csv")
+    dialect = Dialect.local_duckdb(ds, "here")
+    t = dialect.table("t")
+    origin = rules.Origin("tracking_data.csv", "tracking_data.csv", {"tracking_id": "id"})
     if any(len(c) > 1 for c in contents.values()):
         with pytest.raises(DataError, match="is on rows that differ"):
-            id_rules.check_conflicts(con, "t", "tracking_data", path, ("tracking_id", "id"))
+            rules.check_conflicts(ds, t, "tracking_data", "tracking_id", origin, dialect)
         return
-    id_rules.check_conflicts(con, "t", "tracking_data", path, ("tracking_id", "id"))
-    _, _, n_dup = id_rules.count_duplicate_ids(con, "t", "tracking_id")
+    rules.check_conflicts(ds, t, "tracking_data", "tracking_id", origin, dialect)
+    _, _, n_dup = rules.duplicate_ids(ds, t, "tracking_id", dialect)
     assert n_dup == sum(1 for i, _ in rows if i is not None) - len(contents)
     if not n_dup:
         return
-    ds = Dataset(con=con)
-    id_rules.drop_repeats(ds, "tracking_data", path, "t", "true", "tracking_id", n_dup)
-    kept = con.execute("SELECT coalesce(sum(revenue), 0) FROM tracking_valid").fetchone()[0]
+    kept_rows = rules.drop_repeats(ds, t, t, "tracking_data", "tracking_id", n_dup, origin, dialect)
+    kept = dialect.fetch_row(ds, kept_rows.aggregate(r=kept_rows.revenue.sum()))["r"] or 0
     expected = sum(r for i, r in rows if i is None) + sum(c.pop() for c in contents.values())
     assert kept == pytest.approx(expected)
     assert ds.issues[0].rows == n_dup

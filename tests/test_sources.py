@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from reportgen import config, metrics
 from reportgen.errors import DataError, SourceUnavailable
-from reportgen.sources import ids as id_rules
-from reportgen.sources import open_dataset
+from reportgen.sources import open_dataset, rules
+from reportgen.sources.dialects import Dialect
 from tests.conftest import PEER, ROOT, make_config
 
 PRESET = "presets:\n  all: {window: {start: 2025-07-01, end: 2025-07-07}}\n"
@@ -203,26 +203,30 @@ def test_row_without_its_id_is_kept_and_counted(tmp_path, tiny):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", "e"])), max_size=12))
 def test_duplicate_id_count_matches_python(ids):
-    con = duckdb.connect()
+    from reportgen.sources import Dataset
+
+    ds = Dataset(con=duckdb.connect())
+    queries = []
+
+    class Recording(Dialect):
+        def fetch(self, ds, expr):
+            queries.append(expr)
+            return super().fetch(ds, expr)
+
+    dialect = Recording("duckdb", "t", local=True, backend=Dialect.local_duckdb(ds, "t").backend)
 
     def count(values):
-        con.execute("CREATE OR REPLACE TABLE t (id VARCHAR)")
+        ds.con.execute("CREATE OR REPLACE TABLE t (id VARCHAR)")
         if values:
-            con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
-        return id_rules.count_duplicate_ids(con, "t", "id")
+            ds.con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+        return rules.duplicate_ids(ds, dialect.table("t"), "id", dialect)
 
     present = [i for i in ids if i is not None]
     assert count(ids) == (len(ids), len(present), len(present) - len(set(present)))
     unique = sorted(set(present))  # the fast path: strictly increasing, so unique
     assert count(unique) == (len(unique), len(unique), 0)
-    queries = []
-
-    class Recording:
-        def execute(self, sql):
-            queries.append(sql)
-            return con.execute(sql)
-
-    id_rules.count_duplicate_ids(Recording(), "t", "id")
+    queries.clear()
+    count(unique)
     assert len(queries) == 1, "sorted unique ids must not need the count(DISTINCT) pass"
 
 

@@ -1,11 +1,13 @@
 """Sources: turn simulated data, a folder of files or a database into canonical tables.
 
 A source is chosen by ``source.kind`` (or what ``--data`` names) from the registry
-``SOURCES``. Folders are read by DuckDB (``files``); databases hand their tables as Ibis
-relations to the canonical layer (``canonical``), which checks and aggregates them where they
-are. Every source ends in the same shape: a DuckDB connection holding ``influencers``,
-``posts``, ``payouts``, ``tracking_facts`` and ``catalogue`` with canonical names and types,
-plus the data-quality findings met on the way. The metric layer sees only that shape.
+``SOURCES``. A source only turns its tables into relations in canonical names and types:
+folders are read by the build's DuckDB (``files``), databases hand over Ibis relations of
+their own backend (``database`` through ``canonical``). The rules, written once in Ibis
+(``rules``), then run where the data is. Every source ends in the same shape: a DuckDB
+connection holding ``influencers``, ``posts``, ``payouts``, ``tracking_facts`` and
+``catalogue`` with canonical names and types, plus the data-quality findings met on the way.
+The metric layer sees only that shape.
 """
 
 from __future__ import annotations

@@ -106,12 +106,15 @@ def _connect(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
         import ibis
 
         dialect = Dialect(
-            "duckdb", where, timeout, duckdb_errors(where), _interrupt_after(con, timeout)
+            "duckdb",
+            where,
+            timeout=timeout,
+            explain=duckdb_errors(where),
+            guard=_interrupt_after(con, timeout),
         )
         return ibis.duckdb.from_connection(con), dialect
-    return _postgres(url, config), Dialect(
-        "postgres", where, timeout, postgres_errors(where, timeout)
-    )
+    explain = postgres_errors(where, timeout)
+    return _postgres(url, config), Dialect("postgres", where, timeout=timeout, explain=explain)
 
 
 def _postgres(url: DbUrl, config: Config) -> Any:

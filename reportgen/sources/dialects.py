@@ -1,10 +1,18 @@
-"""What differs between engines, in one place: fetching, non-finite numbers, errors.
+"""What differs between engines, in one place: where results go, non-finite numbers, errors.
 
-The canonical layer and the metrics speak Ibis; what Ibis leaves to each engine is here.
+The canonical rules (:mod:`reportgen.sources.rules`) and the metrics speak Ibis; what Ibis
+leaves to each engine is here. Two kinds of engine:
+
+- **local**: the build's own DuckDB (folders of files). Intermediate relations become views,
+  results become tables in place, and a second scan can run beside the first on a cursor.
+- **remote**: a database or cluster (PostgreSQL, a DuckDB file, Spark). Nothing is created
+  there; what the build keeps (counts, examples, the small dimensions, the aggregate of the
+  facts) is fetched into the local DuckDB, and ``provenance["rows_fetched"]`` counts it.
+
 Division by zero (DuckDB gives inf, PostgreSQL and Spark raise) never reaches an engine:
 nothing is divided there. Ratios (ROAS, shares, changes) are computed after the aggregates
-come back, with zero denominators reported as n/a. Time zones: every session runs in UTC
-(set when connecting), and zoned buckets travel as epoch seconds, a type every engine shares.
+come back, with zero denominators reported as n/a. Time zones: every session runs in UTC,
+and zoned buckets travel as epoch seconds, a type every engine shares.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +46,39 @@ class Dialect:
     explain: Callable[[Exception], Exception | None] = field(default=lambda exc: None)
     #: Makes a timer that stops a query over the timeout, where the engine has none of its own.
     guard: Callable[[], threading.Timer] | None = None
+    #: The build's own DuckDB: relations are staged as views, results land in place.
+    local: bool = False
+    backend: Any = None  # the local Ibis backend (local dialects only)
+
+    @classmethod
+    def local_duckdb(cls, ds: Dataset, where: str) -> Dialect:
+        """Return the dialect of the build's own DuckDB connection."""
+        return cls("duckdb", where, local=True, backend=ibis.duckdb.from_connection(ds.con))
+
+    def table(self, name: str) -> ir.Table:
+        """Return a relation of the local connection by name."""
+        return self.backend.table(name)
+
+    def stage(self, ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
+        """Return ``expr`` as a named view where that is cheap (locally), else as it is."""
+        if not self.local:
+            return expr
+        ds.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {self.backend.compile(expr)}')
+        return self.backend.table(name)
+
+    def land(self, ds: Dataset, name: str, expr: ir.Table, *, table: bool = False) -> None:
+        """Keep a result in the build's DuckDB as ``name`` (fetched, when the engine is remote)."""
+        if self.local:
+            kind = "TABLE" if table else "VIEW"
+            sql = self.backend.compile(expr)
+            ds.con.execute(f'CREATE OR REPLACE {kind} "{name}" AS {sql}')
+            return
+        arrow = self.fetch(ds, expr)
+        ds.con.register("_landing", arrow)
+        try:
+            ds.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _landing')
+        finally:
+            ds.con.unregister("_landing")
 
     def fetch(self, ds: Dataset, expr: ir.Table) -> pa.Table:
         """Run ``expr`` in the engine and return its (small) result, counting the rows."""
@@ -53,18 +95,48 @@ class Dialect:
         finally:
             if timer:
                 timer.cancel()
-        ds.provenance["rows_fetched"] = ds.provenance.get("rows_fetched", 0) + out.num_rows
+        if not self.local:
+            ds.provenance["rows_fetched"] = ds.provenance.get("rows_fetched", 0) + out.num_rows
         return out
 
     def fetch_row(self, ds: Dataset, expr: ir.Table) -> dict[str, Any]:
         """Return the one row of an aggregate as a dict."""
         return self.fetch(ds, expr).to_pylist()[0]
 
+    def beside(self, ds: Dataset, expr: ir.Table) -> Callable[[], dict[str, Any]]:
+        """Start a one-row query beside the next one where the engine allows; return its getter.
+
+        Locally a scan of facts is mostly single-threaded, so a second one on its own cursor
+        uses the idle core; a remote engine runs it when asked.
+        """
+        if not self.local:
+            return lambda: self.fetch_row(ds, expr)
+        sql = self.backend.compile(expr)
+        cursor = ds.con.cursor()
+        pool = ThreadPoolExecutor(max_workers=1)
+        done: Future = pool.submit(_one_row, cursor, sql)
+        pool.shutdown(wait=False)
+
+        def result() -> dict[str, Any]:
+            try:
+                return done.result()
+            finally:
+                cursor.close()
+
+        result.cancel = cursor.interrupt  # type: ignore[attr-defined]
+        return result
+
     def not_finite(self, col: ir.Value) -> ir.BooleanValue:
         """Return True where a number is NaN or infinite (only floating columns can be)."""
         if not col.type().is_floating():
             return ibis.literal(False)
         return col.isnan() | col.isinf()
+
+
+def _one_row(cursor: Any, sql: str) -> dict[str, Any]:
+    res = cursor.execute(sql)
+    names = [d[0] for d in res.description]
+    return dict(zip(names, res.fetchall()[0], strict=True))
 
 
 def postgres_errors(where: str, timeout: float | None) -> Callable[[Exception], Exception | None]:

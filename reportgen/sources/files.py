@@ -15,25 +15,18 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from reportgen.config import STUDY_TABLES, TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
-from reportgen.model import Issue
 from reportgen.sources import Dataset
 from reportgen.sources.checks import BASES, check_payouts, check_references
-from reportgen.sources.ids import (
-    EVENT,
-    check_conflicts,
-    count_duplicate_ids,
-    drop_repeats,
-    record_missing_ids,
-)
+from reportgen.sources.dialects import Dialect
 from reportgen.sources.numbers import NumberFormat, explain, parse_sql
-from reportgen.sources.sql import example_rows
+from reportgen.sources.rules import Origin, check_table
+from reportgen.sources.schema import MAX_MONEY, MONEY, SCHEMA, Column
 from reportgen.sources.sql import lit as _lit
 from reportgen.sources.sql import q as _q
 from reportgen.sources.sql import where as _where
@@ -41,108 +34,6 @@ from reportgen.sources.study import check_study
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Column:
-    """A canonical column: its type and whether a file must have it."""
-
-    name: str
-    type: str  # VARCHAR, BIGINT, DOUBLE, TIMESTAMP
-    required: bool = True
-
-
-SCHEMA: dict[str, list[Column]] = {
-    "influencers": [
-        Column("influencer_id", "VARCHAR"),
-        Column("name", "VARCHAR"),
-        Column("category", "VARCHAR"),
-        Column("gender", "VARCHAR", False),
-        Column("follower_count", "BIGINT", False),
-        Column("platform", "VARCHAR"),
-    ],
-    "posts": [
-        Column("post_id", "VARCHAR", False),
-        Column("influencer_id", "VARCHAR"),
-        Column("platform", "VARCHAR", False),
-        Column("date", "TIMESTAMP"),
-        Column("url", "VARCHAR", False),
-        Column("caption", "VARCHAR", False),
-        Column("reach", "BIGINT"),
-        Column("likes", "BIGINT"),
-        Column("comments", "BIGINT"),
-        Column("brand", "VARCHAR", False),
-    ],
-    "tracking_data": [
-        Column("tracking_id", "VARCHAR", False),
-        Column("source", "VARCHAR", False),
-        Column("campaign", "VARCHAR", False),
-        Column("influencer_id", "VARCHAR"),
-        Column("user_id", "VARCHAR", False),
-        Column("brand", "VARCHAR", False),
-        Column("product", "VARCHAR"),
-        Column("date", "TIMESTAMP"),
-        Column("orders", "BIGINT"),
-        Column("revenue", "DOUBLE"),
-    ],
-    "payouts": [
-        Column("influencer_id", "VARCHAR"),
-        Column("basis", "VARCHAR"),
-        Column("rate", "DOUBLE"),
-        Column("total_orders_by_influencer", "BIGINT", False),
-        Column("total_payout", "DOUBLE", False),
-    ],
-    # Optional study tables (config.STUDY_TABLES), checked in study.py.
-    "touchpoints": [
-        Column("user_id", "VARCHAR"),
-        Column("influencer_id", "VARCHAR"),
-        Column("time", "TIMESTAMP"),
-        Column("kind", "VARCHAR"),
-        Column("post_id", "VARCHAR", False),
-    ],
-    "conversions": [
-        Column("order_id", "VARCHAR"),
-        Column("user_id", "VARCHAR"),
-        Column("time", "TIMESTAMP"),
-        Column("product", "VARCHAR", False),
-        Column("revenue", "DOUBLE"),
-    ],
-    "assignments": [
-        Column("user_id", "VARCHAR"),
-        Column("group", "VARCHAR"),
-        Column("influencer_id", "VARCHAR", False),
-        Column("start", "TIMESTAMP", False),
-        Column("end", "TIMESTAMP", False),
-    ],
-}
-
-#: Row id of each table: one row per id in dimensions; in facts (where the id is optional) an
-#: exact repeat is a duplicate and the same id on different content a conflict.
-KEYS = {
-    "influencers": "influencer_id",
-    "posts": "post_id",
-    "tracking_data": "tracking_id",
-    "payouts": "influencer_id",
-    "conversions": "order_id",
-}
-
-#: Spellings of payout bases seen in public variants of the seed.
-BASIS_ALIASES = {
-    "post": "per_post",
-    "per post": "per_post",
-    "order": "per_order",
-    "per order": "per_order",
-    "commission": "revenue_share",
-    "revenue share": "revenue_share",
-    "percent": "revenue_share",
-}
-
-#: Money columns, which share one range rule (see MAX_MONEY).
-MONEY = {
-    ("tracking_data", "revenue"),
-    ("payouts", "rate"),
-    ("payouts", "total_payout"),
-    ("conversions", "revenue"),
-}
 
 _ZONED = r"(Z|[+-]\d{2}:?\d{2})$"
 _EXAMPLES = 3
@@ -158,6 +49,7 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # zoned timestamps are converted per report, never by host
     ds = Dataset(con=con, provenance={"source": origin, "path": str(folder), "files": {}})
+    dialect = Dialect.local_duckdb(ds, str(folder))
     zoned_any = False
     paths = {table: _find_file(folder, table, config) for table in TABLES}
     # Hashing releases the GIL: digest the files while DuckDB scans them.
@@ -165,13 +57,13 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
         digests = {table: pool.submit(_digest, path) for table, path in paths.items()}
         for table, path in paths.items():
             with ds.timed(f"load {table}"), _read_errors(path, table):
-                zoned_any |= _load_table(ds, table, path, config)
+                zoned_any |= _load_table(ds, table, path, config, dialect)
         ds.zoned = zoned_any
         study = _study_files(folder, config)
         for table, path in study.items():
             digests[table] = pool.submit(_digest, path)
             with ds.timed(f"load {table}"), _read_errors(path, table):
-                _load_table(ds, table, path, config)  # zoned times: see study.frame
+                _load_table(ds, table, path, config, dialect)  # zoned times: see study.frame
         paths.update(study)
         _register_catalogue(con, config)
         with ds.timed("checks"):
@@ -331,7 +223,7 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
+def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Dialect) -> bool:
     """Create view ``<table>`` with canonical columns; return True when timestamps are zoned."""
     con = ds.con
     raw = f"raw_{table}"
@@ -353,7 +245,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
     found = {c.strip().casefold(): c for c in types}
     fmt = NumberFormat(config.source.decimal, config.source.thousands)
     exprs, checks, zoned, ranged = [], [], False, []
-    key: tuple[str, str] | None = None
+    columns: dict[str, str] = {}  # canonical name -> the file's column
     for col in SCHEMA[table]:
         actual = _source_column(path, table, col, mapping, found)
         if actual is None:
@@ -366,15 +258,20 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config) -> bool:
             checks.append((col.name, actual, bad))
         if (table, col.name) in MONEY:
             ranged.append((col.name, actual, f"abs({expr}) >= {MAX_MONEY:.0f}"))
-        if col.name == KEYS.get(table):
-            key = (col.name, actual)
+        columns[col.name] = actual
     _check_values(con, raw, path, table, checks, is_csv, fmt)
     for name, actual, bad in ranged:
         _check_range(con, raw, path, name, actual, bad, is_csv=is_csv)
     con.execute(f"CREATE VIEW typed_{table} AS SELECT {', '.join(exprs)} FROM {raw}")
-    _apply_value_map(con, table, config)
-    _exclusions(ds, table, path, key, zoned)
-    _check_empty(ds, table, path, config)
+    origin = Origin(
+        where=str(path),
+        name=path.name,
+        columns=columns,
+        row=lambda n: _where(n, is_csv),
+        empty=" (only a header)",
+    )
+    typed = dialect.table(f"typed_{table}")
+    check_table(ds, table, typed, config, origin, dialect, zoned=zoned)
     return zoned
 
 
@@ -504,11 +401,6 @@ def _first_row(con, src: str, column: str, cond: str, is_csv: bool) -> tuple[str
     return _where(row, is_csv), value
 
 
-#: Money one value may carry (revenue, rate, total_payout): sums are exact DECIMAL(18, 4),
-#: which holds less than 10^14; a value anywhere near it is a unit or export error.
-MAX_MONEY = 1e14
-
-
 def _check_range(
     con, raw: str, path: Path, name: str, actual: str, bad: str, *, is_csv: bool
 ) -> None:
@@ -525,195 +417,6 @@ def _check_range(
         raise DataError(
             f"{path}: {where}, column '{actual}': {name} {value} {what}{more}; fix the source data"
         )
-
-
-def _apply_value_map(con: duckdb.DuckDBPyConnection, table: str, config: Config) -> None:
-    """Create ``mapped_<table>``: typed values with config value maps and basis aliases applied."""
-    cols = [c.name for c in SCHEMA[table]]
-    exprs = []
-    for name in cols:
-        mapping = dict(config.source.values.get(f"{table}.{name}", {}))
-        if table == "payouts" and name == "basis":
-            mapping = {**BASIS_ALIASES, **{k.casefold(): v for k, v in mapping.items()}}
-            cases = " ".join(
-                f"WHEN lower({_q(name)}) = {_lit(k.casefold())} THEN {_lit(v)}"
-                for k, v in mapping.items()
-            )
-            exprs.append(f"CASE {cases} ELSE lower({_q(name)}) END AS {_q(name)}")
-        elif mapping:
-            cases = " ".join(
-                f"WHEN {_q(name)} = {_lit(k)} THEN {_lit(v)}" for k, v in mapping.items()
-            )
-            exprs.append(f"CASE {cases} ELSE {_q(name)} END AS {_q(name)}")
-        else:
-            exprs.append(_q(name))
-    con.execute(f"CREATE VIEW mapped_{table} AS SELECT {', '.join(exprs)} FROM typed_{table}")
-
-
-#: Rows excluded as negative, per table.
-NEGATIVE = {
-    "posts": "reach < 0 OR likes < 0 OR comments < 0",
-    "tracking_data": "orders < 0 OR revenue < 0",
-    "payouts": "rate < 0",
-    "influencers": "follower_count < 0",
-    "conversions": "revenue < 0",
-    "touchpoints": "false",
-    "assignments": "false",
-}
-#: Tables whose rows carry revenue (counted in exclusion findings).
-REVENUE_TABLES = ("tracking_data", "conversions")
-
-
-def _exclusions(
-    ds: Dataset, table: str, path: Path, key: tuple[str, str] | None, zoned: bool = False
-) -> None:
-    """Create the canonical view, excluding unusable rows; record what was excluded.
-
-    ``key`` is the row id (canonical name, file column), None when the file has none.
-    """
-    con, src = ds.con, f"mapped_{table}"
-    required = [c.name for c in SCHEMA[table] if c.required]
-    nulls = " OR ".join(f"{_q(c)} IS NULL" for c in required)
-    negative = NEGATIVE[table]
-    revenue = "revenue" if table in REVENUE_TABLES else "0"
-    k = _q(key[0]) if key else None
-    if table == "tracking_data":
-        _, n_ids, n_dup = _scan_tracking(ds, src, key[0] if key else None, nulls, negative, zoned)
-        total, n_null, rev_null, n_neg, rev_neg = con.execute(
-            "SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE status = 'missing'), 0), "
-            "CAST(coalesce(sum(revenue) FILTER (WHERE status = 'missing'), 0) AS DOUBLE), "
-            "coalesce(sum(n) FILTER (WHERE status = 'negative'), 0), "
-            "CAST(coalesce(sum(revenue) FILTER (WHERE status = 'negative'), 0) AS DOUBLE) "
-            "FROM tracking_agg"
-        ).fetchall()[0]
-    else:
-        total, n_null, rev_null, n_neg, rev_neg, n_ids, n_dup = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE {nulls}), "
-            f"coalesce(sum({revenue}) FILTER (WHERE {nulls}), 0), "
-            f"count(*) FILTER (WHERE NOT ({nulls}) AND ({negative})), "
-            f"coalesce(sum({revenue}) FILTER (WHERE NOT ({nulls}) AND ({negative})), 0), "
-            f"count({k or '*'}), {f'count({k}) - count(DISTINCT {k})' if k else '0'} FROM {src}"
-        ).fetchall()[0]
-    ds.rows[table] = int(total)
-    if n_dup and table in ("influencers", "payouts"):
-        dup = con.execute(
-            f"SELECT {k} FROM {src} GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 3"
-        ).fetchall()
-        raise DataError(
-            f"{path}: column '{key[0] if key else ''}': {n_dup} duplicate id(s), e.g. {dup[0][0]!r}; each "
-            f"{KEYS[table]} must appear once in {table} (keep one row per influencer)"
-        )
-    file = path.name
-    if n_null:
-        ds.issues.append(
-            Issue(
-                "missing_values",
-                "warning",
-                f"{n_null} {table} row(s) lack a required value ({', '.join(required)}) and were "
-                "excluded",
-                table=table,
-                file=file,
-                rows=n_null,
-                revenue=rev_null,
-                examples=example_rows(con, src, nulls),
-            )
-        )
-    if n_neg:
-        ds.issues.append(
-            Issue(
-                "negative_values",
-                "warning",
-                f"{n_neg} {table} row(s) have negative values ({negative}) and were excluded",
-                table=table,
-                file=file,
-                rows=n_neg,
-                revenue=rev_neg,
-                examples=example_rows(con, src, f"NOT ({nulls}) AND ({negative})"),
-            )
-        )
-    keep = f"NOT ({nulls}) AND NOT coalesce({negative}, false)"
-    view = _canonical_name(table)
-    if key and n_ids < total and table in EVENT:  # facts only: a dimension's id is required
-        record_missing_ids(ds, table, path, src, key[0], keep, int(total - n_ids))
-    if n_dup and key:  # only ids repeat
-        check_conflicts(con, src, table, path, key)
-        drop_repeats(ds, table, path, src, keep, key[0], n_dup)
-        if table == "tracking_data":
-            _aggregate_tracking(con, f"{view}_dedup", nulls, negative, zoned)
-    else:
-        con.execute(f"CREATE VIEW {view}_valid AS SELECT * FROM {src} WHERE {keep}")
-
-
-def _check_empty(ds: Dataset, table: str, path: Path, config: Config) -> None:
-    """Stop on a table with no rows, unless source.allow_empty lists it (then record it)."""
-    if ds.rows[table]:
-        return
-    if table not in config.source.allow_empty:
-        raise DataError(
-            f"{path}: {table} has no rows (only a header); a report from it would show "
-            f"nothing where the last one showed data: check the export, or list {table} "
-            "under source.allow_empty if it may be empty"
-        )
-    ds.issues.append(
-        Issue(
-            "empty_table",
-            "warning",
-            f"{table} has no rows (allowed by source.allow_empty)",
-            table=table,
-            file=path.name,
-        )
-    )
-
-
-def _scan_tracking(
-    ds: Dataset, src: str, key: str | None, nulls: str, negative: str, zoned: bool
-) -> tuple[int, int, int]:
-    """Build ``tracking_agg`` and count duplicate ids; return ``count_duplicate_ids``'s triple.
-
-    Facts are big: one aggregating scan both counts exclusions and builds the table every
-    later check and every preset reads. The id check is a second scan; it runs alongside on
-    its own cursor, since it is mostly single-threaded and leaves a core free.
-    """
-    if key is None:  # no ids: every row is an event, nothing to check
-        with ds.timed("scan + aggregate tracking"):
-            _aggregate_tracking(ds.con, src, nulls, negative, zoned)
-        return 0, 0, 0
-    with ds.con.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as pool:
-        ids = pool.submit(count_duplicate_ids, cursor, src, key)
-        try:
-            with ds.timed("scan + aggregate tracking"):
-                _aggregate_tracking(ds.con, src, nulls, negative, zoned)
-        except BaseException:
-            cursor.interrupt()  # the scan's error is the one to report; stop the other
-            raise
-        with ds.timed("duplicate tracking ids (wait)"):
-            return ids.result()
-
-
-def _aggregate_tracking(con, src: str, nulls: str, negative: str, zoned: bool) -> None:
-    """Create ``tracking_agg``: tracking summed per status, time bucket, influencer and product.
-
-    The bucket is the calendar day for naive timestamps (already local time) and 15 minutes
-    for zoned ones, fine enough to place every row on the right local day in any timezone.
-    """
-    bucket = "time_bucket(INTERVAL 15 MINUTE, date)" if zoned else "CAST(date AS DATE)"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE tracking_agg AS
-        SELECT CASE WHEN {nulls} THEN 'missing'
-                    WHEN coalesce({negative}, false) THEN 'negative' ELSE 'ok' END AS status,
-               {bucket} AS bucket, influencer_id, product, brand AS src_brand,
-               CAST(sum(orders) AS BIGINT) AS orders,
-               -- exact decimal sums: parallel float sums differ in the last bit run to run
-               sum(CAST(revenue AS DECIMAL(18, 4))) AS revenue,
-               count(*) AS n
-        FROM {src} GROUP BY ALL
-        """
-    )
-
-
-def _canonical_name(table: str) -> str:
-    return "tracking" if table == "tracking_data" else table
 
 
 def _register_catalogue(con: duckdb.DuckDBPyConnection, config: Config) -> None:
