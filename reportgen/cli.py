@@ -23,6 +23,15 @@ logger = logging.getLogger("reportgen")
 DEFAULT_CONFIG = "config.yaml"
 
 
+def _with_schema(cfg: config_mod.Config, args: argparse.Namespace) -> config_mod.Config:
+    """Return the config reading its database tables from ``--schema``."""
+    from dataclasses import replace
+
+    if not isinstance(args.data, str) and not (args.data is None and cfg.source.kind == "sql"):
+        raise ConfigError("--schema names a database schema: use it with --data URL")
+    return replace(cfg, source=replace(cfg.source, schema=args.schema))
+
+
 def _data_arg(text: str) -> Path | str:
     """Return ``--data`` as a folder, or as the database URL it names (kept as text)."""
     from reportgen.sources.url import is_url
@@ -56,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
         type=_data_arg,
         help="ad hoc: folder of CSV/Parquet in the seed layout, or a database URL "
         "(postgresql://user@host:5432/db, duckdb:///path.duckdb)",
+    )
+    b.add_argument(
+        "--schema", help="schema holding the tables, with --data URL (default public / main)"
     )
     b.add_argument("--from", dest="start", type=_date, help="ad hoc: first day (inclusive)")
     b.add_argument("--to", dest="end", type=_date, help="ad hoc: last day (inclusive)")
@@ -158,6 +170,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     ad_hoc = bool(args.start or args.end or args.data)
     cfg = load_config(args, optional=ad_hoc)
+    if args.schema:
+        cfg = _with_schema(cfg, args)
     extra = None
     as_of = args.as_of
     if ad_hoc:

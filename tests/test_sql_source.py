@@ -171,15 +171,22 @@ def test_only_aggregates_come_back_from_postgresql(three):
 
 
 def test_ad_hoc_build_takes_a_database_url(three):
-    ws, _ = three
+    ws, schema = three
     url = f"duckdb://{ws / 'wh.duckdb'}"
-    r = run(ws, "build", "--data", url, "--from", "2025-03-01", "--to", "2025-03-07", "-q")
+    days = ("--from", "2025-03-01", "--to", "2025-03-07", "-q")
+    r = run(ws, "build", "--data", url, *days)
     assert r.returncode == 0, r.stderr
     out = json.loads(next(ws.glob("output/adhoc-*/2*/summary.json")).read_text())
     ref = build(ws, "  kind: files\n  path: data\n", PRESETS, "adhoc-ref")
     assert ref.returncode == 0, ref.stderr
     assert out["kpis"] == summaries(ws, "adhoc-ref")["week"]["kpis"]
     assert out["source"]["url"] == url
+    r = run(ws, "build", "--data", PG, "--schema", schema, "--out", "pg-adhoc", *days)
+    assert r.returncode == 0, r.stderr
+    pg = json.loads(next(ws.glob("pg-adhoc/adhoc-*/2*/summary.json")).read_text())
+    assert pg["kpis"] == out["kpis"] and pg["source"]["schema"] == schema
+    r = run(ws, "build", "--data", "data", "--schema", schema, *days)
+    _fails(r, 2, "--schema names a database schema: use it with --data URL")
 
 
 # --- the tiny hand-computed dataset, with planted problems ------------------------------------
