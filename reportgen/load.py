@@ -119,11 +119,12 @@ def _parse_target(url: str, schema: str | None) -> Target:
 def load(
     folder: Path, target: Target, config: Config, password_env: str = PASSWORD_ENV
 ) -> dict[str, int]:
-    """Copy the four tables of ``folder`` into ``target``; return rows per table."""
+    """Copy the four tables of ``folder`` (and any study tables) into ``target``; return rows."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SourceUnavailable(f"{folder}: data folder not found")
     paths = {table: files._find_file(folder, table, config) for table in TABLES}
+    paths.update(files._study_files(folder, config))
     reader = duckdb.connect(":memory:")
     reader.execute("SET TimeZone = 'UTC'")  # zoned timestamps keep their instant
     t0 = time.perf_counter()

@@ -285,3 +285,45 @@ def test_a_query_over_the_timeout_stops_cleanly(three, pg, tmp_path):
     r = build(tmp_path, source, PRESETS, "t")
     _fails(r, 4, "a query ran longer than source.timeout (1 s)")
     assert sorted(p.name for p in (tmp_path / "output-t").rglob("*")) == before
+
+
+# --- the study tables (attribution and incrementality) from a database ------------------------
+STUDY = """\
+presets:
+  study:
+    window: {start: 2025-06-03, end: 2025-06-30}
+    formats: [csv]
+    sections: [overview, attribution, incrementality]
+"""
+
+
+def test_study_sections_read_from_postgresql_as_from_files(tmp_path, pg):
+    sim = ["--seed", "5", "--influencers", "4", "--days", "60", "--end-date", "2025-06-30"]
+    r = run(tmp_path, "simulate", *sim, "--journeys", "5000", "--out", "data", "-q")
+    assert r.returncode == 0, r.stderr
+    # An unassigned buyer: found alike (attribution counts the order, the holdout cannot).
+    with duckdb.connect() as con:
+        conv = tmp_path / "data" / "conversions.parquet"
+        con.execute(
+            f"COPY (SELECT * FROM '{conv}' UNION ALL SELECT * REPLACE ('X1' AS order_id, "
+            f"'nobody' AS user_id) FROM (FROM '{conv}' LIMIT 1)) TO '{tmp_path}/c.parquet'"
+        )
+    (tmp_path / "c.parquet").replace(conv)
+    schema = new_schema(pg)
+    load(tmp_path, tmp_path / "data", PG, schema)
+    assert build(tmp_path, "  kind: files\n  path: data\n", STUDY, "files").returncode == 0
+    r = build(tmp_path, f"  kind: sql\n  url: {PG}\n  schema: {schema}\n", STUDY, "pg")
+    assert r.returncode == 0, r.stderr
+    files, db = summaries(tmp_path, "files")["study"], summaries(tmp_path, "pg")["study"]
+    assert files["incrementality"]["overall"]["iroas"] is not None
+    assert db["attribution"] == files["attribution"]
+    assert db["incrementality"] == files["incrementality"]
+    assert db.get("analyses_not_done") == files.get("analyses_not_done")
+    found = {i["code"]: i for i in db["data_quality"]}
+    assert found["unassigned_users"]["examples"] == ["nobody"]
+    assert found["unassigned_users"]["file"] == f"{schema}.conversions"
+    assert _findings_of(db) == _findings_of(files)
+
+
+def _findings_of(summary: dict) -> list[tuple]:
+    return sorted((i["code"], i["table"], i["rows"], i["revenue"]) for i in summary["data_quality"])

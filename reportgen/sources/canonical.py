@@ -16,13 +16,14 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from reportgen.config import TABLES, Config
+from reportgen.config import STUDY_TABLES, TABLES, Config
 from reportgen.errors import DataError
 from reportgen.sources import Dataset
 from reportgen.sources.checks import check_payouts, check_references
 from reportgen.sources.dialects import Dialect
 from reportgen.sources.rules import Origin, check_table
 from reportgen.sources.schema import SCHEMA, Column
+from reportgen.sources.study import check_study
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,28 @@ def canonicalize(
             check_table(ds, table, typed, config, origin, dialect, zoned=zoned)
             zoned_any |= zoned
     ds.zoned = zoned_any
+    study = [t for t in STUDY_TABLES if t in raw]
+    for table in study:
+        with ds.timed(f"load {table}"):
+            _study_table(ds, table, raw[table], config, labels[table], dialect)
     with ds.timed("checks"):
         _register_catalogue(ds, config)
         check_references(ds, config, labels)
         check_payouts(ds, labels["payouts"])
+        check_study(ds, {t: labels[t] for t in study})
+
+
+def _study_table(
+    ds: Dataset, table: str, t: ir.Table, config: Config, label: str, dialect: Dialect
+) -> None:
+    """Fetch a study table and check it locally: the analyses read it row by row anyway."""
+    typed, columns, _ = _typed(t, table, config, label)
+    if not dialect.local:
+        dialect.land(ds, f"typed_{table}", typed, table=True)
+        dialect = Dialect.local_duckdb(ds, dialect.where)
+        typed = dialect.table(f"typed_{table}")
+    origin = Origin(where=label, name=label, columns=columns)
+    check_table(ds, table, typed, config, origin, dialect)
 
 
 def _typed(

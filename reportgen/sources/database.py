@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from reportgen.config import TABLES, Config
+from reportgen.config import ALL_TABLES, STUDY_TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.sources import Dataset
 from reportgen.sources.dialects import Dialect, duckdb_errors, postgres_errors
@@ -56,7 +56,7 @@ def open_database(url_text: str, config: Config) -> Dataset:
 
 
 def _tables(backend: Any, url: DbUrl, schema: str, config: Config, ds: Dataset):
-    """Return the raw relation and the label of each seed table; refuse a missing one."""
+    """Return the raw relation and label of each table; refuse a missing seed or named one."""
     try:
         found = _table_names(backend, url, schema)
     except Exception as exc:  # a missing schema is reported the same way by every driver
@@ -64,8 +64,10 @@ def _tables(backend: Any, url: DbUrl, schema: str, config: Config, ds: Dataset):
             f"schema {schema!r} cannot be read ({_first_line(exc)}); set source.schema"
         ) from None
     raw, labels = {}, {}
-    for table in TABLES:
+    for table in ALL_TABLES:
         name = config.source.tables.get(table, table)
+        if table in STUDY_TABLES and name not in found and table not in config.source.tables:
+            continue  # optional: the report says which analyses it could not do
         if name not in found:
             shown = ", ".join(sorted(found)[:12]) or "none"
             raise DataError(

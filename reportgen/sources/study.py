@@ -28,7 +28,7 @@ KINDS = ("view", "click", "code")
 GROUPS = ("treatment", "holdout")
 
 
-def check_study(ds: Dataset, paths: dict[str, Path]) -> None:
+def check_study(ds: Dataset, paths: dict[str, Path] | dict[str, str]) -> None:
     """Check whichever study tables were loaded and create their final views."""
     if "touchpoints" in paths:
         _check_vocabulary(ds, paths["touchpoints"], "touchpoints", "kind", KINDS)
@@ -56,8 +56,17 @@ def check_study(ds: Dataset, paths: dict[str, Path]) -> None:
             _orders_outside_study(ds, paths["conversions"])
 
 
+def _name(path: Path | str) -> str:
+    """Return how findings name a table's origin: a file's name, or a database table."""
+    return path.name if isinstance(path, Path) else path
+
+
+def _csv(path: Path | str) -> bool:
+    return isinstance(path, Path) and path.suffix == ".csv"
+
+
 def _check_vocabulary(
-    ds: Dataset, path: Path, table: str, column: str, allowed: tuple[str, ...]
+    ds: Dataset, path: Path | str, table: str, column: str, allowed: tuple[str, ...]
 ) -> None:
     """Raise DataError at the first row whose ``column`` is outside ``allowed`` (any case)."""
     known = ", ".join(lit(v) for v in allowed)
@@ -71,13 +80,13 @@ def _check_vocabulary(
     row, value, n = bad[0]
     more = f"; {n - 1} more row(s) like it" if n > 1 else ""
     raise DataError(
-        f"{path}: {where(row, path.suffix == '.csv')}, column '{column}': {value!r} is not a "
+        f"{path}: {where(row, _csv(path))}, column '{column}': {value!r} is not a "
         f"{table} {column}; use {' or '.join(allowed)}, or map it with source.values: "
         f"{{{table}.{column}: {{{value}: {allowed[0]}}}}}{more}"
     )
 
 
-def _check_groups(ds: Dataset, path: Path) -> bool:
+def _check_groups(ds: Dataset, path: Path | str) -> bool:
     """Raise DataError when a user is in both groups, or twice with different periods, of one
     scope; return True when some row repeats another exactly (allowed, counted once)."""
     # One aggregate proves the usual case: no user appears twice in one scope at all. Only
@@ -108,7 +117,7 @@ def _check_groups(ds: Dataset, path: Path) -> bool:
     if not found:
         return True
     user, inf, groups, rows, n = found[0]
-    is_csv = path.suffix == ".csv"
+    is_csv = _csv(path)
     scope = f"influencer {inf!r}" if inf else "the programme-wide holdout"
     what = "in both treatment and holdout" if groups > 1 else "twice with different periods"
     more = f"; {n - 1} more user(s) like it" if n > 1 else ""
@@ -119,7 +128,7 @@ def _check_groups(ds: Dataset, path: Path) -> bool:
     )
 
 
-def _unknown_influencers(ds: Dataset, path: Path, table: str, noun: str) -> None:
+def _unknown_influencers(ds: Dataset, path: Path | str, table: str, noun: str) -> None:
     """Record rows naming influencers missing from influencers (left out of the analyses)."""
     n, ex = ds.con.execute(
         "SELECT count(*), list(DISTINCT influencer_id ORDER BY influencer_id)[1:3] "
@@ -133,14 +142,14 @@ def _unknown_influencers(ds: Dataset, path: Path, table: str, noun: str) -> None
                 "warning",
                 f"{n} {noun} row(s) name influencers missing from influencers and were excluded",
                 table=table,
-                file=path.name,
+                file=_name(path),
                 rows=n,
                 examples=list(ex),
             )
         )
 
 
-def _unassigned_orders(ds: Dataset, path: Path) -> None:
+def _unassigned_orders(ds: Dataset, path: Path | str) -> None:
     """Record orders of users with no assignment: attribution counts them, a holdout cannot."""
     # The few buyers are looked up among the many assignment rows, not the other way round.
     n, rev, ex = ds.con.execute(
@@ -157,7 +166,7 @@ def _unassigned_orders(ds: Dataset, path: Path) -> None:
                 f"{n} order(s) are by users in no assignment: attribution counts them, the "
                 "holdout comparison cannot",
                 table="conversions",
-                file=path.name,
+                file=_name(path),
                 rows=n,
                 revenue=rev,
                 examples=list(ex),
@@ -165,7 +174,7 @@ def _unassigned_orders(ds: Dataset, path: Path) -> None:
         )
 
 
-def _orders_outside_study(ds: Dataset, path: Path) -> None:
+def _orders_outside_study(ds: Dataset, path: Path | str) -> None:
     """Record orders outside the study period the assignments state (start to end, inclusive)."""
     # The end is a calendar day, inclusive: orders before the next midnight are in.
     first, stop = ds.con.execute(
@@ -188,7 +197,7 @@ def _orders_outside_study(ds: Dataset, path: Path) -> None:
                 f"{n} order(s) fall outside the study period the assignments state; the holdout "
                 "comparison leaves them out",
                 table="conversions",
-                file=path.name,
+                file=_name(path),
                 rows=n,
                 revenue=rev,
                 examples=list(ex),
