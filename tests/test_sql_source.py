@@ -21,9 +21,9 @@ import duckdb
 import pytest
 
 from tests.conftest import ROOT, TINY
+from tests.test_load import PG, _pg
 from tests.test_simulate import TINY as TINY_SPEC
 
-PG = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET = "s3cret-Db-Pa55"  # the password in the environment; never in any output
 
 PRESETS = """\
@@ -55,14 +55,6 @@ def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.
         timeout=300,
         env={**base, "REPORTGEN_DB_PASSWORD": SECRET, **(env or {})},
     )
-
-
-def _pg():
-    psycopg = pytest.importorskip("psycopg", reason="psycopg not installed (reportgen[postgres])")
-    try:
-        return psycopg.connect(PG, connect_timeout=5, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({str(exc).splitlines()[0]})")
 
 
 @pytest.fixture(scope="module")

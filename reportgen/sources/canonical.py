@@ -22,7 +22,7 @@ from reportgen.sources import Dataset
 from reportgen.sources.checks import check_payouts, check_references
 from reportgen.sources.dialects import Dialect
 from reportgen.sources.rules import Origin, check_table
-from reportgen.sources.schema import SCHEMA, Column
+from reportgen.sources.schema import SCHEMA, Column, source_column
 from reportgen.sources.study import check_study
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _typed(
     columns: dict[str, str] = {}
     zoned = False
     for col in SCHEMA[table]:
-        actual = _source_column(table, col, mapping, found, label)
+        actual = source_column(label, table, col, mapping, found)
         if actual is None:
             exprs[col.name] = ibis.null(_TYPES[col.type])
             continue
@@ -91,30 +91,6 @@ def _typed(
         exprs[col.name] = expr
         columns[col.name] = actual
     return t.select(**exprs), columns, zoned
-
-
-def _source_column(
-    table: str, col: Column, mapping: dict[str, str | None], found: dict[str, str], label: str
-) -> str | None:
-    """Return the source's column for ``col`` (None: absent and optional, or mapped to null)."""
-    src = mapping.get(col.name, col.name)
-    if src is None and col.required:
-        raise DataError(
-            f"{label}: source.columns.{table}.{col.name} is null, but {table} needs "
-            f"{col.name}: name the column that holds it"
-        )
-    actual = None if src is None else found.get(src.strip().casefold())
-    if actual is None and src is not None and (col.required or col.name in mapping):
-        hint = (
-            f"map it with source.columns.{table}.{col.name}"
-            if col.name not in mapping
-            else f"source.columns.{table}.{col.name} names {src!r}, which is not there"
-        )
-        raise DataError(
-            f"{label}: missing column '{src}' for {table}.{col.name} (columns found: "
-            f"{', '.join(found.values())}); {hint}"
-        )
-    return actual
 
 
 def _cast(t: ir.Table, actual: str, col: Column, table: str, label: str) -> tuple[ir.Value, bool]:

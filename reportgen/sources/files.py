@@ -26,7 +26,7 @@ from reportgen.sources.checks import BASES, check_payouts, check_references
 from reportgen.sources.dialects import Dialect
 from reportgen.sources.numbers import NumberFormat, explain, parse_sql
 from reportgen.sources.rules import Origin, check_table
-from reportgen.sources.schema import MAX_MONEY, MONEY, SCHEMA, Column
+from reportgen.sources.schema import MAX_MONEY, MONEY, SCHEMA, Column, source_column
 from reportgen.sources.sql import lit as _lit
 from reportgen.sources.sql import q as _q
 from reportgen.sources.sql import where as _where
@@ -247,7 +247,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Di
     exprs, checks, zoned, ranged = [], [], False, []
     columns: dict[str, str] = {}  # canonical name -> the file's column
     for col in SCHEMA[table]:
-        actual = _source_column(path, table, col, mapping, found)
+        actual = source_column(path, table, col, mapping, found)
         if actual is None:
             exprs.append(f"CAST(NULL AS {col.type}) AS {_q(col.name)}")
             continue
@@ -273,31 +273,6 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Di
     typed = dialect.table(f"typed_{table}")
     check_table(ds, table, typed, config, origin, dialect, zoned=zoned)
     return zoned
-
-
-def _source_column(
-    path: Path, table: str, col: Column, mapping: dict[str, str | None], found: dict[str, str]
-) -> str | None:
-    """Return the file's column for ``col`` (None: absent and optional, or mapped to null)."""
-    src = mapping.get(col.name, col.name)
-    if src is None and col.required:
-        raise DataError(
-            f"{path}: source.columns.{table}.{col.name} is null, but {table} needs "
-            f"{col.name}: name the column that holds it"
-        )
-    actual = None if src is None else found.get(src.strip().casefold())
-    if actual is None and src is not None and (col.required or col.name in mapping):
-        # A mapping names a column it expects; a required column must be there.
-        hint = (
-            f"map it with source.columns.{table}.{col.name}"
-            if col.name not in mapping
-            else f"source.columns.{table}.{col.name} names {src!r}, which is not there"
-        )
-        raise DataError(
-            f"{path}: missing column '{src}' for {table}.{col.name} (columns found: "
-            f"{', '.join(found.values())}); {hint}"
-        )
-    return actual
 
 
 def _typed(

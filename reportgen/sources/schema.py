@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from reportgen.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -110,3 +113,32 @@ MONEY = {
 #: Money one value may carry (revenue, rate, total_payout): sums are exact DECIMAL(18, 4),
 #: which holds less than 10^14; a value anywhere near it is a unit or export error.
 MAX_MONEY = 1e14
+
+
+def source_column(
+    where: Path | str,
+    table: str,
+    col: Column,
+    mapping: dict[str, str | None],
+    found: dict[str, str],
+) -> str | None:
+    """Return the source's column for ``col`` (None: absent and optional, or mapped to null)."""
+    src = mapping.get(col.name, col.name)
+    if src is None and col.required:
+        raise DataError(
+            f"{where}: source.columns.{table}.{col.name} is null, but {table} needs "
+            f"{col.name}: name the column that holds it"
+        )
+    actual = None if src is None else found.get(src.strip().casefold())
+    if actual is None and src is not None and (col.required or col.name in mapping):
+        # A mapping names a column it expects; a required column must be there.
+        hint = (
+            f"map it with source.columns.{table}.{col.name}"
+            if col.name not in mapping
+            else f"source.columns.{table}.{col.name} names {src!r}, which is not there"
+        )
+        raise DataError(
+            f"{where}: missing column '{src}' for {table}.{col.name} (columns found: "
+            f"{', '.join(found.values())}); {hint}"
+        )
+    return actual
