@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from reportgen.analysis.attribution import attribute
 from reportgen.publish import to_csv
 from reportgen.sections import SectionOutput
+from reportgen.sections.study_charts import attribution_chart
 from reportgen.sections.study_input import filtered, in_window, missing, names
 
 if TYPE_CHECKING:
@@ -76,6 +77,12 @@ class AttributionSection:
         }
         out.context = _context(report, wide, models, result)
         out.csv = {"attribution.csv": to_csv(wide)}
+        preset = report.preset
+        out.figures = {
+            "attribution": attribution_chart(
+                wide, models, names(report), LABELS, currency=preset.currency, locale=preset.locale
+            )
+        }
         return out
 
 
