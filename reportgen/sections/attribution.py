@@ -78,11 +78,10 @@ class AttributionSection:
         out.context = _context(report, wide, models, result)
         out.csv = {"attribution.csv": to_csv(wide)}
         preset = report.preset
-        out.figures = {
-            "attribution": attribution_chart(
-                wide, models, names(report), LABELS, currency=preset.currency, locale=preset.locale
-            )
-        }
+        fig = attribution_chart(
+            wide, models, names(report), LABELS, currency=preset.currency, locale=preset.locale
+        )
+        out.figures = {"attribution": fig} if fig is not None else {}
         return out
 
 

@@ -104,7 +104,8 @@ class IncrementalitySection:
             "iroas_text": line,
             "rows": rows,
         }
-        out.figures = {"incrementality": iroas_chart(rows, confidence=result.confidence)}
+        fig = iroas_chart(rows, confidence=result.confidence)
+        out.figures = {"incrementality": fig} if fig is not None else {}
         return out
 
 

@@ -23,7 +23,6 @@ from reportgen.charts import (
     RATIO_TICKS,
     _break_even_line,
     _category_axis,
-    _empty,
     _label,
     _layout,
     _money_ticks,
@@ -72,16 +71,17 @@ def attribution_chart(
     *,
     currency: str,
     locale: str,
-) -> go.Figure:
+) -> go.Figure | None:
     """Return credited revenue per influencer, one bar per model, for the top influencers.
 
     ``wide`` has ``influencer_id`` and one revenue column per model; influencers are ranked by
-    last-touch revenue (by the first model drawn when last touch is not chosen).
+    last-touch revenue (by the first model drawn when last touch is not chosen). None when no
+    influencer was credited anything: the table says so, and an empty chart adds nothing.
     """
     title = "Credited revenue per influencer, by attribution model"
     drawn = [m for m in MODEL_ORDER if m in models]
     if wide.empty or not drawn or not wide[drawn].to_numpy().any():
-        return _empty(title, height=300)
+        return None
     rank = "last_touch" if "last_touch" in drawn else drawn[0]
     top = wide.sort_values([rank, "influencer_id"], ascending=[False, True], kind="stable")
     top = top.head(SHOWN)
@@ -120,7 +120,8 @@ def attribution_chart(
         bargap=0.22,
         bargroupgap=0.05,
         hovermode="closest",
-        # Legend order is the drawing order, also in the PDF, where there is no hover.
+        # The legend names the models in the drawing order, also in the PDF (no hover there).
+        showlegend=True,
         legend={"traceorder": "normal"},
     )
     _category_axis(fig, shown, ids)
@@ -129,18 +130,18 @@ def attribution_chart(
     return fig
 
 
-def iroas_chart(rows: Sequence[Mapping[str, Any]], *, confidence: float) -> go.Figure:
+def iroas_chart(rows: Sequence[Mapping[str, Any]], *, confidence: float) -> go.Figure | None:
     """Return each scope's iROAS with its interval against break-even, direct ROAS beside it.
 
     ``rows`` are the section's scopes, the programme first (``scope`` "overall"), each with
     ``name``, ``payout``, ``iroas``, ``iroas_low``, ``iroas_high``, ``decision`` and
     ``direct_roas``. Scopes without an iROAS are left out (the table says why); of the
-    influencers, the ``SHOWN`` with the largest payout are drawn.
+    influencers, the ``SHOWN`` with the largest payout are drawn. None when no scope has one.
     """
     title = "Incremental ROAS (iROAS) against break-even, with direct ROAS"
     known = [r for r in rows if fmt.number(r.get("iroas")) is not None]
     if not known:
-        return _empty(title, height=300, caption="No scope has an iROAS estimate: see the table.")
+        return None
     programme = [r for r in known if r["scope"] == "overall"]
     others = sorted(
         (r for r in known if r["scope"] != "overall"),
@@ -152,11 +153,14 @@ def iroas_chart(rows: Sequence[Mapping[str, Any]], *, confidence: float) -> go.F
     fig = go.Figure()
     for decided in (True, False):
         part = [r for r in drawn if (r.get("decision") != TOO_WIDE) is decided]
-        fig.add_trace(_iroas_trace(part, decided, level))
+        if part:  # the legend names only what is drawn
+            fig.add_trace(_iroas_trace(part, decided, level))
     fig.add_trace(_direct_trace(drawn))
     fig.update_layout(
         _layout(title, _iroas_caption(rows, known, drawn, level, cut), height=_height(drawn)),
         hovermode="closest",
+        # The legend says which mark is which ROAS, also with one kind of mark, and in the PDF.
+        showlegend=True,
         legend={"traceorder": "normal"},
     )
     ids = [str(r["scope"]) for r in drawn]
@@ -218,8 +222,6 @@ def _iroas_trace(rows: Sequence[Mapping[str, Any]], decided: bool, level: str) -
             [_label(r.get("name") or r["scope"]), h] for r, h in zip(rows, hover, strict=True)
         ],
         hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>",
-        # Every trace stays in the legend, also an empty one: the key reads the same each time.
-        showlegend=True,
     )
 
 
@@ -250,7 +252,6 @@ def _direct_trace(rows: Sequence[Mapping[str, Any]]) -> go.Scatter:
             for r, v in zip(have, values, strict=True)
         ],
         hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>",
-        showlegend=True,
     )
 
 
