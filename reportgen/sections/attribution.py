@@ -10,6 +10,8 @@ from reportgen.publish import to_csv
 from reportgen.sections import SectionOutput
 from reportgen.sections.study_charts import attribution_chart
 from reportgen.sections.study_input import filtered, in_window, missing, names
+from reportgen.sources.sql import lit
+from reportgen.sources.study import KINDS
 
 if TYPE_CHECKING:
     from reportgen.model import ReportData
@@ -31,6 +33,13 @@ LABELS = {
 #: Columns the analysis reads (the others stay in the engine).
 TOUCHES = ("user_id", "influencer_id", "time", "kind")
 CONVERSIONS = ("user_id", "time", "revenue")
+#: How some of them leave the engine. The analysis only compares user ids, so they come as
+#: DuckDB's 64-bit hash, computed in the parallel scan: 6.85M ids as strings and their
+#: dictionary encoding took over half the section at 300k users. Two users share a hash with
+#: probability about users^2 / 2^65 (2e-9 at 300k users), like Shapley's set keys. Kinds
+#: (checked at load) come as an enum, so a categorical.
+USER_HASH = {"user_id": "hash(user_id)"}
+TOUCH_SQL = {**USER_HASH, "kind": f"CAST(kind AS ENUM({', '.join(map(lit, KINDS))}))"}
 
 
 class AttributionSection:
@@ -51,12 +60,21 @@ class AttributionSection:
             return out
         opts = report.preset.attribution
         lookback = float(opts["lookback_days"])
-        conversions = in_window(ds, "conversions", report, columns=CONVERSIONS)
+        conversions = in_window(
+            ds, "conversions", report, columns=CONVERSIONS, expressions=USER_HASH
+        )
         if conversions.empty:
             out.reason = "Attribution: no orders in the conversions table fall in this window"
             return out
         # Touches up to the lookback before the window's first day can earn its orders.
-        touches = in_window(ds, "touchpoints", report, before_days=lookback, columns=TOUCHES)
+        touches = in_window(
+            ds,
+            "touchpoints",
+            report,
+            before_days=lookback,
+            columns=TOUCHES,
+            expressions=TOUCH_SQL,
+        )
         models = tuple(opts["models"])
         result = attribute(
             touches,

@@ -89,7 +89,8 @@ def attribution_chart(
     shown = [_label(names.get(i) or i) for i in ids]
     fig = go.Figure()
     for m in drawn:
-        values = [float(v) for v in top[m]]
+        # To the paisa, as summary.json: the figure does not carry float summation noise.
+        values = [round(float(v), 2) for v in top[m]]
         fig.add_trace(
             go.Bar(
                 x=values,
