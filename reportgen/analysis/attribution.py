@@ -101,7 +101,9 @@ def build_journeys(
     """Group touchpoints into converting and non-converting journeys."""
     if lookback_days <= 0:
         raise ConfigError(f"attribution: lookback_days must be > 0, got {lookback_days}")
-    tp = touchpoints.loc[touchpoints["kind"].isin(kinds)]
+    keep = touchpoints["kind"].isin(kinds).to_numpy()
+    # Usually every kind counts: then no copy of millions of rows.
+    tp = touchpoints if keep.all() else touchpoints.loc[keep]
     tp_time = _micros(tp["time"], "touchpoints")
     conv_time = _micros(conversions["time"], "conversions")
     # Integer user codes: matching and sorting them is several times faster than strings.
