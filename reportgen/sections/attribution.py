@@ -34,10 +34,10 @@ LABELS = {
 TOUCHES = ("user_id", "influencer_id", "time", "kind")
 CONVERSIONS = ("user_id", "time", "revenue")
 #: How some of them leave the engine. The analysis only compares user ids, so they come as
-#: DuckDB's 64-bit hash, computed in the parallel scan: 6.85M ids as strings and their
-#: dictionary encoding took over half the section at 300k users. Two users share a hash with
-#: probability about users^2 / 2^65 (2e-9 at 300k users), like Shapley's set keys. Kinds
-#: (checked at load) come as an enum, so a categorical.
+#: DuckDB's 64-bit hash, computed in the parallel scan: exporting 6.85M ids as strings and
+#: dictionary-encoding them was the costliest step of reading them at 300k users. Two users
+#: share a hash with probability about users^2 / 2^65 (2e-9 at 300k users), like Shapley's
+#: set keys. Kinds (checked at load) come as an enum, so a categorical.
 USER_HASH = {"user_id": "hash(user_id)"}
 TOUCH_SQL = {**USER_HASH, "kind": f"CAST(kind AS ENUM({', '.join(map(lit, KINDS))}))"}
 
