@@ -6,8 +6,8 @@
 Each size is simulated once (``reportgen simulate --journeys USERS``, the seed data's 120
 influencers, a 28-day study ending yesterday) into bench/results/study-<users>/ (not timed)
 and measured in a fresh process: the load split into its steps (the study tables, the
-checks), the overview metrics, and each section (attribution, incrementality), with the peak
-memory of the process. ``--profile`` prints the top functions of a cProfile run of the
+checks), the overview metrics, and each section (attribution, incrementality; wall time and
+CPU time of all threads), with the peak memory of the process. ``--profile`` prints the top functions of a cProfile run of the
 sections. Not a test: no thresholds.
 """
 
@@ -78,13 +78,15 @@ def child(data: Path, profile: bool, dump: Path | None) -> dict:
         prof = cProfile.Profile() if profile else None
         found: dict = {"issues": [i.__dict__ for i in ds.issues]}
         for name in ("attribution", "incrementality"):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if prof:
                 prof.enable()
             result = registry[name].compute(report, ds)
             if prof:
                 prof.disable()
             out[name] = time.perf_counter() - t0
+            # CPU seconds of every thread: steadier than wall time on a shared, busy machine.
+            out[f"{name} cpu"] = time.process_time() - c0
             assert result.reason is None, result.reason
             found |= result.summary
         out["total"] = out["load"] + out["overview metrics"] + out["attribution"]

@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reportgen import fmt
+from reportgen import fmt, sections
 from reportgen.model import ReportData
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ TEMPLATE = go.layout.Template(
 
 
 def build_figures(report: ReportData) -> dict[str, go.Figure]:
-    """Return every chart of the report by key, in the order the report shows them."""
+    """Return every chart of the report by key: the overview's, then the sections'."""
     builders: dict[str, Callable[[ReportData], go.Figure]] = {
         "daily": daily_trend,
         "by_brand": lambda r: breakdown(r, "brand"),
@@ -85,7 +85,10 @@ def build_figures(report: ReportData) -> dict[str, go.Figure]:
         "net_return": net_return,
         "roas_break_even": roas_break_even,
     }
-    return {key: build(report) for key, build in builders.items()}
+    out = {key: build(report) for key, build in builders.items()}
+    # The listed sections' own charts follow (reportgen/sections): one export, one context.
+    out.update(sections.figures(report))
+    return out
 
 
 def meta(fig: go.Figure) -> dict[str, str]:

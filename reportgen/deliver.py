@@ -248,6 +248,22 @@ def _kpis(summary: Mapping[str, Any], preset: Preset) -> list[dict[str, Any]]:
     return [dict(c) | {"colour": TONES.get(str(c.get("tone")), TONES["neutral"])} for c in cards]
 
 
+def _iroas(summary: Mapping[str, Any]) -> str | None:
+    """Return the programme's iROAS line as the report prints it (None without an estimate)."""
+    # summary.json has "incrementality" only when the preset listed that section.
+    study = summary.get("incrementality")
+    if not isinstance(study, Mapping):
+        return None
+    if "iroas_text" in study:  # the report's own text
+        return str(study["iroas_text"]) if study["iroas_text"] else None
+    # A build from before the text was stored: the same formatter on the same rounded fields.
+    overall = study.get("overall")
+    confidence = fmt.number(study.get("confidence"))
+    if not isinstance(overall, Mapping) or confidence is None:
+        return None
+    return kpis.iroas_text(overall, confidence)
+
+
 def _top(summary: Mapping[str, Any], preset: Preset, limit: int) -> list[dict[str, Any]]:
     rows = []
     for i, row in enumerate(list(summary.get("top_influencers_by_revenue") or [])[:limit], 1):
@@ -381,6 +397,7 @@ def context(
         "filters": output.preset.filters.describe(),
         "group": output.group,
         "kpis": _kpis(summary, preset),
+        "iroas": _iroas(summary),
         "top": _top(summary, preset, min(preset.top_n, 10)),
         "reason": reason,
         "notes": notes,

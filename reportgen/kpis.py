@@ -128,6 +128,32 @@ def cards(kpis: Mapping[str, Kpi], currency: str, locale: str) -> list[dict[str,
     return [card(k, currency, locale) for k in ordered(kpis)]
 
 
+#: What the programme's incremental ROAS is, wherever it reads as one line (report, email).
+IROAS_LABEL = "Programme iROAS (incremental revenue / payout)"
+#: The break-even decision of an iROAS interval (reportgen/analysis/incrementality.py) in words.
+DECISIONS = {
+    "above break-even": "above break-even (1x)",
+    "below break-even": "below break-even (1x)",
+    "inconclusive": "inconclusive: the interval holds break-even (1x)",
+}
+
+
+def iroas_text(estimate: Mapping[str, Any], confidence: float) -> str | None:
+    """Return the programme's iROAS line from its summary.json estimate, or None without one.
+
+    The report's incrementality section and the email print this one text. An interval too
+    wide to decide break-even gets no point estimate, as in the report's table.
+    """
+    iroas, low, high = (fmt.number(estimate.get(k)) for k in ("iroas", "iroas_low", "iroas_high"))
+    if iroas is None or low is None or high is None:
+        return None
+    interval = f"{round(confidence * 100)}% interval {fmt.ratio(low)} to {fmt.ratio(high)}"
+    decision = str(estimate.get("decision") or "")
+    if decision == "too wide to decide":
+        return f"{IROAS_LABEL}: too wide to decide ({interval})"
+    return f"{IROAS_LABEL}: {fmt.ratio(iroas)} ({interval}), {DECISIONS.get(decision, decision)}"
+
+
 def from_summary(summary: Mapping[str, Any]) -> dict[str, Kpi]:
     """Return KPIs rebuilt from a summary.json that predates ``kpi_cards`` (older builds)."""
     now, before = summary.get("kpis") or {}, summary.get("kpis_previous") or {}

@@ -16,6 +16,7 @@ To add a case, append a ``Case`` to the list for its area below. Keep the id sho
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import re
 import shutil
@@ -893,6 +894,42 @@ def _check_long_unknown_id(ws: Workspace, r: subprocess.CompletedProcess) -> Non
     assert "N" * 1000 not in (_built(ws) / "report.html").read_text()
 
 
+def _study_long_name(ws: Workspace) -> None:
+    """A1 gets a hostile 100,000-character name and a tiny study: A1 and B2 each earn a sale."""
+    ws.edit("data/influencers.csv", "A1,Asha Rao,", f"A1,<script>{LONG},")
+    ws.write(
+        "data/touchpoints.csv",
+        "user_id,influencer_id,time,kind\n"
+        "S1,A1,2025-07-02 10:00:00,click\nS2,B2,2025-07-03 09:00:00,view\n",
+    )
+    ws.write(
+        "data/conversions.csv",
+        "order_id,user_id,time,revenue\n"
+        "X1,S1,2025-07-03 12:00:00,500\nX2,S2,2025-07-04 12:00:00,300\n",
+    )
+    ws.edit("config.yaml", *WITH_PDF)
+    ws.edit(
+        "config.yaml",
+        "formats: [html, pdf, csv]",
+        "formats: [html, pdf, csv]\n    sections: [overview, attribution]",
+    )
+
+
+def _check_study_long_name(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    credit = {x["influencer_id"]: x["revenue"] for x in ws.summary()["attribution"]["last_touch"]}
+    assert credit == {"A1": 500.0, "B2": 300.0}
+    page = (_built(ws) / "report.html").read_text()
+    assert "N" * 1000 not in page and "<script>NNN" not in page
+    found = re.search(r'data-target="chart-attribution">(.*?)</script>', page, re.S)
+    assert found, "the attribution chart is drawn"
+    fig = json.loads(found.group(1))
+    assert fig["data"][0]["y"] == ["A1", "B2"]
+    tick = fig["layout"]["yaxis"]["ticktext"][0]  # escaped for plotly, cut to 28 characters
+    assert tick.startswith("&lt;script&gt;N") and len(html.unescape(tick)) <= 28
+    pdf = _pdf_text(ws)
+    assert "Creditedrevenueperinfluencer,byattributionmodel" in pdf and "N" * 80 not in pdf
+
+
 RENDER_CASES: list[Case] = [
     Case(
         "compare-unknown",
@@ -950,6 +987,13 @@ RENDER_CASES: list[Case] = [
         "#7: the same, as a data-quality example",
         _long_unknown_id,
         check=_check_long_unknown_id,
+        marks=(pytest.mark.browser,),
+    ),
+    Case(
+        "study-chart-long-name",
+        "#10: a hostile name in the attribution chart (HTML, SVG in the PDF)",
+        _study_long_name,
+        check=_check_study_long_name,
         marks=(pytest.mark.browser,),
     ),
     Case(

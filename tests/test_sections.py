@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from reportgen.errors import ConfigError
 from reportgen.sections.incrementality import outcomes
 from reportgen.sources import open_dataset
 from tests.conftest import ROOT, TINY, make_config
+from tests.test_deliver import server
 
 MODELS = ["last_touch", "linear", "time_decay", "markov", "shapley"]  # the documented default
 WINDOW = ("2025-06-03", "2025-06-30")  # the simulated 28-day study
@@ -30,6 +32,19 @@ presets:
     formats: [html, csv]
     sections: [overview, attribution, incrementality]
 """
+#: The study build with a PDF and email to a local SMTP server (port filled in by the fixture).
+MAILED = """\
+source: {{kind: files, path: {data}}}
+output: {{dir: {out}}}
+schedule: {{state_dir: {state}}}
+email: {{host: 127.0.0.1, port: {port}, security: none, sender: r@example.com, timeout: 10}}
+presets:
+  study:
+    window: {{start: {start}, end: {end}}}
+    formats: [html, pdf, csv]
+    sections: [overview, attribution, incrementality]
+    to: [ana@example.com]
+"""
 
 
 def cli(*args, cwd=ROOT):
@@ -39,20 +54,46 @@ def cli(*args, cwd=ROOT):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """Simulate a study beside the seed layout and build it with both sections."""
+def smtp_server():
+    """Run one SMTP server on loopback for the module's study build."""
+    with server() as rec:
+        yield rec
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, smtp_server):
+    """Simulate a study beside the seed layout and build it with both sections (HTML, PDF)."""
     root = tmp_path_factory.mktemp("study")
     data, out = root / "data", root / "output"
     sim = ["--seed", "5", "--influencers", "4", "--days", "60", "--end-date", WINDOW[1]]
     r = cli("simulate", *sim, "--journeys", "20000", "--format", "csv", "--out", str(data))
     assert r.returncode == 0, r.stderr
     (root / "config.yaml").write_text(
-        CONFIG.format(data=data, out=out, start=WINDOW[0], end=WINDOW[1])
+        MAILED.format(
+            data=data,
+            out=out,
+            state=root / "state",
+            port=smtp_server.port,
+            start=WINDOW[0],
+            end=WINDOW[1],
+        )
     )
     r = cli("build", "-c", str(root / "config.yaml"), "--as-of", WINDOW[1])
     assert r.returncode == 0, r.stderr
     latest = out / "study" / WINDOW[1]
     return data, latest, json.loads((latest / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def mailed(built, smtp_server):
+    """Email the study build as ``reportgen send`` does (it reuses the build) and return it."""
+    _, latest, _ = built
+    config = latest.parent.parent.parent / "config.yaml"
+    r = cli("send", "-c", str(config), "--preset", "study", "--as-of", WINDOW[1])
+    assert r.returncode == 0, r.stderr
+    assert "reusing the build" in r.stderr  # the email describes the build on disk
+    (msg,) = smtp_server.to("ana@example.com")
+    return msg
 
 
 def test_attribution_matches_the_analysis(built):
@@ -137,6 +178,7 @@ def test_sections_without_the_tables_say_why(tmp_path):
     ]
     html = (latest / "report.html").read_text()
     assert html.count("Not done:") == 2
+    assert "chart-attribution" not in html and "chart-incrementality" not in html  # no chart
     assert summary["kpis"]["revenue"] == 6700  # the overview is as before
 
 
@@ -202,3 +244,157 @@ def test_holdout_periods_are_calendar_days_of_the_report_timezone(tmp_path, tiny
     assert (o.users_treatment, o.users_holdout) == (1, 1)
     assert o.revenue_treatment.tolist() == [1300.0] and o.orders_treatment.tolist() == [2.0]
     assert o.revenue_holdout.tolist() == [500.5] and o.orders_holdout.tolist() == [1.0]
+
+
+# --- the sections' charts and the iROAS line ---------------------------------------------------
+
+
+def _chart_json(page: str, target: str) -> dict:
+    """Return the plotly figure the HTML report draws into ``target``."""
+    found = re.search(
+        rf'<script type="application/json" class="chart-data" data-target="{target}">(.*?)'
+        r"</script>",
+        page,
+        re.S,
+    )
+    assert found, target
+    return json.loads(found.group(1))
+
+
+def _ratio(x: float) -> str:
+    return f"{x:.2f}x"
+
+
+def test_attribution_chart_shows_each_model_side_by_side(built):
+    _, latest, summary = built
+    page = (latest / "report.html").read_text()
+    fig = _chart_json(page, "chart-attribution")
+    # Models in the fixed order, whatever the preset lists (here the documented default).
+    names = [t["name"] for t in fig["data"]]
+    assert names == ["Last touch", "Linear", "Time decay", "Markov removal", "Shapley"]
+    assert fig["layout"]["barmode"] == "group"
+    # Influencers ranked by last-touch revenue: INF0002 183,060.20 first, INF0001 67,177.50 last.
+    credit = {
+        m: {r["influencer_id"]: r["revenue"] for r in rows}
+        for m, rows in summary["attribution"].items()
+    }
+    by_last = sorted(credit["last_touch"], key=lambda i: -credit["last_touch"][i])
+    assert by_last[0] == "INF0002" and by_last[-1] == "INF0001"
+    for trace, model in zip(fig["data"], MODELS, strict=True):
+        assert trace["y"] == by_last and trace["orientation"] == "h"
+        assert trace["x"] == pytest.approx([credit[model][i] for i in by_last], abs=0.01)
+    # The colour-blind-safe colours of charts.py, one per model.
+    assert [t["marker"]["color"] for t in fig["data"]] == [
+        "#1d4ed8",
+        "#56b4e9",
+        "#009e73",
+        "#d55e00",
+        "#4b5563",
+    ]
+    # The same figure as a static SVG for viewers that run no script.
+    figure = re.search(r'id="chart-attribution-figure">.*?</figure>', page, re.S).group(0)
+    assert 'class="chart-static" src="data:image/svg+xml' in figure
+
+
+def test_incrementality_chart_marks_iroas_interval_break_even_and_direct_roas(built):
+    _, latest, summary = built
+    fig = _chart_json((latest / "report.html").read_text(), "chart-incrementality")
+    inc = summary["incrementality"]
+    decided, wide, direct = fig["data"]
+    assert decided["name"] == "iROAS (incremental revenue / payout), 90% interval"
+    assert wide["name"] == "iROAS too wide to decide (90% interval)"
+    assert direct["name"] == "Direct ROAS (tracked revenue / payout)"
+    # The programme first, then influencers by payout: 6,30,000, 3,15,000, 1,60,000, 18,900.
+    order = ["overall", "INF0001", "INF0002", "INF0003", "INF0004"]
+    assert direct["y"] == order
+    rows = {"overall": inc["overall"]} | {r["influencer_id"]: r for r in inc["influencers"]}
+    # INF0004's interval (-4.36x to 8.89x) runs from below 0.5x to above 2x: hollow, grey, named.
+    assert rows["INF0004"]["decision"] == "too wide to decide"
+    assert wide["y"] == ["INF0004"] and wide["marker"]["symbol"] == "circle-open"
+    assert wide["text"] == ["too wide to decide"]
+    assert decided["y"] == order[:-1] and decided["marker"]["symbol"] == "circle"
+    for trace in (decided, wide):
+        for i, scope in enumerate(trace["y"]):
+            r = rows[scope]
+            assert trace["x"][i] == pytest.approx(r["iroas"])
+            assert trace["x"][i] + trace["error_x"]["array"][i] == pytest.approx(r["iroas_high"])
+            assert trace["x"][i] - trace["error_x"]["arrayminus"][i] == pytest.approx(
+                r["iroas_low"]
+            )
+    assert decided["text"][0] == "iROAS 0.11x"  # 0.1143
+    assert direct["x"] == pytest.approx([rows[s]["direct_roas"] for s in order])
+    assert direct["text"][-1] == "direct 2.59x"  # 2.5903: labelled, never a bare "ROAS"
+    (line,) = fig["layout"]["shapes"]
+    assert (line["x0"], line["x1"], line["line"]["dash"]) == (1, 1, "dash")
+    assert fig["layout"]["annotations"][0]["text"] == "Break-even 1x"
+
+
+def test_section_charts_are_deterministic(built):
+    """The same data gives the same figures (the HTML report is byte-deterministic)."""
+    from reportgen import metrics, sections
+    from reportgen.config import load
+
+    _, latest, _ = built
+    cfg = load(latest.parent.parent.parent / "config.yaml")
+    ds = open_dataset(cfg)
+    preset = cfg.presets["study"]
+    as_of = date.fromisoformat(WINDOW[1])
+    report = metrics.compute(metrics.Engine(ds), preset, preset.window_for(as_of), as_of)
+    first, again = (
+        {k: f.to_json() for s in sections.compute(report, ds) for k, f in s.figures.items()}
+        for _ in range(2)
+    )
+    assert list(first) == ["attribution", "incrementality"] and first == again
+    page = (latest / "report.html").read_text()
+    for key, text in first.items():
+        assert json.loads(text) == _chart_json(page, f"chart-{key}")
+        assert '"uid"' not in text
+
+
+def test_pdf_has_the_section_charts(built):
+    from pypdf import PdfReader
+
+    _, latest, _ = built
+    text = " ".join(
+        " ".join(p.extract_text().split()) for p in PdfReader(latest / "report.pdf").pages
+    )
+    assert "Credited revenue per influencer, by attribution model" in text
+    assert "Incremental ROAS (iROAS) against break-even, with direct ROAS" in text
+    # Text drawn inside the exported SVGs (legends, labels), not only the headings.
+    assert "Markov removal" in text and "iROAS too wide to decide (90% interval)" in text
+    assert "direct 2.59x" in text
+
+
+def test_email_states_the_programme_iroas_as_the_report_does(built, mailed):
+    from pypdf import PdfReader
+
+    _, latest, summary = built
+    o = summary["incrementality"]["overall"]
+    # Hand-formatted from summary.json: 0.1143 (-0.0769 to 0.3054), below break-even.
+    line = (
+        f"Programme iROAS (incremental revenue / payout): {_ratio(o['iroas'])} (90% interval "
+        f"{_ratio(o['iroas_low'])} to {_ratio(o['iroas_high'])}), below break-even (1x)"
+    )
+    assert line == (
+        "Programme iROAS (incremental revenue / payout): 0.11x (90% interval -0.08x to 0.31x), "
+        "below break-even (1x)"
+    )
+    assert summary["incrementality"]["iroas_text"] == line
+    text = mailed.get_body(("plain",)).get_content()
+    html = _plain(mailed.get_body(("html",)).get_content())
+    page = _plain((latest / "report.html").read_text())
+    pdf = " ".join(
+        " ".join(p.extract_text().split()) for p in PdfReader(latest / "report.pdf").pages
+    )
+    assert line in text and line in html and line in page and line in pdf
+    # One voice: every KPI text of the email is in this report too.
+    for c in summary["kpi_cards"]:
+        assert c["value_text"] in text and c["value_text"] in page and c["value_text"] in pdf
+
+
+def _plain(html: str) -> str:
+    """Return the visible text of an HTML fragment with whitespace collapsed."""
+    import html as html_mod
+
+    text = html_mod.unescape(re.sub(r"<[^>]+>", " ", html)).replace("\u2060", "")
+    return " ".join(text.split())

@@ -101,7 +101,9 @@ def build_journeys(
     """Group touchpoints into converting and non-converting journeys."""
     if lookback_days <= 0:
         raise ConfigError(f"attribution: lookback_days must be > 0, got {lookback_days}")
-    tp = touchpoints.loc[touchpoints["kind"].isin(kinds)]
+    keep = touchpoints["kind"].isin(kinds).to_numpy()
+    # Usually every kind counts: then no copy of millions of rows.
+    tp = touchpoints if keep.all() else touchpoints.loc[keep]
     tp_time = _micros(tp["time"], "touchpoints")
     conv_time = _micros(conversions["time"], "conversions")
     # Integer user codes: matching and sorting them is several times faster than strings.
@@ -288,13 +290,16 @@ def _touch_weights(
 ) -> tuple[np.ndarray, int, dict[str, float]]:
     """Return per-touch weights for ``model``, fallback journeys and removal effects."""
     pos, n = jr.positions
+    converted = jr.converted[jr.touch_journey]
+    # These three already sum to 1 per journey (n ones over n is exactly 1 / n): normalising
+    # would give the same floats, at two passes over every touch.
     if model == "last_touch":
-        raw = (pos == n - 1).astype(float)
-    elif model == "first_touch":
-        raw = (pos == 0).astype(float)
-    elif model == "linear":
-        raw = np.ones(len(pos))
-    elif model == "time_decay":
+        return (pos == n - 1) * converted.astype(float), 0, {}
+    if model == "first_touch":
+        return (pos == 0) * converted.astype(float), 0, {}
+    if model == "linear":
+        return converted / n, 0, {}
+    if model == "time_decay":
         raw = 0.5 ** (jr.touch_age / half_life)
     elif model == "position_based":
         middle = np.where(n > 2, 0.2 / np.maximum(n - 2, 1), 0.0)

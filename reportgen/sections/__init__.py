@@ -4,8 +4,10 @@ A preset lists its ``sections`` (config.SECTIONS; default ``[overview]``, today'
 ``overview`` is the fixed body of the report (KPIs, trend, breakdowns, top lists, tables);
 every other name is a ``Section`` in ``REGISTRY``. The build calls ``compute`` once per
 report; the renderer, summary.json and the CSV files read the results through
-``template_context``, ``summary_fields`` and ``csv_files``, so a new section touches only
-its own module and partial template.
+``template_context``, ``summary_fields`` and ``csv_files``, and ``charts.build_figures`` adds
+each output's ``figures`` to the report's (interactive in the HTML, the same figure as SVG in
+the PDF and the no-script fallback; the partial shows one with ``chart(key)``), so a new
+section touches only its own module and partial template.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class SectionOutput:
     context: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)  # keys added to summary.json
     csv: dict[str, bytes] = field(default_factory=dict)  # file name -> CSV bytes
+    #: Chart key -> plotly figure (reportgen.sections.study_charts.py); none when ``reason`` is set.
+    figures: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None  # why the analysis could not be done (then no numbers)
 
 
@@ -92,6 +96,11 @@ def summary_fields(report: ReportData) -> dict[str, Any]:
     if report.sections:
         out["analyses_not_done"] = not_done
     return out
+
+
+def figures(report: ReportData) -> dict[str, Any]:
+    """Return the charts the sections add, by key, in the sections' order."""
+    return {key: fig for s in report.sections if not s.reason for key, fig in s.figures.items()}
 
 
 def csv_files(report: ReportData) -> dict[str, bytes]:

@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any
 from reportgen.analysis.attribution import attribute
 from reportgen.publish import to_csv
 from reportgen.sections import SectionOutput
+from reportgen.sections.study_charts import attribution_chart
 from reportgen.sections.study_input import filtered, in_window, missing, names
+from reportgen.sources.sql import lit
+from reportgen.sources.study import KINDS
 
 if TYPE_CHECKING:
     from reportgen.model import ReportData
@@ -30,6 +33,13 @@ LABELS = {
 #: Columns the analysis reads (the others stay in the engine).
 TOUCHES = ("user_id", "influencer_id", "time", "kind")
 CONVERSIONS = ("user_id", "time", "revenue")
+#: How some of them leave the engine. The analysis only compares user ids, so they come as
+#: DuckDB's 64-bit hash, computed in the parallel scan: exporting 6.85M ids as strings and
+#: dictionary-encoding them was the costliest step of reading them at 300k users. Two users
+#: share a hash with probability about users^2 / 2^65 (2e-9 at 300k users), like Shapley's
+#: set keys. Kinds (checked at load) come as an enum, so a categorical.
+USER_HASH = {"user_id": "hash(user_id)"}
+TOUCH_SQL = {**USER_HASH, "kind": f"CAST(kind AS ENUM({', '.join(map(lit, KINDS))}))"}
 
 
 class AttributionSection:
@@ -50,12 +60,21 @@ class AttributionSection:
             return out
         opts = report.preset.attribution
         lookback = float(opts["lookback_days"])
-        conversions = in_window(ds, "conversions", report, columns=CONVERSIONS)
+        conversions = in_window(
+            ds, "conversions", report, columns=CONVERSIONS, expressions=USER_HASH
+        )
         if conversions.empty:
             out.reason = "Attribution: no orders in the conversions table fall in this window"
             return out
         # Touches up to the lookback before the window's first day can earn its orders.
-        touches = in_window(ds, "touchpoints", report, before_days=lookback, columns=TOUCHES)
+        touches = in_window(
+            ds,
+            "touchpoints",
+            report,
+            before_days=lookback,
+            columns=TOUCHES,
+            expressions=TOUCH_SQL,
+        )
         models = tuple(opts["models"])
         result = attribute(
             touches,
@@ -76,6 +95,11 @@ class AttributionSection:
         }
         out.context = _context(report, wide, models, result)
         out.csv = {"attribution.csv": to_csv(wide)}
+        preset = report.preset
+        fig = attribution_chart(
+            wide, models, names(report), LABELS, currency=preset.currency, locale=preset.locale
+        )
+        out.figures = {"attribution": fig} if fig is not None else {}
         return out
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from reportgen import kpis
 from reportgen.analysis.incrementality import (
     OVERALL,
     Estimate,
@@ -17,6 +18,7 @@ from reportgen.analysis.incrementality import (
 )
 from reportgen.publish import to_csv
 from reportgen.sections import SectionOutput
+from reportgen.sections.study_charts import iroas_chart
 from reportgen.sections.study_input import filtered, missing, names, window
 from reportgen.sources.study import select
 
@@ -75,11 +77,15 @@ class IncrementalitySection:
         )
         tracking = inf[["influencer_id", "orders", "revenue"]]
         result = estimate_from_outcomes(outcomes(ds, report), payouts, tracking)
+        overall = _fields(result.overall)
+        # Written once from the rounded summary fields: the email reads this text back verbatim.
+        line = kpis.iroas_text(overall, result.confidence)
         out.summary = {
             "incrementality": {
                 "confidence": result.confidence,
                 "method": result.method,
-                "overall": _fields(result.overall),
+                "iroas_text": line,
+                "overall": overall,
                 "influencers": [
                     {"influencer_id": e.scope, **_fields(e)} for e in result.influencers
                 ],
@@ -88,14 +94,18 @@ class IncrementalitySection:
         table = result.table()
         out.csv = {"incrementality.csv": to_csv(table[["scope", *FIELDS]])}
         who = names(report)
+        rows = [
+            {**_fields(e), "scope": e.scope, "name": who.get(e.scope, "All influencers")}
+            for e in [result.overall, *result.influencers]
+        ]
         out.context = {
             "confidence": result.confidence,
             "method": result.method,
-            "rows": [
-                {**_fields(e), "scope": e.scope, "name": who.get(e.scope, "All influencers")}
-                for e in [result.overall, *result.influencers]
-            ],
+            "iroas_text": line,
+            "rows": rows,
         }
+        fig = iroas_chart(rows, confidence=result.confidence)
+        out.figures = {"incrementality": fig} if fig is not None else {}
         return out
 
 

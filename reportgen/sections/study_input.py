@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
@@ -57,11 +58,14 @@ def in_window(
     report: ReportData,
     before_days: float = 0.0,
     columns: tuple[str, ...] | None = None,
+    expressions: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Return ``columns`` of the ``table`` rows whose time falls in the report's window (starting
-    earlier by ``before_days``), times as naive local time of the preset's timezone."""
+    earlier by ``before_days``), times as naive local time of the preset's timezone;
+    ``expressions`` (column -> SQL) replace some of them (see ``sources.study.frame``)."""
     cut = window(report, before_days)
-    rows = frame(ds, table, report.preset.timezone, columns=columns, **cut)
+    tz = report.preset.timezone
+    rows = frame(ds, table, tz, columns=columns, expressions=expressions, **cut)
     assert rows is not None  # callers check ``missing`` first
     return rows
 

@@ -9,6 +9,7 @@ orders outside the study period) become data-quality findings.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -241,14 +242,25 @@ def select(
     return f"SELECT * FROM ({sql}) WHERE {' AND '.join(bounds)}" if bounds else sql
 
 
-def frame(ds: Dataset, table: str, timezone: str, **cut: Any) -> pd.DataFrame | None:
+def frame(
+    ds: Dataset,
+    table: str,
+    timezone: str,
+    *,
+    expressions: Mapping[str, str] | None = None,
+    **cut: Any,
+) -> pd.DataFrame | None:
     """Return a loaded study table as ``select`` cuts it (None: not loaded), text as
-    categoricals."""
+    categoricals; ``expressions`` (column -> SQL over that row) replace selected columns."""
     if not has_table(ds, table):
         return None
+    sql = select(ds, table, timezone, **cut)
+    if expressions:
+        swap = ", ".join(f'{expr} AS "{col}"' for col, expr in expressions.items())
+        sql = f"SELECT * REPLACE ({swap}) FROM ({sql})"
     # Millions of repeated ids: dictionary-encoded in Arrow they reach pandas as categoricals,
     # several times faster than one Python string per row.
-    rows = ds.con.sql(select(ds, table, timezone, **cut)).to_arrow_table()
+    rows = ds.con.sql(sql).to_arrow_table()
     for i, col in enumerate(rows.columns):
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             rows = rows.set_column(i, rows.field(i).name, pc.dictionary_encode(col))
