@@ -39,7 +39,7 @@ from reportgen import fmt, kpis
 from reportgen.config import Config, EmailConfig, Preset
 from reportgen.errors import DeliveryError
 from reportgen.ledger import Ledger, utcnow
-from reportgen.model import Window
+from reportgen.model import Window, relative_change
 
 if TYPE_CHECKING:
     # Only for annotations: importing the build pipeline here would make every import of
@@ -185,9 +185,8 @@ def revenue_drop_pct(output: PresetOutput) -> float | None:
     """Return how far revenue fell against the previous window, in %, or None if undefined."""
     now = _num((output.summary.get("kpis") or {}).get("revenue"))
     before = _num((output.summary.get("kpis_previous") or {}).get("revenue"))
-    if now is None or not before or before <= 0:
-        return None
-    return (before - now) / before * 100
+    change = relative_change(now, before) if before and before > 0 else None
+    return None if change is None else -change * 100
 
 
 def decide(preset: Preset, output: PresetOutput) -> tuple[bool, str]:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from reportgen import fmt, kpis
-from reportgen.model import ReportData
+from reportgen.model import ReportData, relative_change
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def _movers_sentence(
 
 def _mover(iid: str, name: str, before: float, now: float, report: ReportData) -> dict[str, Any]:
     cur, loc = report.preset.currency, report.preset.locale
-    change = (now - before) / before if before else None
+    change = relative_change(now, before)
     rel = f", {fmt.pct(change)}" if change is not None else ", new"
     text = f"{fmt.clip(name)} revenue {fmt.money_change(now - before, cur, loc)} ({fmt.money(now, cur, loc)}{rel})"
     return {

@@ -8,6 +8,21 @@ from typing import Any
 
 import pandas as pd
 
+from reportgen.fmt import number
+
+#: A comparison value smaller than this share of the current value gives no change: the
+#: ratio would be noise (a subnormal 5e-324 turns 1.0 into an infinite "change").
+CHANGE_EPSILON = 1e-9
+
+
+def relative_change(now: Any, before: Any) -> float | None:
+    """Return (now - before) / |before|, or None when missing, ~zero or not finite."""
+    a, b = number(now), number(before)
+    if a is None or b is None or b == 0 or abs(b) < CHANGE_EPSILON * abs(a):
+        return None
+    # Still guarded: a finite difference of two huge values of opposite sign can overflow.
+    return number((a - b) / abs(b))
+
 
 @dataclass(frozen=True)
 class Window:
@@ -76,9 +91,7 @@ class Kpi:
     @property
     def change(self) -> float | None:
         """Return the relative change against the comparison window, or None when undefined."""
-        if self.value is None or self.previous is None or self.previous == 0:
-            return None
-        return (self.value - self.previous) / abs(self.previous)
+        return relative_change(self.value, self.previous)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from reportgen import fmt, kpis, metrics
@@ -600,6 +600,7 @@ def test_break_even_numbers_are_the_payout_tables(rows):
     st.one_of(st.none(), st.floats(-1e9, 1e9, allow_nan=False)),
     st.sampled_from([s.key for s in kpis.SPECS]),
 )
+@example(1.0, 5e-324, "revenue")  # subnormal previous: the ratio overflowed to inf
 def test_a_card_never_contradicts_itself(value, previous, key):
     from reportgen.model import Kpi
 
@@ -614,6 +615,42 @@ def test_a_card_never_contradicts_itself(value, previous, key):
         assert card["tone"] == "neutral"
     if s.up_is_good is None:
         assert card["tone"] == "neutral"
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "change"),
+    [
+        (150.0, 100.0, 0.5),
+        (-50.0, -100.0, 0.5),  # a loss that halved is a rise
+        (0.0, 5e-324, -1.0),  # all of a tiny value gone is still -100%
+        (1.0, 1e-9, (1.0 - 1e-9) / 1e-9),  # at the epsilon: still a number
+        (1.0, 9e-10, None),  # below it: no comparison
+        (1.0, 5e-324, None),  # subnormal: 1/5e-324 overflows to inf
+        (1e308, -1e308, None),  # the difference overflows
+        (1.0, 0.0, None),
+        (None, 1.0, None),
+        (float("nan"), 1.0, None),
+    ],
+)
+def test_relative_change_is_a_finite_number_or_none(now, before, change):
+    from reportgen.model import relative_change
+
+    assert relative_change(now, before) == change
+
+
+def test_a_previous_value_too_close_to_zero_reads_no_comparison_everywhere():
+    from reportgen.model import Kpi
+
+    kpi = Kpi("revenue", "Revenue", 1.0, 5e-324, "money")
+    card = kpis.card(kpi, "INR", "en_IN")
+    assert kpi.change is None
+    assert (card["change"], card["change_text"], card["direction"], card["arrow"]) == (
+        None,
+        "No comparison",
+        None,
+        "",
+    )
+    assert card["tone"] == "neutral"
 
 
 def test_caveats_name_revenue_that_flatters_roas_only_when_it_matters(built):
