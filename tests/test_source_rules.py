@@ -321,3 +321,17 @@ def test_repeats_count_once_and_conflicts_stop(rows):
     expected = sum(r for i, r in rows if i is None) + sum(c.pop() for c in contents.values())
     assert kept == pytest.approx(expected)
     assert ds.issues[0].rows == n_dup
+
+
+def test_a_finding_is_recorded_only_when_it_touches_rows():
+    from reportgen.model import Issue
+    from reportgen.sources import Dataset, record_finding
+
+    ds = Dataset(duckdb.connect())
+    kw = {"table": "posts", "file": "posts.csv"}
+    record_finding(ds, "unknown_brand", "0 post(s) ...", rows=0, examples=("X",), **kw)
+    assert ds.issues == []
+    record_finding(ds, "unknown_brand", "2 post(s) ...", rows=2, examples=("X", "Y"), **kw)
+    assert ds.issues == [
+        Issue("unknown_brand", "warning", "2 post(s) ...", "posts", "posts.csv", 2, 0.0, ["X", "Y"])
+    ]

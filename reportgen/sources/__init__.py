@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -51,6 +51,34 @@ class Dataset:
             yield
         finally:
             self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - t0
+
+
+def record_finding(
+    ds: Dataset,
+    code: str,
+    message: str,
+    *,
+    table: str,
+    file: str,
+    rows: int,
+    revenue: float = 0.0,
+    examples: Iterable[Any] = (),
+) -> None:
+    """Append a warning finding to ``ds.issues`` when it touches any rows."""
+    if rows <= 0:
+        return
+    ds.issues.append(
+        Issue(
+            code,
+            "warning",
+            message,
+            table=table,
+            file=file,
+            rows=rows,
+            revenue=revenue,
+            examples=list(examples),
+        )
+    )
 
 
 #: How each ``source.kind`` opens its data: a registry, so a new source is one entry.

@@ -12,8 +12,7 @@ from pathlib import Path
 from reportgen.catalogue import UNMAPPED_BRAND
 from reportgen.config import Config
 from reportgen.errors import DataError
-from reportgen.model import Issue
-from reportgen.sources import Dataset
+from reportgen.sources import Dataset, record_finding
 from reportgen.sources.sql import lit as _lit
 from reportgen.sources.sql import where as _where
 
@@ -45,35 +44,29 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path] | dict[
         "list(DISTINCT t.influencer_id ORDER BY t.influencer_id)[1:3] "
         "FROM tracking_ok t ANTI JOIN influencers_valid i USING (influencer_id)"
     ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "unknown_influencer",
-                "warning",
-                f"{n} tracking row(s) name influencers missing from influencers and were excluded",
-                table="tracking_data",
-                file=_name(paths["tracking_data"]),
-                rows=n,
-                revenue=rev,
-                examples=list(ex),
-            )
-        )
+    record_finding(
+        ds,
+        "unknown_influencer",
+        f"{n} tracking row(s) name influencers missing from influencers and were excluded",
+        table="tracking_data",
+        file=_name(paths["tracking_data"]),
+        rows=n,
+        revenue=rev,
+        examples=ex,
+    )
     n_posts, ex_posts = con.execute(
         "SELECT count(*), list(DISTINCT p.influencer_id ORDER BY p.influencer_id)[1:3] "
         "FROM posts_valid p ANTI JOIN influencers_valid i USING (influencer_id)"
     ).fetchall()[0]
-    if n_posts:
-        ds.issues.append(
-            Issue(
-                "unknown_influencer",
-                "warning",
-                f"{n_posts} post(s) name influencers missing from influencers and were excluded",
-                table="posts",
-                file=_name(paths["posts"]),
-                rows=n_posts,
-                examples=list(ex_posts),
-            )
-        )
+    record_finding(
+        ds,
+        "unknown_influencer",
+        f"{n_posts} post(s) name influencers missing from influencers and were excluded",
+        table="posts",
+        file=_name(paths["posts"]),
+        rows=n_posts,
+        examples=ex_posts,
+    )
     check_unknown_payees(ds, paths["payouts"])
     check_post_brands(ds, paths["posts"])
     con.execute(
@@ -100,21 +93,18 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path] | dict[
         "list(DISTINCT product ORDER BY product)[1:5] FROM tracking_facts "
         f"WHERE brand = {_lit(UNMAPPED_BRAND)}"
     ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "unknown_product",
-                "warning",
-                f"{n} tracking row(s) sell products the catalogue does not know; they count "
-                f"under brand '{UNMAPPED_BRAND}' and are left out of brand-filtered reports (add "
-                "them under catalogue.extra_products)",
-                table="tracking_data",
-                file=_name(paths["tracking_data"]),
-                rows=n,
-                revenue=rev,
-                examples=list(ex),
-            )
-        )
+    record_finding(
+        ds,
+        "unknown_product",
+        f"{n} tracking row(s) sell products the catalogue does not know; they count "
+        f"under brand '{UNMAPPED_BRAND}' and are left out of brand-filtered reports (add "
+        "them under catalogue.extra_products)",
+        table="tracking_data",
+        file=_name(paths["tracking_data"]),
+        rows=n,
+        revenue=rev,
+        examples=ex,
+    )
 
 
 def check_unknown_payees(ds: Dataset, path: Path | str) -> None:
@@ -123,18 +113,15 @@ def check_unknown_payees(ds: Dataset, path: Path | str) -> None:
         "SELECT count(*), list(DISTINCT p.influencer_id ORDER BY p.influencer_id)[1:3] "
         "FROM payouts_valid p ANTI JOIN influencers_valid i USING (influencer_id)"
     ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "unknown_influencer",
-                "warning",
-                f"{n} payout row(s) name influencers missing from influencers and were excluded",
-                table="payouts",
-                file=_name(path),
-                rows=n,
-                examples=list(ex),
-            )
-        )
+    record_finding(
+        ds,
+        "unknown_influencer",
+        f"{n} payout row(s) name influencers missing from influencers and were excluded",
+        table="payouts",
+        file=_name(path),
+        rows=n,
+        examples=ex,
+    )
 
 
 def check_post_brands(ds: Dataset, path: Path | str) -> None:
@@ -144,19 +131,16 @@ def check_post_brands(ds: Dataset, path: Path | str) -> None:
         "WHERE brand NOT IN (SELECT brand FROM catalogue UNION ALL "
         "SELECT src_brand FROM tracking_agg WHERE src_brand IS NOT NULL)"
     ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "unknown_brand",
-                "warning",
-                f"{n} post(s) name brands no product or sale has; their per-post fees count "
-                "in no brand report (map the names with source.values: {posts.brand: ...})",
-                table="posts",
-                file=_name(path),
-                rows=n,
-                examples=list(ex),
-            )
-        )
+    record_finding(
+        ds,
+        "unknown_brand",
+        f"{n} post(s) name brands no product or sale has; their per-post fees count "
+        "in no brand report (map the names with source.values: {posts.brand: ...})",
+        table="posts",
+        file=_name(path),
+        rows=n,
+        examples=ex,
+    )
 
 
 def check_payouts(ds: Dataset, path: Path | str) -> None:
@@ -215,37 +199,31 @@ def check_payouts(ds: Dataset, path: Path | str) -> None:
                 f"{inf}: {basis} x {rate:g} gives {expected:,.2f}, total_payout says "
                 f"{total:,.2f}{hint}"
             )
-    if mismatched:
-        ds.issues.append(
-            Issue(
-                "payout_mismatch",
-                "warning",
-                f"{mismatched} payout row(s) state a total_payout that disagrees with basis x "
-                "rate x count; reports compute payouts from basis and rate for each window and "
-                "ignore total_payout",
-                table="payouts",
-                file=_name(path),
-                rows=mismatched,
-                revenue=revenue,
-                examples=examples,
-            )
-        )
+    record_finding(
+        ds,
+        "payout_mismatch",
+        f"{mismatched} payout row(s) state a total_payout that disagrees with basis x "
+        "rate x count; reports compute payouts from basis and rate for each window and "
+        "ignore total_payout",
+        table="payouts",
+        file=_name(path),
+        rows=mismatched,
+        revenue=revenue,
+        examples=examples,
+    )
     n, rev, ex = con.execute(
         "SELECT count(DISTINCT influencer_id), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
         "list(DISTINCT influencer_id ORDER BY influencer_id)[1:3] "
         "FROM tracking_facts ANTI JOIN payouts USING (influencer_id)"
     ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "no_payout_terms",
-                "warning",
-                f"{n} influencer(s) drive revenue but have no payout terms: their payout is "
-                "unknown, their ROAS is n/a, and their revenue is left out of the ROAS KPI",
-                table="payouts",
-                file=_name(path),
-                rows=n,
-                revenue=rev,
-                examples=list(ex),
-            )
-        )
+    record_finding(
+        ds,
+        "no_payout_terms",
+        f"{n} influencer(s) drive revenue but have no payout terms: their payout is "
+        "unknown, their ROAS is n/a, and their revenue is left out of the ROAS KPI",
+        table="payouts",
+        file=_name(path),
+        rows=n,
+        revenue=rev,
+        examples=ex,
+    )

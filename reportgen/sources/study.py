@@ -19,8 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportgen.errors import DataError
-from reportgen.model import Issue
-from reportgen.sources import Dataset
+from reportgen.sources import Dataset, record_finding
 from reportgen.sources.sql import lit, where
 
 logger = logging.getLogger(__name__)
@@ -136,18 +135,15 @@ def _unknown_influencers(ds: Dataset, path: Path | str, table: str, noun: str) -
         f"FROM {table}_valid WHERE influencer_id IS NOT NULL AND influencer_id NOT IN "
         "(SELECT influencer_id FROM influencers_valid)"
     ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "unknown_influencer",
-                "warning",
-                f"{n} {noun} row(s) name influencers missing from influencers and were excluded",
-                table=table,
-                file=_name(path),
-                rows=n,
-                examples=list(ex),
-            )
-        )
+    record_finding(
+        ds,
+        "unknown_influencer",
+        f"{n} {noun} row(s) name influencers missing from influencers and were excluded",
+        table=table,
+        file=_name(path),
+        rows=n,
+        examples=ex,
+    )
 
 
 def _unassigned_orders(ds: Dataset, path: Path | str) -> None:
@@ -159,20 +155,17 @@ def _unassigned_orders(ds: Dataset, path: Path | str) -> None:
         "list(DISTINCT user_id ORDER BY user_id)[1:3] FROM conversions "
         "ANTI JOIN assigned USING (user_id)"
     ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "unassigned_users",
-                "warning",
-                f"{n} order(s) are by users in no assignment: attribution counts them, the "
-                "holdout comparison cannot",
-                table="conversions",
-                file=_name(path),
-                rows=n,
-                revenue=rev,
-                examples=list(ex),
-            )
-        )
+    record_finding(
+        ds,
+        "unassigned_users",
+        f"{n} order(s) are by users in no assignment: attribution counts them, the "
+        "holdout comparison cannot",
+        table="conversions",
+        file=_name(path),
+        rows=n,
+        revenue=rev,
+        examples=ex,
+    )
 
 
 def _orders_outside_study(ds: Dataset, path: Path | str) -> None:
@@ -190,20 +183,17 @@ def _orders_outside_study(ds: Dataset, path: Path | str) -> None:
         "SELECT count(*), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
         f"list(order_id ORDER BY time)[1:3] FROM conversions WHERE {cond}"
     ).fetchall()[0]
-    if n:
-        ds.issues.append(
-            Issue(
-                "outside_study",
-                "warning",
-                f"{n} order(s) fall outside the study period the assignments state; the holdout "
-                "comparison leaves them out",
-                table="conversions",
-                file=_name(path),
-                rows=n,
-                revenue=rev,
-                examples=list(ex),
-            )
-        )
+    record_finding(
+        ds,
+        "outside_study",
+        f"{n} order(s) fall outside the study period the assignments state; the holdout "
+        "comparison leaves them out",
+        table="conversions",
+        file=_name(path),
+        rows=n,
+        revenue=rev,
+        examples=ex,
+    )
 
 
 #: Timestamp columns of each study table, converted to local time when zoned.
