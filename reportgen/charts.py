@@ -207,6 +207,41 @@ def breakdown(report: ReportData, dimension: str) -> go.Figure:
     return fig
 
 
+def _influencer_bars(
+    frame: pd.DataFrame,
+    values: pd.Series,
+    loss: list[bool],
+    colour: str,
+    money: Callable[[Any, str, str], str],
+    title: str,
+    caption: str,
+    *,
+    cur: str,
+    loc: str,
+) -> go.Figure:
+    """Return one horizontal bar per influencer of ``frame``, loss-makers marked and labelled."""
+    fig = go.Figure(
+        go.Bar(
+            x=values.tolist(),
+            y=frame["influencer_id"].astype(str).tolist(),
+            orientation="h",
+            marker=_loss_marker(loss, colour),
+            text=[
+                money(v, cur, loc) + (LOSS_TEXT if b else "")
+                for v, b in zip(values, loss, strict=True)
+            ],
+            textposition="outside",
+            constraintext="none",
+            cliponaxis=False,
+            customdata=_influencer_hover(frame, cur, loc),
+            hovertemplate=_INFLUENCER_HOVER,
+        )
+    )
+    fig.update_layout(_layout(title, caption, height=_bar_height(len(frame))), showlegend=False)
+    _category_axis(fig, [_label(n) for n in frame["name"]], frame["influencer_id"])
+    return fig
+
+
 def top_by_revenue(report: ReportData) -> go.Figure:
     """Return the top influencers by revenue as horizontal bars, loss-makers marked."""
     frame = report.top_by_revenue
@@ -216,26 +251,10 @@ def top_by_revenue(report: ReportData) -> go.Figure:
     cur, loc = _money_args(report)
     revenue = frame["revenue"].astype(float).fillna(0.0)
     loss = _loss_makers(frame)
-    fig = go.Figure(
-        go.Bar(
-            x=revenue.tolist(),
-            y=frame["influencer_id"].astype(str).tolist(),
-            orientation="h",
-            marker=_loss_marker(loss, PRIMARY),
-            text=[
-                fmt.money(v, cur, loc) + (LOSS_TEXT if b else "")
-                for v, b in zip(revenue, loss, strict=True)
-            ],
-            textposition="outside",
-            constraintext="none",
-            cliponaxis=False,
-            customdata=_influencer_hover(frame, cur, loc),
-            hovertemplate=_INFLUENCER_HOVER,
-        )
-    )
     caption = "Revenue attributed in this window." + _loss_caption(loss)
-    fig.update_layout(_layout(title, caption, height=_bar_height(len(frame))), showlegend=False)
-    _category_axis(fig, [_label(n) for n in frame["name"]], frame["influencer_id"])
+    fig = _influencer_bars(
+        frame, revenue, loss, PRIMARY, fmt.money, title, caption, cur=cur, loc=loc
+    )
     fig.update_xaxes(
         range=[0, float(revenue.max()) * 1.45], **_money_ticks(revenue.max(), cur, loc)
     )
@@ -255,29 +274,13 @@ def net_return(report: ReportData) -> go.Figure:
     cur, loc = _money_args(report)
     net = frame["net"].astype(float)
     loss = [v < 0 for v in net]
-    fig = go.Figure(
-        go.Bar(
-            x=net.tolist(),
-            y=frame["influencer_id"].astype(str).tolist(),
-            orientation="h",
-            marker=_loss_marker(loss, GOOD),
-            text=[
-                fmt.money_change(v, cur, loc) + (LOSS_TEXT if b else "")
-                for v, b in zip(net, loss, strict=True)
-            ],
-            textposition="outside",
-            constraintext="none",
-            cliponaxis=False,
-            customdata=_influencer_hover(frame, cur, loc),
-            hovertemplate=_INFLUENCER_HOVER,
-        )
-    )
     caption = (
         f"Net return = revenue - payout in this window; the {len(best)} best and the "
         f"{len(worst)} biggest losses among influencers with payout terms." + _loss_caption(loss)
     )
-    fig.update_layout(_layout(title, caption, height=_bar_height(len(frame))), showlegend=False)
-    _category_axis(fig, [_label(n) for n in frame["name"]], frame["influencer_id"])
+    fig = _influencer_bars(
+        frame, net, loss, GOOD, fmt.money_change, title, caption, cur=cur, loc=loc
+    )
     lo, hi = min(float(net.min()), 0.0), max(float(net.max()), 0.0)
     pad = 0.45 * (hi - lo or 1.0)
     fig.update_xaxes(
