@@ -19,34 +19,12 @@ import yaml
 
 from reportgen import config as config_mod
 from reportgen import schema
-from tests.conftest import ROOT, TINY
-
-TINY_CONFIG = """\
-source:
-  kind: files
-  path: data
-output:
-  dir: output
-schedule:
-  state_dir: state
-presets:
-  weekly:
-    title: Tiny weekly
-    window: {start: 2025-07-01, end: 2025-07-07}
-    formats: [html, csv]
-"""
+from tests.conftest import ROOT, TINY, TINY_CONFIG, run_cli
 
 
 def cli(cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run the command line in ``cwd`` as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "reportgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(cwd)},
-    )
+    return run_cli(*args, cwd=cwd, timeout=timeout)
 
 
 def as_editor_sees(value: Any) -> Any:

@@ -13,19 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PEER, ROOT
+from tests.conftest import run_cli as run
 
 HOSTILE = '=HYPERLINK("http://evil.example/x","click")'
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "reportgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(cwd)},
-    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -45,9 +45,8 @@ from reportgen.errors import DeliveryError
 from reportgen.ledger import Ledger
 from reportgen.model import Window
 from reportgen.schedule import build_presets
-from tests.conftest import TINY
+from tests.conftest import TINY, run_cli
 from tests.factories import SCRIPT, make_report
-from tests.test_cli import run as run_cli
 from tests.test_schedule import run_window
 
 PASSWORD = "s3cret-Pa55!word"

@@ -22,29 +22,13 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, TINY
-
-CONFIG = """\
-source:
-  kind: files
-  path: data
-output:
-  dir: output
-schedule:
-  state_dir: state
-presets:
-  weekly:
-    title: Tiny weekly
-    window: {start: 2025-07-01, end: 2025-07-07}
-    formats: [html, csv]
-"""
+from tests.conftest import TINY, TINY_CONFIG, run_cli
 
 
 @dataclass
@@ -87,14 +71,7 @@ def run(
     ws: Workspace, *args: str, timeout: int = 300, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     """Run the command line in the workspace, as a user would (``env`` adds variables)."""
-    return subprocess.run(
-        [sys.executable, "-m", "reportgen", *args],
-        cwd=ws.root,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ws.root), **(env or {})},
-    )
+    return run_cli(*args, cwd=ws.root, timeout=timeout, env=env)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -168,7 +145,7 @@ CONFIG_CASES: list[Case] = [
     Case(
         "yaml-alias-bomb",
         "#7: 647 bytes took 14 GB",
-        lambda ws: ws.write("config.yaml", _alias_bomb() + CONFIG),
+        lambda ws: ws.write("config.yaml", _alias_bomb() + TINY_CONFIG),
         exit=2,
         says=("config.yaml:4: YAML aliases (*name) here repeat more than 10,000 values",),
     ),
@@ -237,7 +214,7 @@ CONFIG_CASES: list[Case] = [
         args=("init",),
         exit=9,
         says=("config.yaml: already exists; init never overwrites a config",),
-        check=lambda ws, r: _assert_equal(ws.config.read_text(), CONFIG),
+        check=lambda ws, r: _assert_equal(ws.config.read_text(), TINY_CONFIG),
     ),
     Case(
         "attach-pdf-not-made",
@@ -1146,7 +1123,7 @@ def good_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the tiny workspace once; each case starts from a copy of it."""
     root = tmp_path_factory.mktemp("good")
     shutil.copytree(TINY, root / "data")
-    (root / "config.yaml").write_text(CONFIG)
+    (root / "config.yaml").write_text(TINY_CONFIG)
     r = run(Workspace(root), "build", "--as-of", "2025-07-07")
     assert r.returncode == 0, r.stderr
     return root

@@ -32,16 +32,6 @@ def report():
 
 
 @pytest.fixture(scope="module")
-def figures(report):
-    return charts.build_figures(report)
-
-
-@pytest.fixture(scope="module")
-def env():
-    return render.make_environment(None)
-
-
-@pytest.fixture(scope="module")
 def page(report, figures, env) -> str:
     return render.render_html(report, figures, env, fake_svgs(figures))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,7 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_cli
 from tests.test_simulate import TINY as TINY_SPEC
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -24,16 +23,7 @@ SECRET = "s3cret-Pa55"  # set as the password; must never appear in any output
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run the command line with a password in the environment, as a user would."""
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(cwd)}
-    env["REPORTGEN_DB_PASSWORD"] = SECRET
-    return subprocess.run(
-        [sys.executable, "-m", "reportgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return run_cli(*args, cwd=cwd, env={"REPORTGEN_DB_PASSWORD": SECRET})
 
 
 def _pg():

@@ -49,11 +49,6 @@ def test_clip_is_bounded_and_a_prefix(text, limit):
         assert text.startswith(out[:-1])
 
 
-@pytest.fixture(scope="module")
-def env():
-    return render.make_environment(None)
-
-
 def test_clip_filter_in_html_keeps_a_bounded_escaped_tooltip(env):
     value = SCRIPT + "x" * 5000
     html = env.from_string("{{ v | clip }}").render(v=value)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY
-from tests.test_hostile import CONFIG, Workspace, run
+from tests.conftest import TINY, TINY_CONFIG
+from tests.test_hostile import Workspace, run
 
 BUILD = ("build", "--as-of", "2025-07-07")
 REUSED = "weekly 2025-07-07: unchanged since "
@@ -24,7 +24,7 @@ def stamps(folder: Path) -> dict[str, tuple[int, int]]:
 def ws(tmp_path: Path) -> Workspace:
     """Return a workspace with the tiny data and one good build of 2025-07-07."""
     shutil.copytree(TINY, tmp_path / "data")
-    (tmp_path / "config.yaml").write_text(CONFIG)
+    (tmp_path / "config.yaml").write_text(TINY_CONFIG)
     first = run(Workspace(tmp_path), *BUILD)
     assert first.returncode == 0, first.stderr
     assert "reused" not in first.stderr

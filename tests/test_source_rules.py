@@ -14,22 +14,13 @@ from reportgen import metrics
 from reportgen.errors import ConfigError, DataError
 from reportgen.sources import open_dataset
 from reportgen.sources.numbers import NumberFormat, parse_sql
-from tests.conftest import make_config
+from tests.conftest import TINY_WEEK, issues, load, make_config
 
-PRESET = "presets:\n  all: {window: {start: 2025-07-01, end: 2025-07-07}}\n"
 TOTAL = 8699  # revenue of every tiny tracking row
-
-
-def load(tmp_path, data, extra=""):
-    return open_dataset(make_config(tmp_path, extra + PRESET, data=data))
 
 
 def revenue(ds):
     return float(ds.con.execute("select sum(revenue) from tracking_facts").fetchall()[0][0])
-
-
-def issues(ds):
-    return {i.code: i for i in ds.issues}
 
 
 def semicolons(path, **revenues):
@@ -278,7 +269,7 @@ def test_influencer_without_its_id_is_a_missing_value(tmp_path, tiny):
 def test_allowed_empty_tracking_computes_a_report_of_nothing_and_says_so(tmp_path, tiny):
     path = tiny / "tracking_data.csv"
     path.write_text(path.read_text().splitlines()[0] + "\n")
-    cfg = make_config(tmp_path, "  allow_empty: [tracking_data]\n" + PRESET, data=tiny)
+    cfg = make_config(tmp_path, "  allow_empty: [tracking_data]\n" + TINY_WEEK, data=tiny)
     ds = open_dataset(cfg)
     p, day = cfg.presets["all"], date(2025, 7, 7)
     r = metrics.compute(metrics.Engine(ds), p, p.window_for(day), day)

@@ -14,23 +14,13 @@ from reportgen import config, metrics
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.sources import open_dataset, rules
 from reportgen.sources.dialects import Dialect
-from tests.conftest import PEER, ROOT, make_config
-
-PRESET = "presets:\n  all: {window: {start: 2025-07-01, end: 2025-07-07}}\n"
-
-
-def load(tmp_path, data, extra=""):
-    return open_dataset(make_config(tmp_path, extra + PRESET, data=data))
+from tests.conftest import PEER, ROOT, TINY_WEEK, issues, load, make_config
 
 
 def edit(path, old, new):
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new))
-
-
-def issues(ds):
-    return {i.code: i for i in ds.issues}
 
 
 def test_clean_tiny_has_only_expected_findings(tmp_path, tiny):
@@ -269,7 +259,7 @@ def test_unknown_product_and_influencer(tmp_path, tiny):
     assert (found["unknown_influencer"].rows, found["unknown_influencer"].revenue) == (1, 222)
     assert found["unknown_product"].file == found["unknown_influencer"].file == "tracking_data.csv"
     # The unknown product still counts for all-brand reports, under "(unmapped)".
-    cfg = make_config(tmp_path, PRESET, data=tiny)
+    cfg = make_config(tmp_path, TINY_WEEK, data=tiny)
     p = cfg.presets["all"]
     r = metrics.compute(metrics.Engine(ds), p, p.window_for(date(2025, 7, 7)), date(2025, 7, 7))
     assert r.kpis["revenue"].value == pytest.approx(6811)
@@ -355,7 +345,7 @@ def test_readme_mapping_example_loads_the_folder_it_names(tmp_path):
     readme = (ROOT / "README.md").read_text()
     block = readme.split("**Other layouts**", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     assert "path: ../shared/peer-data/variant-gitraun" in block
-    text = block.replace("../shared/peer-data", str(PEER)) + PRESET
+    text = block.replace("../shared/peer-data", str(PEER)) + TINY_WEEK
     (tmp_path / "config.yaml").write_text(text)
     ds = open_dataset(config.load(tmp_path / "config.yaml"))
     assert ds.rows["payouts"] == 30

@@ -9,10 +9,7 @@ import sys
 import pytest
 
 from reportgen.errors import DataError
-from reportgen.sources import open_dataset
-from tests.conftest import ROOT, make_config
-
-PRESET = "presets:\n  all: {window: {start: 2025-07-01, end: 2025-07-07}}\n"
+from tests.conftest import ROOT, load
 
 TOUCHPOINTS = """user_id,influencer_id,time,kind,post_id
 U1,A1,2025-07-01 10:00:00,view,P1
@@ -42,10 +39,6 @@ def study(tiny):
     (tiny / "conversions.csv").write_text(CONVERSIONS)
     (tiny / "assignments.csv").write_text(ASSIGNMENTS)
     return tiny
-
-
-def load(tmp_path, data, extra=""):
-    return open_dataset(make_config(tmp_path, extra + PRESET, data=data))
 
 
 def rows(ds, sql):
