@@ -1033,3 +1033,53 @@ def test_a_window_skipped_for_want_of_recipients_is_sent_once_someone_is_added(t
     again = run_window(cfg, "team.weekly", AS_OF, build)
     assert [s.state for s in again.sends] == ["sent"] and not again.built
     assert [rcpts for _, rcpts, _ in smtp.messages] == [["ana@example.com"]]
+
+
+# -- the comparison the email names is the stored build's -----------------------------------------
+
+YEARLY = """\
+source: {{kind: files, path: {data}}}
+output: {{dir: {out}}}
+schedule: {{state_dir: {state}}}
+email: {{host: 127.0.0.1, port: {port}, security: none, sender: reports@example.com,
+        retries: 1, backoff_seconds: 0.01, timeout: 10}}
+presets:
+  weekly:
+    window: last_7_days
+    compare: {compare}
+    formats: [html, csv]
+    to: {to}
+"""
+
+
+def _yearly_config(tmp_path: Path, port: int, compare: str, to: list[str]) -> config_mod.Config:
+    path = tmp_path / "config.yaml"
+    text = YEARLY.format(
+        data=TINY, out=tmp_path / "out", state=tmp_path / "state", port=port, compare=compare, to=to
+    )
+    path.write_text(text)
+    return config_mod.load(path)
+
+
+@pytest.mark.slow
+def test_the_email_names_the_comparison_dates_the_report_used(tmp_path, smtp):
+    build = _real_build_or_skip()
+    cfg = _yearly_config(tmp_path, smtp.port, "previous_year", ["ana@example.com"])
+    assert run_window(cfg, "weekly", AS_OF, build).state == "succeeded"
+    # 2025-07-01..07 against the same days a year before, as the report says.
+    said = "compared with 1–7 Jul 2024 (2024-07-01 to 2024-07-07)"
+    summary = json.loads((cfg.output_dir / "weekly" / "2025-07-07" / "summary.json").read_text())
+    assert summary["previous_window"] == {"start": "2024-07-01", "end": "2024-07-07"}
+    report = (cfg.output_dir / "weekly" / "2025-07-07" / "report.html").read_text()
+    assert "<dt>Compared with</dt><dd>1–7 Jul 2024</dd>" in report
+    assert said in text_part(smtp.parsed(0)) and said in html_part(smtp.parsed(0))
+    # The config now compares with the previous period, but the stored build (sent to a new
+    # recipient, not rebuilt) compared with last year: its email must say so, not 06-24..30.
+    cfg = _yearly_config(
+        tmp_path, smtp.port, "previous_period", ["ana@example.com", "bo@example.com"]
+    )
+    outcome = run_window(cfg, "weekly", AS_OF, build)
+    assert outcome.state == "succeeded" and not outcome.built
+    assert [rcpts for _, rcpts, _ in smtp.messages] == [["ana@example.com"], ["bo@example.com"]]
+    assert said in text_part(smtp.parsed(1)) and said in html_part(smtp.parsed(1))
+    assert "2025-06-24" not in text_part(smtp.parsed(1))
