@@ -156,7 +156,7 @@ class Ledger:
 
     def _connect(self) -> sqlite3.Connection:
         # A connection per operation keeps threads independent; opening one is cheap.
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=ledger_file.BUSY_SECONDS, isolation_level=None)
         db.row_factory = sqlite3.Row
         return db
 

@@ -27,6 +27,8 @@ NEW_LEDGER = "reportgen runs --new-ledger"
 #: Up to this size every open also checks every page (a few ms per MB); larger ledgers get
 #: the header check only, and a damaged page then shows as one error when it is read.
 FULL_CHECK_BYTES = 8 * 1024 * 1024
+#: How long a connection waits for another process's lock before SQLite says it is busy.
+BUSY_SECONDS = 30.0
 
 
 def open_checked(path: Path, schema: str) -> None:
@@ -47,7 +49,7 @@ def open_checked(path: Path, schema: str) -> None:
     cut = _header_problem(path)
     if cut:
         _damaged(path, cut)
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
     try:
         problems = ["ok"]
         if path.stat().st_size <= FULL_CHECK_BYTES:

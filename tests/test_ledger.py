@@ -5,9 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -478,3 +481,95 @@ def test_a_large_ledger_cut_short_is_found_from_its_header_alone(tmp_path, monke
     _half(tmp_path / "ledger.sqlite3")
     with pytest.raises(LedgerDamaged, match=r"damaged \(cut short: \d+ of its \d+ bytes\)"):
         Ledger(tmp_path)
+
+
+# -- only corruption is damage: busy, read-only and constraint errors keep the ledger -------------
+
+LOCKER = """
+import sqlite3, sys, time
+db = sqlite3.connect({path!r}, isolation_level=None)
+# Exclusive locking mode keeps the write lock after the write: no other process may even read.
+db.execute("PRAGMA locking_mode=EXCLUSIVE")
+db.execute("BEGIN EXCLUSIVE")
+db.execute("CREATE TABLE held (x)")
+db.execute("COMMIT")
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def _aside(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("ledger.sqlite3.*-*"))
+
+
+def test_a_locked_ledger_is_busy_not_damaged(tmp_path, monkeypatch):
+    from reportgen import ledger_file
+
+    ledger = Ledger(tmp_path)
+    _history(ledger)
+    monkeypatch.setattr(ledger_file, "BUSY_SECONDS", 0.2)  # not 30 s per attempt in a test
+    proc = spawn(LOCKER, "locked", path=str(tmp_path / "ledger.sqlite3"))
+    try:
+        with pytest.raises(OutputError, match=r"cannot use the run ledger: database is locked"):
+            Ledger(tmp_path)
+        with pytest.raises(sqlite3.OperationalError, match="database is locked") as err:
+            ledger.get_run("weekly", W)
+        assert not isinstance(err.value, LedgerDamaged)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert _aside(tmp_path) == []  # nothing set aside, and the history is all there
+    assert Ledger(tmp_path).get_run("weekly", W).state == "succeeded"
+    assert Ledger(tmp_path).pending_recipients("weekly", W, ["ana@example.com"]) == []
+
+
+@contextmanager
+def _read_only(folder: Path) -> Iterator[None]:
+    """Make ``folder`` and its files read-only; root ignores modes, so it gets chattr +i."""
+    paths = [folder, *folder.iterdir()]
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True).returncode:
+            pytest.skip("running as root and chattr +i is not allowed here")
+        undo = ["chattr", "-i", *map(str, paths)]
+    else:
+        modes = {p: p.stat().st_mode for p in paths}
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+    try:
+        yield
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(undo, check=True)
+        else:
+            for p, mode in modes.items():
+                p.chmod(mode)
+
+
+def test_a_ledger_on_a_read_only_path_is_unwritable_not_damaged(tmp_path):
+    _history(Ledger(tmp_path))
+    before = (tmp_path / "ledger.sqlite3").read_bytes()
+    with _read_only(tmp_path):
+        with pytest.raises(OutputError, match=r"cannot use the run ledger: .*writable") as err:
+            Ledger(tmp_path)
+    assert err.value.exit_code == 9 and "damaged" not in str(err.value)
+    assert _aside(tmp_path) == []
+    assert (tmp_path / "ledger.sqlite3").read_bytes() == before
+    assert Ledger(tmp_path).get_run("weekly", W).state == "succeeded"
+
+
+def test_a_constraint_failure_is_not_taken_for_damage(tmp_path):
+    ledger = Ledger(tmp_path)
+    _history(ledger)
+    # A rule the file enforces (as a newer version's ledger might): breaking it is no damage,
+    # and telling the operator to start a new history would mail every recipient again.
+    con = sqlite3.connect(tmp_path / "ledger.sqlite3")
+    con.execute(
+        "CREATE TRIGGER no_sends BEFORE INSERT ON sends BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    con.commit()
+    con.close()
+    with pytest.raises(sqlite3.IntegrityError) as err:
+        ledger.record_send("weekly", W, "sent")
+    assert not isinstance(err.value, LedgerDamaged)
+    assert _aside(tmp_path) == []
+    assert Ledger(tmp_path).pending_recipients("weekly", W, ["ana@example.com"]) == []
