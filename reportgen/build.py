@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -86,9 +86,13 @@ def build(
         publish.check_latest(out_root / job.name)
 
     days = [as_of or default_as_of(p.timezone) for p in jobs]
-    with timings.stage("reuse check"):
-        keys = reuse.keys_for(config, list(zip(jobs, days, strict=True)), data_dir)
-        done = {} if force or keys is None else _reusable(out_root, jobs, days, keys)
+    pairs = list(zip(jobs, days, strict=True))
+    done: dict[int, PresetOutput] = {}
+    if not force:
+        # Cheap: stat only. Whether the bytes are the same is known once the load read them.
+        with timings.stage("reuse check"):
+            fast = reuse.stat_keys(config, pairs, data_dir)
+            done = _reusable(out_root, pairs, {i: {"stat_key": k} for i, k in enumerate(fast)})
     todo = [i for i in range(len(jobs)) if i not in done]
     if todo:
         from reportgen import metrics  # imports Ibis (about a second): not needed to reuse
@@ -96,6 +100,14 @@ def build(
         with timings.stage("load"):
             ds = sources.open_dataset(config, data_dir=data_dir)
             engine = metrics.Engine(ds)
+        # The keys stored with the builds come from the bytes this load read and hashed.
+        keys = dict(zip(todo, reuse.loaded_keys(config, [pairs[i] for i in todo], ds), strict=True))
+        if not force:
+            # Same bytes under a new stat (touched, copied): reused, and left unwritten.
+            loaded = {i: {"key": k[0]} for i, k in keys.items() if k is not None}
+            done |= _reusable(out_root, pairs, loaded)
+            todo = [i for i in todo if i not in done]
+    if todo:
         with timings.stage("compute"):
             reports = metrics.compute_all(
                 engine, [(jobs[i], jobs[i].window_for(days[i]), days[i]) for i in todo]
@@ -108,9 +120,10 @@ def build(
         with timings.stage("publish"), publish.writing(out_root):
             info = config_info(config)
             for i, report, files in zip(todo, reports, rendered, strict=True):
-                if keys is not None:
+                key = keys[i]
+                if key is not None:  # a database's build has no key: it is never reused
                     names = [*files, "summary.json"]
-                    files = {**files, reuse.KEY_FILE: reuse.key_file(keys[i], names)}
+                    files = {**files, reuse.KEY_FILE: reuse.key_file(*key, names)}
                 done[i] = _publish(out_root, report, files, info)
                 _say(progress, f"wrote {done[i].directory}")
             refresh_index(config, out_root)
@@ -126,13 +139,16 @@ def build(
 
 
 def _reusable(
-    out_root: Path, jobs: list[Preset], days: list[date], keys: list[str]
+    out_root: Path, pairs: list[tuple[Preset, date]], keys: Mapping[int, Mapping[str, str | None]]
 ) -> dict[int, PresetOutput]:
-    """Return the jobs whose previous build has the same key, read back from disk."""
+    """Return the jobs whose previous build matches ``keys[i]``, read back from disk."""
     found = {}
-    for i, (preset, day, key) in enumerate(zip(jobs, days, keys, strict=True)):
+    for i, key in keys.items():
+        if not any(key.values()):
+            continue
+        preset, day = pairs[i]
         directory = out_root / preset.name / day.isoformat()
-        prev = reuse.previous(directory, key)
+        prev = reuse.previous(directory, **key)
         if prev is None:
             continue
         files = _named({p.name: p for p in prev["files"]})

@@ -1,10 +1,15 @@
 """Build reuse: skip a report whose data, config and as-of date are unchanged since it was built.
 
-Each published build carries a hidden ``.build-key`` file: a SHA-256 over everything its bytes
-depend on (the sha256 of every input file, the config file's bytes, the template overrides,
-the preset as resolved, the as-of date and the reportgen version). A rebuild computes the same
-key before loading anything; when it matches and every file of the previous build is still
-there, the previous build is reused as it is (nothing is loaded, rendered or written).
+Each published build carries a hidden ``.build-key`` file. Its first line is the build's key:
+a SHA-256 over everything its bytes depend on (the sha256 of every input file as the load
+hashed the bytes it read, the config file's bytes, the template overrides, the preset as
+resolved, the as-of date and the reportgen version). Its second line is the same key over
+what ``stat`` said of each input file just before the load read it (size, times, inode).
+
+A rebuild first compares that stat key, which costs no read of the data: when it matches and
+every file of the previous build is still there, the build is reused as it is (nothing is
+loaded, rendered or written). Otherwise the data is loaded (and hashed, once, as it is read),
+and a build whose key matches the loaded bytes is reused without computing or rendering.
 """
 
 from __future__ import annotations
@@ -12,26 +17,43 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reportgen import __version__
 from reportgen.config import TABLES, Config, Preset
 from reportgen.errors import ReportgenError
 
+if TYPE_CHECKING:
+    from reportgen.sources import Dataset
+
 logger = logging.getLogger(__name__)
 
 #: Hidden file in a build folder holding its key (hidden names are not listed as builds).
 KEY_FILE = ".build-key"
+#: A file written this recently may be written again within one tick of the file system's
+#: clock, unseen by stat: its stat does not vouch for its bytes (git's "racily clean").
+RACY_SECONDS = 2.0
+_STAT = "stat:"
 
 
-def data_digests(config: Config, data_dir: Path | str | None) -> dict[str, str] | None:
-    """Return the sha256 of each input file, or None when the source cannot be hashed here."""
+def fingerprint(path: Path) -> str | None:
+    """Return what stat says of ``path`` (size, times, inode); None when too recent to trust."""
+    st = path.stat()
+    if time.time() - max(st.st_mtime, st.st_ctime) < RACY_SECONDS:
+        return None
+    return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}-{st.st_ino}"
+
+
+def data_fingerprints(config: Config, data_dir: Path | str | None) -> dict[str, str | None] | None:
+    """Return each input file's fingerprint now, or None when the files cannot be found here."""
     from reportgen.sources import files, simulated
 
     if isinstance(data_dir, str) or (data_dir is None and config.source.kind == "sql"):
-        return None  # a database has no files to hash: every build reads it again
+        return None  # a database has no files to stat: every build reads it again
     try:
         if data_dir is not None:
             folder = Path(data_dir)
@@ -39,10 +61,9 @@ def data_digests(config: Config, data_dir: Path | str | None) -> dict[str, str] 
             folder = simulated.ensure(config)
         else:
             folder = config.source.path
-        # Hashes are what provenance records, so "unchanged" means the same bytes.
         paths = {t: files._find_file(folder, t, config) for t in TABLES}
         paths.update(files._study_files(folder, config))  # optional study tables count too
-        return {t: files._digest(path) for t, path in paths.items()}
+        return {t: fingerprint(path) for t, path in paths.items()}
     except (ReportgenError, OSError):
         return None  # the load will report the problem with its usual error
 
@@ -58,7 +79,7 @@ def _templates_digest(folder: Path) -> str:
 
 
 def build_key(
-    config: Config, preset: Preset, as_of: date, digests: dict[str, str], templates: str
+    config: Config, preset: Preset, as_of: date, data: Mapping[str, Any], templates: str
 ) -> str:
     """Return the key of one report: equal keys give byte-identical builds."""
     config_bytes = config.path.read_bytes() if config.path and config.path.exists() else b""
@@ -68,30 +89,59 @@ def build_key(
         "preset": repr(preset),  # covers ad hoc presets, which no config file holds
         "config": hashlib.sha256(config_bytes).hexdigest(),
         "templates": templates,
-        "data": digests,
+        "data": data,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def keys_for(
-    config: Config, jobs: list[tuple[Preset, date]], data_dir: Path | str | None
-) -> list[str] | None:
-    """Return the key of each (preset, as-of) job, or None when the data cannot be hashed."""
-    digests = data_digests(config, data_dir)
-    if digests is None:
-        return None
+def _keys(
+    config: Config, jobs: list[tuple[Preset, date]], data: Mapping[str, Any] | None
+) -> list[str | None]:
+    if data is None:
+        return [None] * len(jobs)
     templates = _templates_digest(config.templates_dir)
-    return [build_key(config, p, day, digests, templates) for p, day in jobs]
+    return [build_key(config, p, day, data, templates) for p, day in jobs]
 
 
-def previous(directory: Path, key: str) -> dict[str, Any] | None:
-    """Return the previous build in ``directory`` when its key matches, else None."""
+def stat_keys(
+    config: Config, jobs: list[tuple[Preset, date]], data_dir: Path | str | None
+) -> list[str | None]:
+    """Return each job's stat key from the input files as they are now (None: no fast reuse)."""
+    stats = data_fingerprints(config, data_dir)
+    whole = stats is not None and None not in stats.values()
+    return _keys(config, jobs, {"stat": stats} if whole else None)
+
+
+def loaded_keys(
+    config: Config, jobs: list[tuple[Preset, date]], ds: Dataset
+) -> list[tuple[str, str | None] | None]:
+    """Return each job's (key, stat key) from what the load of ``ds`` read and hashed.
+
+    None for each job when the load read no files (a database): such builds are not reused.
+    """
+    if "files" not in ds.provenance:
+        return [None] * len(jobs)
+    digests = {t: f["sha256"] for t, f in ds.provenance["files"].items()}
+    stats = ds.fingerprints
+    whole = set(stats) == set(digests) and None not in stats.values()
+    keys = _keys(config, jobs, digests)
+    fast = _keys(config, jobs, {"stat": stats} if whole else None)
+    return [(str(k), f) for k, f in zip(keys, fast, strict=True)]
+
+
+def previous(
+    directory: Path, *, key: str | None = None, stat_key: str | None = None
+) -> dict[str, Any] | None:
+    """Return the previous build in ``directory`` when its key or stat key matches, else None."""
     try:
         stored = (directory / KEY_FILE).read_text(encoding="ascii").split()
-        if stored[:1] != [key]:
+        names, fast = stored[1:], ""
+        if names and names[0].startswith(_STAT):  # older key files have no stat line
+            fast, names = names[0].removeprefix(_STAT), names[1:]
+        if not ((key and stored[:1] == [key]) or (stat_key and fast == stat_key)):
             return None
         # The key file lists what the build wrote: a file deleted since means build again.
-        if not stored[1:] or not all((directory / name).is_file() for name in stored[1:]):
+        if not names or not all((directory / name).is_file() for name in names):
             return None
         summary_path = directory / "summary.json"
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -102,9 +152,9 @@ def previous(directory: Path, key: str) -> dict[str, Any] | None:
     return {"summary": summary, "files": files, "built": built}
 
 
-def key_file(key: str, names: list[str]) -> bytes:
-    """Return the key file's bytes: the key, then every file the build wrote, one a line."""
-    return "\n".join([key, *sorted(names)]).encode("ascii") + b"\n"
+def key_file(key: str, stat_key: str | None, names: list[str]) -> bytes:
+    """Return the key file's bytes: the key, the stat key, then every file the build wrote."""
+    return "\n".join([key, _STAT + (stat_key or ""), *sorted(names)]).encode("ascii") + b"\n"
 
 
 def say_reused(name: str, as_of: date, built: datetime) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from reportgen import config as config_mod
+from reportgen import reuse
+from reportgen.build import Timings, build
 from tests.conftest import TINY, TINY_CONFIG
 from tests.test_hostile import Workspace, run
 
@@ -117,3 +123,76 @@ def test_data_change_shows_in_the_rebuilt_numbers(ws: Workspace) -> None:
     _data_byte(ws)
     assert run(ws, *BUILD).returncode == 0
     assert ws.summary()["kpis"]["revenue"] == pytest.approx(revenue + 1)
+
+
+# -- in process: what the key is made of ----------------------------------------------------------
+
+AS_OF = date(2025, 7, 7)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> config_mod.Config:
+    """Return the config of a project with the tiny data and one build of 2025-07-07."""
+    shutil.copytree(TINY, tmp_path / "data")
+    (tmp_path / "config.yaml").write_text(TINY_CONFIG)
+    cfg = config_mod.load(tmp_path / "config.yaml")
+    build(cfg, as_of=AS_OF)
+    return cfg
+
+
+def _built(cfg: config_mod.Config, **kwargs: object) -> tuple[bool, Timings]:
+    """Build 2025-07-07; return whether it was computed (not reused) and its stage timings."""
+    timings = kwargs.pop("timings", None) or Timings()
+    (out,) = build(cfg, as_of=AS_OF, timings=timings, **kwargs)
+    return out.report is not None, timings
+
+
+def _revenue(cfg: config_mod.Config) -> float:
+    summary = cfg.output_dir / "weekly" / "2025-07-07" / "summary.json"
+    return json.loads(summary.read_text())["kpis"]["revenue"]
+
+
+def test_a_file_changed_after_the_reuse_check_is_keyed_by_the_bytes_loaded(project) -> None:
+    cfg = project
+    folder = cfg.output_dir / "weekly" / "2025-07-07"
+    tracking = cfg.root / "data" / "tracking_data.csv"
+    old = tracking.read_bytes()
+    revenue = _revenue(cfg)
+    (folder / "report.html").unlink()  # so that this build is not reused
+
+    def change_before_the_load(stage: str) -> None:
+        # After the reuse check, before the load: as an export landing mid-build would.
+        if stage == "load":
+            tracking.write_bytes(old.replace(b"11:00:00,1,2000", b"11:00:00,1,2001"))
+
+    built, _ = _built(cfg, timings=Timings(listener=change_before_the_load))
+    assert built and _revenue(cfg) == revenue + 1  # built from the new bytes ...
+    assert not _built(cfg)[0]  # ... and keyed by them: the same bytes again reuse it
+    # The old bytes back: the build of the new ones must not pass for theirs.
+    tracking.write_bytes(old)
+    built, _ = _built(cfg)
+    assert built and _revenue(cfg) == revenue
+
+
+def test_unchanged_files_are_reused_on_stat_alone_touched_ones_after_a_load(
+    project, monkeypatch
+) -> None:
+    cfg = project
+    monkeypatch.setattr(reuse, "RACY_SECONDS", 0.0)  # the copies were made just now
+    build(cfg, as_of=AS_OF, force=True)  # keyed with the stat of files the test wrote
+    key = (cfg.output_dir / "weekly" / "2025-07-07" / reuse.KEY_FILE).read_bytes()
+    assert key.split(b"\n")[1].startswith(b"stat:") and len(key.split(b"\n")[1]) == 5 + 64
+    built, timings = _built(cfg)
+    assert not built and "load" not in timings.stages  # nothing read but stat
+    os.utime(cfg.root / "data" / "posts.csv")  # same bytes, new time
+    built, timings = _built(cfg)
+    assert not built and "load" in timings.stages and "compute" not in timings.stages
+    assert (cfg.output_dir / "weekly" / "2025-07-07" / reuse.KEY_FILE).read_bytes() == key
+
+
+def test_a_file_written_just_now_is_not_trusted_on_stat(tmp_path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a\n")
+    assert reuse.fingerprint(path) is None  # could change again within the same clock tick
+    os.utime(path, (1e9, 1e9))
+    assert reuse.fingerprint(path) is None  # utime itself just changed ctime

@@ -21,6 +21,7 @@ import duckdb
 
 from reportgen.config import STUDY_TABLES, TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
+from reportgen.reuse import fingerprint
 from reportgen.sources import Dataset
 from reportgen.sources.checks import BASES, check_payouts, check_references
 from reportgen.sources.dialects import Dialect
@@ -54,6 +55,8 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
     paths = {table: _find_file(folder, table, config) for table in TABLES}
     # Hashing releases the GIL: digest the files while DuckDB scans them.
     with ThreadPoolExecutor(max_workers=1) as pool:
+        # Stat before the first read: a write after it changes what the next stat says.
+        ds.fingerprints = {table: fingerprint(path) for table, path in paths.items()}
         digests = {table: pool.submit(_digest, path) for table, path in paths.items()}
         for table, path in paths.items():
             with ds.timed(f"load {table}"), _read_errors(path, table):
@@ -61,6 +64,7 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
         ds.zoned = zoned_any
         study = _study_files(folder, config)
         for table, path in study.items():
+            ds.fingerprints[table] = fingerprint(path)
             digests[table] = pool.submit(_digest, path)
             with ds.timed(f"load {table}"), _read_errors(path, table):
                 _load_table(ds, table, path, config, dialect)  # zoned times: see study.frame
