@@ -957,13 +957,18 @@ def test_email_body_fits_a_phone_screen(tmp_path, smtp):
 # -- recipients added later, dotted preset names (issue #7) ---------------------------------------
 
 AS_OF = date(2025, 7, 7)
-LATER = """\
+#: A project on the tiny data mailing through the test server; presets follow.
+PROJECT = """\
 source: {{kind: files, path: {data}}}
 output: {{dir: {out}}}
 schedule: {{state_dir: {state}}}
 email: {{host: 127.0.0.1, port: {port}, security: none, sender: reports@example.com,
         retries: 1, backoff_seconds: 0.01, timeout: 10}}
 presets:
+"""
+LATER = (
+    PROJECT
+    + """\
   team.weekly:
     window: last_7_days
     formats: [html, csv]
@@ -976,6 +981,7 @@ presets:
     groups:
       - {{name: mb, brands: [MuscleBlaze], to: {mb}}}
 """
+)
 
 
 def _later_config(tmp_path: Path, port: int, to: list[str], mb: list[str]) -> config_mod.Config:
@@ -1037,19 +1043,16 @@ def test_a_window_skipped_for_want_of_recipients_is_sent_once_someone_is_added(t
 
 # -- the comparison the email names is the stored build's -----------------------------------------
 
-YEARLY = """\
-source: {{kind: files, path: {data}}}
-output: {{dir: {out}}}
-schedule: {{state_dir: {state}}}
-email: {{host: 127.0.0.1, port: {port}, security: none, sender: reports@example.com,
-        retries: 1, backoff_seconds: 0.01, timeout: 10}}
-presets:
+YEARLY = (
+    PROJECT
+    + """\
   weekly:
     window: last_7_days
     compare: {compare}
     formats: [html, csv]
     to: {to}
 """
+)
 
 
 def _yearly_config(tmp_path: Path, port: int, compare: str, to: list[str]) -> config_mod.Config:

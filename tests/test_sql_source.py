@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, TINY
+from tests.conftest import TINY, run_cli
 from tests.test_load import PG, _pg
 from tests.test_simulate import TINY as TINY_SPEC
 
@@ -46,15 +45,7 @@ presets:
 
 def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the command line with the database password in the environment, as a user would."""
-    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(cwd)}
-    return subprocess.run(
-        [sys.executable, "-m", "reportgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**base, "REPORTGEN_DB_PASSWORD": SECRET, **(env or {})},
-    )
+    return run_cli(*args, cwd=cwd, env={"REPORTGEN_DB_PASSWORD": SECRET, **(env or {})})
 
 
 @pytest.fixture(scope="module")
