@@ -70,6 +70,8 @@ def build_key(
         "templates": templates,
         "data": digests,
     }
+    if config.engine.kind != "duckdb":  # its provenance differs; DuckDB keys stay as they were
+        parts["engine"] = f"{config.engine.kind} {config.engine.master}"
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
