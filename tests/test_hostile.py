@@ -159,6 +159,29 @@ def _never_shows(secret: str, r: subprocess.CompletedProcess) -> None:
 # --- config and YAML -------------------------------------------------------------------------
 CONFIG_CASES: list[Case] = [
     Case(
+        "engine-master-not-a-url",
+        "#8: engine: spark with a host name where Spark wants a master",
+        lambda ws: ws.write("config.yaml", CONFIG + "engine: {kind: spark, master: myhost}\n"),
+        exit=2,
+        says=("config.yaml:13: engine.master: 'myhost' is not a Spark master", "local[2]"),
+    ),
+    Case(
+        "engine-conf-list",
+        "#8",
+        lambda ws: ws.write("config.yaml", CONFIG + "engine:\n  conf: {spark.jars: [a, b]}\n"),
+        exit=2,
+        says=("engine.conf.spark.jars: expected a text, number or true/false value",),
+    ),
+    Case(
+        "engine-spark-over-a-database",
+        "#8: the database is the engine",
+        _nothing,
+        args=("build", "--engine", "spark", "--data", "duckdb:///nowhere.duckdb")
+        + ("--from", "2025-07-01", "--to", "2025-07-07"),
+        exit=2,
+        says=("engine spark reads folders of files", "drop engine.kind (or --engine)"),
+    ),
+    Case(
         "unknown-brand",
         "#2",
         lambda ws: ws.edit("config.yaml", "formats: [html, csv]", "brands: [MuscleBlast]"),
@@ -311,6 +334,24 @@ def _alias_bomb() -> str:
 
 # --- data: files, numbers, ids ---------------------------------------------------------------
 DATA_CASES: list[Case] = [
+    Case(
+        "spark-engine-csv-folder",
+        "#8: Spark reads the Parquet layout",
+        _nothing,
+        args=("build", "--engine", "spark"),
+        exit=3,
+        says=("tracking_data.csv", "the Spark engine reads the Parquet layout, not CSV")
+        + ("reportgen simulate --format parquet", "reportgen load DIR --into URL"),
+    ),
+    Case(
+        "spark-engine-without-java",
+        "#8: a machine with PySpark but no Java",
+        lambda ws: _all_parquet(ws),
+        args=("build", "--engine", "spark"),
+        env={"PATH": "/nonexistent"},
+        exit=4,
+        says=("engine spark:", "pip install 'reportgen[spark]'", "Java 17"),
+    ),
     Case(
         "revenue-not-a-number",
         "#2",
@@ -515,6 +556,13 @@ DATA_CASES: list[Case] = [
 ]
 
 TRACKING_HEADER = "tracking_id,source,campaign,influencer_id,user_id,product,date,orders,revenue\n"
+
+
+def _all_parquet(ws: Workspace) -> None:
+    """Replace the four CSV files with Parquet files of the same rows."""
+    for table in ("influencers", "posts", "tracking_data", "payouts"):
+        _to_parquet(ws, table)
+        (ws.data / f"{table}.csv").unlink()
 
 
 def _source(ws: Workspace, lines: str) -> None:
