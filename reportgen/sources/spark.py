@@ -55,8 +55,8 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
         backend = ibis.pyspark.connect(spark)
         where = str(folder)
         dialect = Dialect("pyspark", where, explain=spark_errors(where))
-        raw = {t: _read(backend, p, t) for t, p in paths.items()}
-        labels = {t: str(p) for t, p in paths.items()}
+        raw = {t: _read(spark, backend, p, t) for t, p in paths.items()}
+        labels = {t: p.name for t, p in paths.items()}  # as the files source names them
         ds.provenance["tables"] = {t: {"table": str(p)} for t, p in paths.items()}
         canonicalize(ds, raw, config, labels, dialect)
     for table, path in paths.items():
@@ -78,10 +78,19 @@ def _refuse_csv(folder: Path, paths: dict[str, Path]) -> None:
         )
 
 
-def _read(backend: Any, path: Path, table: str) -> Any:
-    """Return the Parquet file as a relation of the Spark backend."""
+def _read(spark: Any, backend: Any, path: Path, table: str) -> Any:
+    """Return the Parquet file as a relation of the Spark backend, its rows numbered.
+
+    The number (``canonical.ROW``) is the row's place in the file, so a finding's examples
+    read "row 12" as when DuckDB reads the folder.
+    """
+    from reportgen.sources.canonical import ROW
+
+    name = f"reportgen_{table}"
     try:
-        return backend.read_parquet(str(path.resolve()), table_name=f"reportgen_{table}")
+        df = spark.read.parquet(str(path.resolve()))
+        df.withColumn(ROW, df["_metadata.row_index"] + 1).createOrReplaceTempView(name)
+        return backend.table(name)
     except Exception as exc:  # Spark raises AnalysisException and others for a damaged file
         raise DataError(
             f"{path}: cannot read {table}: {_first_line(exc)}; the file looks damaged or "
