@@ -176,8 +176,10 @@ CONFIG_CASES: list[Case] = [
         "engine-spark-over-a-database",
         "#8: the database is the engine",
         _nothing,
-        args=("build", "--engine", "spark", "--data", "duckdb:///nowhere.duckdb")
-        + ("--from", "2025-07-01", "--to", "2025-07-07"),
+        args=(
+            *("build", "--engine", "spark", "--data", "duckdb:///nowhere.duckdb"),
+            *("--from", "2025-07-01", "--to", "2025-07-07"),
+        ),
         exit=2,
         says=("engine spark reads folders of files", "drop engine.kind (or --engine)"),
     ),
@@ -340,8 +342,10 @@ DATA_CASES: list[Case] = [
         _nothing,
         args=("build", "--engine", "spark"),
         exit=3,
-        says=("tracking_data.csv", "the Spark engine reads the Parquet layout, not CSV")
-        + ("reportgen simulate --format parquet", "reportgen load DIR --into URL"),
+        says=(
+            *("tracking_data.csv", "the Spark engine reads the Parquet layout, not CSV"),
+            *("reportgen simulate --format parquet", "reportgen load DIR --into URL"),
+        ),
     ),
     Case(
         "spark-engine-without-java",

@@ -191,9 +191,7 @@ def _pyspark() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise SourceUnavailable(
-            f"engine spark: PySpark is not installed; {INSTALL_HINT}"
-        ) from None
+        raise SourceUnavailable(f"engine spark: PySpark is not installed; {INSTALL_HINT}") from None
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise SourceUnavailable(f"engine spark: no Java on PATH (set JAVA_HOME); {INSTALL_HINT}")
     return SparkSession
