@@ -114,7 +114,11 @@ def test_presets_match_duckdb_and_spark_builds_are_reused(spark, sim, tmp_path):
 
 
 def _plant(sim: Path, dest: Path) -> Path:
-    """Copy the folder and add a negative sale and a sale of an unknown influencer."""
+    """Copy the folder, add a negative sale and one of an unknown influencer; zone the times.
+
+    The times become UTC instants (Parquet ``isAdjustedToUTC``), which Spark reads as
+    TimestampType and DuckDB as TIMESTAMPTZ: both must place each sale on the same local day.
+    """
     shutil.copytree(sim, dest)
     path = dest / "tracking_data.parquet"
     t = pq.read_table(path)
@@ -127,11 +131,14 @@ def _plant(sim: Path, dest: Path) -> Path:
         extra[name] = [r[i] for r in rows]
     extra["revenue"] = [r[4] for r in rows]
     extra["product"] = ["Whey Protein"] * len(rows)
-    pq.write_table(pa.concat_tables([t, pa.table(extra, schema=t.schema)]), path)
+    t = pa.concat_tables([t, pa.table(extra, schema=t.schema)])
+    local = pc.assume_timezone(t["date"], timezone="Asia/Kolkata")
+    utc = local.cast(pa.timestamp("us", tz="UTC"))
+    pq.write_table(t.set_column(t.schema.get_field_index("date"), "date", utc), path)
     return dest
 
 
-def test_a_data_quality_finding_is_the_same_from_both_engines(spark, sim, tmp_path):
+def test_findings_and_zoned_times_are_the_same_from_both_engines(spark, sim, tmp_path):
     data = _plant(sim, tmp_path / "planted")
     cfg = _workspace(tmp_path / "ws", data)
     adhoc = ("--data", str(data), "--from", "2026-11-01", "--to", "2026-11-30")
@@ -147,6 +154,15 @@ def test_a_data_quality_finding_is_the_same_from_both_engines(spark, sim, tmp_pa
     assert found["unknown_influencer"]["rows"] == 1
     assert found["unknown_influencer"]["revenue"] == 1234.5
     assert "INF9999" in json.dumps(found["unknown_influencer"])
+    assert found["negative_values"]["examples"] == ["row 4609"]  # the file's 4,609th row
+    # Zoned times read as instants: November in Asia/Kolkata holds what it held unzoned,
+    # and neither planted sale counts.
+    revenue = _summary(spk, name, "2026-11-30")["kpis"]["revenue"]
+    t = pq.read_table(sim / "tracking_data.parquet")
+    nov = t.filter(
+        (pc.field("date") >= datetime(2026, 11, 1)) & (pc.field("date") < datetime(2026, 12, 1))
+    )
+    assert revenue == pytest.approx(pc.sum(nov["revenue"]).as_py(), abs=0.005)  # both excluded
 
 
 def test_engine_setting_in_the_config_and_its_default() -> None:

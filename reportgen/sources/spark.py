@@ -90,12 +90,29 @@ def _read(spark: Any, backend: Any, path: Path, table: str) -> Any:
     try:
         df = spark.read.parquet(str(path.resolve()))
         df.withColumn(ROW, df["_metadata.row_index"] + 1).createOrReplaceTempView(name)
-        return backend.table(name)
+        t = backend.table(name)
     except Exception as exc:  # Spark raises AnalysisException and others for a damaged file
         raise DataError(
             f"{path}: cannot read {table}: {_first_line(exc)}; the file looks damaged or "
             "truncated: export it again"
         ) from None
+    return _zoned(t, df)
+
+
+def _zoned(t: Any, df: Any) -> Any:
+    """Return ``t`` with Spark's zoned timestamps typed as zoned (UTC) for Ibis.
+
+    Spark reads a Parquet timestamp with a zone as TimestampType and one without as
+    TimestampNTZType; Ibis 12 types both as a timestamp without zone, which would read
+    instants as local times. The cast only restores the type: the values are unchanged.
+    """
+    import ibis.expr.datatypes as dt
+    from pyspark.sql.types import TimestampType
+
+    zoned = [f.name for f in df.schema.fields if isinstance(f.dataType, TimestampType)]
+    if not zoned:
+        return t
+    return t.mutate(**{c: t[c].cast(dt.Timestamp(timezone="UTC")) for c in zoned})
 
 
 def _study(ds: Dataset, folder: Path, config: Config, paths: dict[str, Path]) -> None:
