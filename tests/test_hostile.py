@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import importlib.util
 import json
 import re
 import shutil
@@ -355,6 +356,23 @@ DATA_CASES: list[Case] = [
         env={"PATH": "/nonexistent"},
         exit=4,
         says=("engine spark:", "pip install 'reportgen[spark]'", "Java 17"),
+    ),
+    Case(
+        "spark-engine-jvm-will-not-start",
+        "#8: a Spark setting the JVM refuses",
+        lambda ws: (
+            _all_parquet(ws),
+            ws.write("config.yaml", CONFIG + "engine: {conf: {spark.driver.memory: 1x}}\n"),
+        ),
+        args=("build", "--engine", "spark"),
+        exit=4,
+        says=("Spark did not start: Invalid maximum heap size: -Xmx1x", "Java 17"),
+        marks=(
+            pytest.mark.skipif(
+                shutil.which("java") is None or importlib.util.find_spec("pyspark") is None,
+                reason="needs PySpark and Java (pip install 'reportgen[spark]', Java 17)",
+            ),
+        ),
     ),
     Case(
         "revenue-not-a-number",

@@ -10,8 +10,10 @@ build's local DuckDB, where the presets are sliced as for every other source.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -180,6 +182,7 @@ def _start_java(settings: dict[str, str]) -> None:
     with os.fdopen(fd, "wb") as log:
         gateway = launch_gateway(conf, popen_kwargs={"stderr": log, "stdout": log})
     SparkContext._ensure_initialized(gateway=gateway)
+    atexit.register(_JVM_LOG.unlink, missing_ok=True)  # the JVM may write to it until then
 
 
 #: The JVM's log file, read to explain a failed start.
@@ -187,12 +190,14 @@ _JVM_LOG: Path | None = None
 
 
 def _why(exc: Exception) -> str:
-    """Return why Spark failed to start: the JVM log's last error line, or the exception's."""
+    """Return why Spark failed to start: the JVM log's first error line, or the exception's."""
     lines: list[str] = []
     if _JVM_LOG is not None and _JVM_LOG.is_file():
         text = _JVM_LOG.read_text(errors="replace").splitlines()
-        lines = [ln.strip() for ln in text if "Exception" in ln or "Error" in ln]
-    return lines[-1][:300] if lines else _first_line(exc)[:300]
+        # The first such line is the cause; what follows is the JVM giving up.
+        lines = [ln.strip() for ln in text if re.search(r"Exception|Error|Invalid", ln)]
+        _JVM_LOG.unlink(missing_ok=True)
+    return lines[0][:300] if lines else _first_line(exc)[:300]
 
 
 #: Settings a build's own session starts with; engine.conf adds to or overrides them.
@@ -200,6 +205,8 @@ _DEFAULT_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",  # no web UI port per build
     "spark.ui.showConsoleProgress": "false",  # no progress bars on stderr
     "spark.sql.shuffle.partitions": "4",  # the aggregate is small; 200 tasks cost seconds
+    # Results come back through Arrow, not row by row through pandas (Ibis fetches with toPandas).
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 
 
