@@ -2,7 +2,8 @@
 
 Each published build carries a hidden ``.build-key`` file: a SHA-256 over everything its bytes
 depend on (the sha256 of every input file, the config file's bytes, the template overrides,
-the preset as resolved, the as-of date and the reportgen version). A rebuild computes the same
+the preset as resolved, the as-of date, the reportgen version, and the engine when it is not
+DuckDB, since ``--engine`` changes the provenance without changing the config file). A rebuild computes the same
 key before loading anything; when it matches and every file of the previous build is still
 there, the previous build is reused as it is (nothing is loaded, rendered or written).
 """
