@@ -30,6 +30,7 @@ presets:
     title: November, all brands
     window: {start: 2026-11-01, end: 2026-11-30}
     formats: [csv]
+    sections: [overview, attribution, incrementality]
   muscleblaze-30d:
     title: MuscleBlaze, last 30 days
     window: last_30_days
@@ -53,9 +54,10 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Simulate 20 influencers over 60 days ending 2026-11-30, as Parquet."""
+    """Simulate 20 influencers over 60 days to 2026-11-30, and a holdout study, as Parquet."""
     out = tmp_path_factory.mktemp("spark") / "sim"
     args = ["simulate", "--influencers", "20", "--days", "60", "--end-date", AS_OF]
+    args += ["--journeys", "300"]  # study tables: read locally by DuckDB with either engine
     assert main([*args, "--out", str(out)]) == 0
     return out
 
@@ -93,6 +95,8 @@ def test_presets_match_duckdb_and_spark_builds_are_reused(spark, sim, tmp_path):
         assert _figures(s) == _figures(d), preset
         assert s["source"]["engine"] == {"kind": "spark", "master": spark.sparkContext.master}
         assert s["source"]["files"] == d["source"]["files"]  # the same file hashes
+    assert {"touchpoints", "conversions", "assignments"} <= set(s["source"]["files"])
+    assert {"attribution", "incrementality"} <= set(_summary(spk, "november"))
     # By hand, from the Parquet file: November's revenue and orders (times are local time).
     t = pq.read_table(sim / "tracking_data.parquet")
     nov = t.filter(
