@@ -46,6 +46,7 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
             f"{folder}: data folder not found; set source.path in the config or pass --data DIR"
         )
     paths = {table: files._find_file(folder, table, config) for table in TABLES}
+    paths.update(files._study_files(folder, config))  # fetched whole and checked locally
     _refuse_csv(folder, paths)
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
@@ -64,7 +65,6 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
     for table, path in paths.items():
         ds.provenance["files"][table] = {"file": path.name, "sha256": files._digest(path)}
     ds.provenance.pop("tables")  # the files source records files; keep one shape per origin
-    _study(ds, folder, config, paths)
     return ds
 
 
@@ -81,17 +81,11 @@ def _refuse_csv(folder: Path, paths: dict[str, Path]) -> None:
 
 
 def _read(spark: Any, backend: Any, path: Path, table: str) -> Any:
-    """Return the Parquet file as a relation of the Spark backend, its rows numbered.
-
-    The number (``canonical.ROW``) is the row's place in the file, so a finding's examples
-    read "row 12" as when DuckDB reads the folder.
-    """
-    from reportgen.sources.canonical import ROW
-
+    """Return the Parquet file as a relation of the Spark backend."""
     name = f"reportgen_{table}"
     try:
         df = spark.read.parquet(str(path.resolve()))
-        df.withColumn(ROW, df["_metadata.row_index"] + 1).createOrReplaceTempView(name)
+        df.createOrReplaceTempView(name)
         t = backend.table(name)
     except Exception as exc:  # Spark raises AnalysisException and others for a damaged file
         raise DataError(
@@ -115,21 +109,6 @@ def _zoned(t: Any, df: Any) -> Any:
     if not zoned:
         return t
     return t.mutate(**{c: t[c].cast(dt.Timestamp(timezone="UTC")) for c in zoned})
-
-
-def _study(ds: Dataset, folder: Path, config: Config, paths: dict[str, Path]) -> None:
-    """Load the optional study tables locally, as the files source does (they are small)."""
-    from reportgen.sources import files
-    from reportgen.sources.study import check_study
-
-    study = files._study_files(folder, config)
-    if not study:
-        return
-    for table, path in study.items():
-        with ds.timed(f"load {table}"), files._read_errors(path, table):
-            files._load_table(ds, table, path, config)
-        ds.provenance["files"][table] = {"file": path.name, "sha256": files._digest(path)}
-    check_study(ds, {**paths, **study})
 
 
 @contextmanager
