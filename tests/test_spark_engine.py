@@ -54,12 +54,15 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Simulate 20 influencers over 60 days to 2026-11-30, and a holdout study, as Parquet."""
-    out = tmp_path_factory.mktemp("spark") / "sim"
+    """Simulate 20 influencers over 60 days to 2026-11-30 as Parquet, plus a holdout study."""
+    root = tmp_path_factory.mktemp("spark")
     args = ["simulate", "--influencers", "20", "--days", "60", "--end-date", AS_OF]
-    args += ["--journeys", "300"]  # study tables: read locally by DuckDB with either engine
-    assert main([*args, "--out", str(out)]) == 0
-    return out
+    assert main([*args, "--out", str(root / "sim")]) == 0  # 4,608 sales
+    # --journeys writes the study's own few sales as tracking_data: take only its study tables.
+    assert main([*args, "--journeys", "300", "--out", str(root / "study")]) == 0
+    for table in ("touchpoints", "conversions", "assignments"):
+        shutil.copy(root / "study" / f"{table}.parquet", root / "sim")
+    return root / "sim"
 
 
 def _workspace(root: Path, data: Path) -> Path:
