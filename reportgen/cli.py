@@ -81,6 +81,11 @@ def parser() -> argparse.ArgumentParser:
         help="rebuild even when data, config and as-of are unchanged",
     )
     b.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        help="engine that reads a folder source for this build (default: engine.kind, duckdb)",
+    )
+    b.add_argument(
         "--allow-future",
         action="store_true",
         help="allow an as-of date after today (the build then stays `latest` until that day)",
@@ -172,6 +177,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     cfg = load_config(args, optional=ad_hoc)
     if args.schema:
         cfg = _with_schema(cfg, args)
+    if args.engine:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, engine=dataclasses.replace(cfg.engine, kind=args.engine))
     extra = None
     as_of = args.as_of
     if ad_hoc:

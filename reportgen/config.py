@@ -121,6 +121,31 @@ def _check_email(value: Any) -> str:
     return value.strip()
 
 
+#: Spark masters reportgen passes on: local mode, or a cluster manager's URL.
+MASTER = r"local(\[(\d+|\*)(,\d+)?\])?|(spark|k8s|mesos)://\S+|yarn"
+
+
+def _check_master(value: Any) -> str:
+    """Return a Spark master; refuse what Spark would only reject after starting Java."""
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(MASTER, value):
+        raise Invalid(
+            f"{value!r} is not a Spark master; use local[2] (cores of this machine) or a "
+            "cluster URL such as spark://host:7077"
+        )
+    return value
+
+
+def _conf_value(value: Any) -> str:
+    """Return a Spark setting's value as Spark reads it (text); refuse lists and mappings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise Invalid(f"expected a text, number or true/false value, got {type(value).__name__}")
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     # Presets and defaults are checked key by key later, so errors name presets.<name>.<key>.
     if value is None:
@@ -366,6 +391,32 @@ SOURCE_FIELDS: dict[str, Option] = {
     ),
 }
 
+#: The engine that reads, checks and aggregates a folder of files (a database is its own).
+ENGINE_FIELDS: dict[str, Option] = {
+    "kind": Choice(
+        "duckdb (in process) or spark (Parquet folders only; pip install 'reportgen[spark]', "
+        "Java 17).",
+        ["duckdb", "spark"],
+        default="duckdb",
+    ),
+    "master": Custom(
+        "Spark master: local[N] (N cores of this machine) or a cluster URL spark://host:7077.",
+        _check_master,
+        default="local[2]",
+        schema={"type": "string", "pattern": f"^(?:{MASTER})$"},
+    ),
+    "conf": MapOf(
+        "Extra Spark settings, e.g. spark.driver.memory: 2g (spark.sql.session.timeZone "
+        "stays UTC).",
+        Custom(
+            "",
+            _conf_value,
+            schema={"type": ["string", "number", "boolean"]},
+        ),
+        default=dict,
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -482,6 +533,15 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    """Which engine reads a folder source: DuckDB in process, or Spark."""
+
+    kind: str = "duckdb"
+    master: str = "local[2]"
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class EmailConfig:
     """SMTP settings; the password comes only from the environment variable named here."""
 
@@ -524,6 +584,7 @@ class Config:
     email: EmailConfig
     schedule: ScheduleConfig
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     @property
     def brands(self) -> list[str]:
@@ -551,6 +612,11 @@ class Config:
 TOP_FIELDS: dict[str, Option] = {
     "version": Int("Config format version.", 1, lo=1, hi=1),
     "source": Section("Where the data comes from.", SOURCE_FIELDS, default=dict),
+    "engine": Section(
+        "What reads, checks and aggregates a folder source (build --engine overrides kind).",
+        ENGINE_FIELDS,
+        default=dict,
+    ),
     "catalogue": Section(
         "Product catalogue and the vocabularies presets are checked against.",
         {
@@ -708,6 +774,7 @@ def from_located(src: Located, root: Path | None = None) -> Config:
             coalesce=top["schedule"]["coalesce"],
         ),
         raw=data,
+        engine=_check_engine(top, src),
     )
     config_checks.folders(config, src)
     config_checks.check_output_dir(config, src)
@@ -869,6 +936,17 @@ def _check(opt: Option, value: Any, kp: str, src: Located) -> Any:
     except Invalid as exc:
         full = f"{kp}{exc.path}" if kp else exc.path.lstrip(".")
         raise ConfigError(f"{src.where(full)}: {full or '(top)'}: {exc.message}") from None
+
+
+def _check_engine(top: dict[str, Any], src: Located) -> EngineConfig:
+    """Return the engine settings; refuse an engine other than DuckDB over a database."""
+    engine = top["engine"]
+    if engine["kind"] != "duckdb" and top["source"]["kind"] == "sql":
+        raise ConfigError(
+            f"{src.where('engine.kind')}: engine.kind: {engine['kind']} reads folders of "
+            "files; with source kind sql the database runs the queries: remove engine.kind"
+        )
+    return EngineConfig(**engine)
 
 
 def _check_thousands(source: dict[str, Any], src: Located) -> str | None:

@@ -3,7 +3,8 @@
 Each published build carries a hidden ``.build-key`` file. Its first line is the build's key:
 a SHA-256 over everything its bytes depend on (the sha256 of every input file as the load
 hashed the bytes it read, the config file's bytes, the template overrides, the preset as
-resolved, the as-of date and the reportgen version). Its second line is the same key over
+resolved, the as-of date, the reportgen version, and the engine when it is not DuckDB, since
+``--engine`` changes the provenance without changing the config file). Its second line is the same key over
 what ``stat`` said of each input file just before the load read it (size, times, inode).
 
 A rebuild first compares that stat key, which costs no read of the data: when it matches and
@@ -91,6 +92,8 @@ def build_key(
         "templates": templates,
         "data": data,
     }
+    if config.engine.kind != "duckdb":  # its provenance differs; DuckDB keys stay as they were
+        parts["engine"] = f"{config.engine.kind} {config.engine.master}"
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

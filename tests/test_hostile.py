@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import importlib.util
 import json
 import re
 import shutil
@@ -135,6 +136,31 @@ def _never_shows(secret: str, r: subprocess.CompletedProcess) -> None:
 
 # --- config and YAML -------------------------------------------------------------------------
 CONFIG_CASES: list[Case] = [
+    Case(
+        "engine-master-not-a-url",
+        "#8: engine: spark with a host name where Spark wants a master",
+        lambda ws: ws.write("config.yaml", CONFIG + "engine: {kind: spark, master: myhost}\n"),
+        exit=2,
+        says=("config.yaml:13: engine.master: 'myhost' is not a Spark master", "local[2]"),
+    ),
+    Case(
+        "engine-conf-list",
+        "#8",
+        lambda ws: ws.write("config.yaml", CONFIG + "engine:\n  conf: {spark.jars: [a, b]}\n"),
+        exit=2,
+        says=("engine.conf.spark.jars: expected a text, number or true/false value",),
+    ),
+    Case(
+        "engine-spark-over-a-database",
+        "#8: the database is the engine",
+        _nothing,
+        args=(
+            *("build", "--engine", "spark", "--data", "duckdb:///nowhere.duckdb"),
+            *("--from", "2025-07-01", "--to", "2025-07-07"),
+        ),
+        exit=2,
+        says=("engine spark reads folders of files", "drop engine.kind (or --engine)"),
+    ),
     Case(
         "unknown-brand",
         "#2",
@@ -288,6 +314,43 @@ def _alias_bomb() -> str:
 
 # --- data: files, numbers, ids ---------------------------------------------------------------
 DATA_CASES: list[Case] = [
+    Case(
+        "spark-engine-csv-folder",
+        "#8: Spark reads the Parquet layout",
+        _nothing,
+        args=("build", "--engine", "spark"),
+        exit=3,
+        says=(
+            *("tracking_data.csv", "the Spark engine reads the Parquet layout, not CSV"),
+            *("reportgen simulate --format parquet", "reportgen load DIR --into URL"),
+        ),
+    ),
+    Case(
+        "spark-engine-without-java",
+        "#8: a machine with PySpark but no Java",
+        lambda ws: _all_parquet(ws),
+        args=("build", "--engine", "spark"),
+        env={"PATH": "/nonexistent"},
+        exit=4,
+        says=("engine spark:", "pip install 'reportgen[spark]'", "Java 17"),
+    ),
+    Case(
+        "spark-engine-jvm-will-not-start",
+        "#8: a Spark setting the JVM refuses",
+        lambda ws: (
+            _all_parquet(ws),
+            ws.write("config.yaml", CONFIG + "engine: {conf: {spark.driver.memory: 1x}}\n"),
+        ),
+        args=("build", "--engine", "spark"),
+        exit=4,
+        says=("Spark did not start: Invalid maximum heap size: -Xmx1x", "Java 17"),
+        marks=(
+            pytest.mark.skipif(
+                shutil.which("java") is None or importlib.util.find_spec("pyspark") is None,
+                reason="needs PySpark and Java (pip install 'reportgen[spark]', Java 17)",
+            ),
+        ),
+    ),
     Case(
         "revenue-not-a-number",
         "#2",
@@ -492,6 +555,13 @@ DATA_CASES: list[Case] = [
 ]
 
 TRACKING_HEADER = "tracking_id,source,campaign,influencer_id,user_id,product,date,orders,revenue\n"
+
+
+def _all_parquet(ws: Workspace) -> None:
+    """Replace the four CSV files with Parquet files of the same rows."""
+    for table in ("influencers", "posts", "tracking_data", "payouts"):
+        _to_parquet(ws, table)
+        (ws.data / f"{table}.csv").unlink()
 
 
 def _source(ws: Workspace, lines: str) -> None:

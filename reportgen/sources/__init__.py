@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 
 from reportgen.config import Config
+from reportgen.errors import ConfigError
 from reportgen.model import Issue
 from reportgen.sources.url import is_url
 
@@ -85,16 +86,26 @@ def record_finding(
 
 #: How each ``source.kind`` opens its data: a registry, so a new source is one entry.
 def _open_simulate(config: Config, data: Path | str | None, today: date | None) -> Dataset:
-    from reportgen.sources import files, simulated
+    from reportgen.sources import simulated
 
     folder = simulated.ensure(config, today=today)
-    return files.load_folder(folder, config, origin="simulate")
+    return _folder_engine(config)(folder, config, "simulate")
 
 
 def _open_files(config: Config, data: Path | str | None, today: date | None) -> Dataset:
+    folder = Path(data) if data is not None else config.source.path
+    return _folder_engine(config)(folder, config, "files")
+
+
+def _folder_engine(config: Config) -> Callable[[Path, Config, str], Dataset]:
+    """Return what reads a folder for ``engine.kind``: the local DuckDB, or Spark."""
+    if config.engine.kind == "spark":
+        from reportgen.sources import spark
+
+        return spark.load_folder
     from reportgen.sources import files
 
-    return files.load_folder(Path(data) if data is not None else config.source.path, config)
+    return files.load_folder
 
 
 def _open_sql(config: Config, data: Path | str | None, today: date | None) -> Dataset:
@@ -123,7 +134,13 @@ def open_dataset(
     config: Config, *, data_dir: Path | str | None = None, today: date | None = None
 ) -> Dataset:
     """Open the configured source (or ``data_dir``, a folder or a URL, ad hoc) as a Dataset."""
-    ds = SOURCES[source_kind(config, data_dir)](config, data_dir, today)
+    kind = source_kind(config, data_dir)
+    if kind == "sql" and config.engine.kind != "duckdb":
+        raise ConfigError(
+            f"engine {config.engine.kind} reads folders of files; a database source runs the "
+            "queries itself: drop engine.kind (or --engine) for this build"
+        )
+    ds = SOURCES[kind](config, data_dir, today)
     # Paths inside the project are recorded relative to it, so summaries diff across machines.
     if "path" in ds.provenance:
         path = Path(ds.provenance["path"]).resolve()
