@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reportgen import publish, reuse, sections, sources, summary
+from reportgen import publish, reuse, sections, sources
 from reportgen.config import Config, Preset
 from reportgen.model import ReportData, Window
 from reportgen.windows import default_as_of
@@ -192,7 +192,7 @@ def render_all(
     """
     from concurrent.futures import Future
 
-    from reportgen import charts, export, render
+    from reportgen import charts, export, render, summary
 
     env = render.make_environment(config.templates_dir)
     due = [i for i, r in enumerate(reports) if {"html", "pdf"} & set(r.preset.formats)]
@@ -259,6 +259,8 @@ def config_info(config: Config) -> dict[str, Any]:
 def _publish(
     out_root: Path, report: ReportData, files: dict[str, bytes], info: dict[str, Any]
 ) -> PresetOutput:
+    from reportgen import summary  # pandas: only a build that computed needs it
+
     preset = report.preset
     as_of = date.fromisoformat(report.provenance["as_of"])
     data = summary.build_summary(report, info) | sections.summary_fields(report)

@@ -76,7 +76,7 @@ def _check_cron(value: Any) -> Any:
         raise Invalid(f"expected a cron expression such as '0 7 * * 1', got {value!r}")
     # The scheduler's own translation (crontab weekday numbering, day-of-month OR weekday), so
     # whatever passes here is exactly what the scheduler runs. Imported late: it imports us.
-    from reportgen.schedule import crontab_trigger
+    from reportgen.triggers import crontab_trigger
 
     try:
         trigger = crontab_trigger(value, "UTC")

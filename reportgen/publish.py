@@ -23,12 +23,12 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from reportgen.errors import OutputError
+
+if TYPE_CHECKING:  # pandas and numpy are imported by the CSV writer, not by a reused build
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ def to_csv(frame: pd.DataFrame) -> bytes:
     Numbers keep their full value in plain notation: money rounded to 2 decimals (the float
     noise of sums beyond that is not information), other numbers exact; never an exponent.
     """
+    import pandas as pd
+
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
@@ -71,6 +73,9 @@ def _plain(value: float) -> str:
     25085505.55, not 2.50855e+07; 0.0000004, not 4e-07; the digits that identify the double,
     so no binary noise (123456789012.34, not 123456789012.339996).
     """
+    import numpy as np
+    import pandas as pd
+
     if pd.isna(value):
         return ""
     text = np.format_float_positional(float(value), trim="-")

@@ -28,7 +28,7 @@ KEY_FILE = ".build-key"
 
 def data_digests(config: Config, data_dir: Path | str | None) -> dict[str, str] | None:
     """Return the sha256 of each input file, or None when the source cannot be hashed here."""
-    from reportgen.sources import files, simulated
+    from reportgen.sources import layout, simulated
 
     if isinstance(data_dir, str) or (data_dir is None and config.source.kind == "sql"):
         return None  # a database has no files to hash: every build reads it again
@@ -40,9 +40,9 @@ def data_digests(config: Config, data_dir: Path | str | None) -> dict[str, str] 
         else:
             folder = config.source.path
         # Hashes are what provenance records, so "unchanged" means the same bytes.
-        paths = {t: files._find_file(folder, t, config) for t in TABLES}
-        paths.update(files._study_files(folder, config))  # optional study tables count too
-        return {t: files._digest(path) for t, path in paths.items()}
+        paths = {t: layout.find_file(folder, t, config) for t in TABLES}
+        paths.update(layout.study_files(folder, config))  # optional study tables count too
+        return {t: layout.digest(path) for t, path in paths.items()}
     except (ReportgenError, OSError):
         return None  # the load will report the problem with its usual error
 
