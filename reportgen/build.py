@@ -273,13 +273,23 @@ def _publish(
 
 
 def refresh_index(config: Config, out_root: Path) -> None:
-    """Rewrite output/index.html and output/manifest.json from what is on disk."""
+    """Rewrite output/index.html and output/manifest.json from what is on disk, if they differ.
+
+    The hidden key file records what the pair was made from (the builds listed, the template
+    overrides, the reportgen version), so an unchanged rebuild neither renders nor writes them.
+    """
+    builds = publish.collect_builds(out_root)
+    manifest = publish.manifest_bytes(builds)
+    key = reuse.index_key(config.templates_dir, manifest)
+    if publish.index_current(out_root, manifest, key):
+        return
     from reportgen import render
 
-    builds = publish.collect_builds(out_root)
     env = render.make_environment(config.templates_dir)
     publish.write_atomic(out_root / "index.html", render.render_index(builds, env).encode())
-    publish.write_manifest(out_root, builds)
+    publish.write_atomic(out_root / "manifest.json", manifest)
+    # Last: a crash before this leaves the old key, so the next build writes the pair again.
+    publish.write_atomic(out_root / publish.INDEX_KEY, key.encode("ascii") + b"\n")
 
 
 def _say(progress: bool, message: str) -> None:

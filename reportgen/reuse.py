@@ -57,6 +57,13 @@ def _templates_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
+def index_key(templates_dir: Path, manifest: bytes) -> str:
+    """Return the key of the output index: the manifest's bytes, the templates, the version."""
+    h = hashlib.sha256(f"{__version__}\0{_templates_digest(templates_dir)}\0".encode())
+    h.update(manifest)
+    return h.hexdigest()
+
+
 def build_key(
     config: Config, preset: Preset, as_of: date, digests: dict[str, str], templates: str
 ) -> str:
