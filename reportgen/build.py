@@ -289,7 +289,14 @@ def refresh_index(config: Config, out_root: Path) -> None:
     publish.write_atomic(out_root / "index.html", render.render_index(builds, env).encode())
     publish.write_atomic(out_root / "manifest.json", manifest)
     # Last: a crash before this leaves the old key, so the next build writes the pair again.
-    publish.write_atomic(out_root / publish.INDEX_KEY, key.encode("ascii") + b"\n")
+    try:
+        publish.write_atomic(out_root / publish.INDEX_KEY, key.encode("ascii") + b"\n")
+    except OSError as exc:  # only a shortcut for the next build: the index itself is written
+        logger.warning(
+            "%s: cannot write (%s); the index is written again on every build until it can be",
+            out_root / publish.INDEX_KEY,
+            exc.strerror or exc,
+        )
 
 
 def _say(progress: bool, message: str) -> None:
