@@ -82,6 +82,6 @@ def build_presets(
             outputs += (build_fn or default_build)(config, presets=batch, as_of=day, **build_args)
         for claim, preset in zip(claims, presets, strict=True):
             names_built = {job.name for job in _jobs(preset)}
-            claim.record_files(files_record([o for o in outputs if o.preset.name in names_built]))
-            claim.finish("succeeded")
+            mine = [o for o in outputs if o.preset.name in names_built]
+            claim.finish("succeeded", files=files_record(mine))
     return outputs
