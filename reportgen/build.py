@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reportgen import publish, reuse, sections, sources, summary
+from reportgen import publish, reuse, sections, sources
 from reportgen.config import Config, Preset
 from reportgen.model import ReportData, Window
 from reportgen.windows import default_as_of
@@ -208,7 +208,7 @@ def render_all(
     """
     from concurrent.futures import Future
 
-    from reportgen import charts, export, render
+    from reportgen import charts, export, render, summary
 
     env = render.make_environment(config.templates_dir)
     due = [i for i, r in enumerate(reports) if {"html", "pdf"} & set(r.preset.formats)]
@@ -275,6 +275,8 @@ def config_info(config: Config) -> dict[str, Any]:
 def _publish(
     out_root: Path, report: ReportData, files: dict[str, bytes], info: dict[str, Any]
 ) -> PresetOutput:
+    from reportgen import summary  # pandas: only a build that computed needs it
+
     preset = report.preset
     as_of = date.fromisoformat(report.provenance["as_of"])
     data = summary.build_summary(report, info) | sections.summary_fields(report)
@@ -287,13 +289,30 @@ def _publish(
 
 
 def refresh_index(config: Config, out_root: Path) -> None:
-    """Rewrite output/index.html and output/manifest.json from what is on disk."""
+    """Rewrite output/index.html and output/manifest.json from what is on disk, if they differ.
+
+    The hidden key file records what the pair was made from (the builds listed, the template
+    overrides, the reportgen version), so an unchanged rebuild neither renders nor writes them.
+    """
+    builds = publish.collect_builds(out_root)
+    manifest = publish.manifest_bytes(builds)
+    key = reuse.index_key(config.templates_dir, manifest)
+    if publish.index_current(out_root, manifest, key):
+        return
     from reportgen import render
 
-    builds = publish.collect_builds(out_root)
     env = render.make_environment(config.templates_dir)
     publish.write_atomic(out_root / "index.html", render.render_index(builds, env).encode())
-    publish.write_manifest(out_root, builds)
+    publish.write_atomic(out_root / "manifest.json", manifest)
+    # Last: a crash before this leaves the old key, so the next build writes the pair again.
+    try:
+        publish.write_atomic(out_root / publish.INDEX_KEY, key.encode("ascii") + b"\n")
+    except OSError as exc:  # only a shortcut for the next build: the index itself is written
+        logger.warning(
+            "%s: cannot write (%s); the index is written again on every build until it can be",
+            out_root / publish.INDEX_KEY,
+            exc.strerror or exc,
+        )
 
 
 def _say(progress: bool, message: str) -> None:

@@ -236,7 +236,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         outputs = build(cfg, as_of=as_of, data_dir=args.data, extra=extra, **common)
     else:
         from reportgen.ledger import Ledger
-        from reportgen.schedule import build_presets
+        from reportgen.manual import build_presets
 
         ledger = Ledger(cfg.schedule.state_dir)  # creates the state folder on first use
         outputs = build_presets(cfg, args.preset or None, as_of=as_of, ledger=ledger, **common)

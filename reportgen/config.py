@@ -75,8 +75,9 @@ def _check_cron(value: Any) -> Any:
     if not isinstance(value, str):
         raise Invalid(f"expected a cron expression such as '0 7 * * 1', got {value!r}")
     # The scheduler's own translation (crontab weekday numbering, day-of-month OR weekday), so
-    # whatever passes here is exactly what the scheduler runs. Imported late: it imports us.
-    from reportgen.schedule import crontab_trigger
+    # whatever passes here is exactly what the scheduler runs. Imported late: only a config
+    # with a schedule line pays for importing APScheduler.
+    from reportgen.triggers import crontab_trigger
 
     try:
         trigger = crontab_trigger(value, "UTC")

@@ -351,8 +351,12 @@ class Ledger:
             "(see `reportgen runs`), so try again after that"
         )
 
-    def _finish(self, run_id: int, state: str, error: str | None) -> None:
+    def _finish(
+        self, run_id: int, state: str, error: str | None, files: dict[str, Any] | None = None
+    ) -> None:
         with self._tx() as db:
+            if files is not None:  # one transaction, not two: each commit waits for the disk
+                db.execute("UPDATE runs SET files=? WHERE id=?", (json.dumps(files), run_id))
             db.execute(
                 "UPDATE runs SET state=?, ended=?, error=? WHERE id=?",
                 (state, self._now(), error, run_id),
@@ -603,13 +607,15 @@ class Claim:
         """Remember what the build produced, so a later run can send without rebuilding."""
         self.ledger._set_files(self.id, files)
 
-    def finish(self, state: str, error: str | None = None) -> None:
-        """Close the run with its final state, then release the window lock."""
+    def finish(
+        self, state: str, error: str | None = None, *, files: dict[str, Any] | None = None
+    ) -> None:
+        """Close the run with its final state (and ``files``, as record_files), then unlock."""
         if state not in RUN_STATES or state == "running":
             raise ValueError(f"cannot finish a run as {state!r}")
         try:
             # The row is written before the lock goes, so no one sees a stale 'running'.
-            self.ledger._finish(self.id, state, error)
+            self.ledger._finish(self.id, state, error, files)
             self.state = state
         finally:
             self._lock.release()

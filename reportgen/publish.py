@@ -23,12 +23,12 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from reportgen.errors import OutputError
+
+if TYPE_CHECKING:  # pandas and numpy are imported by the CSV writer, not by a reused build
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ def to_csv(frame: pd.DataFrame) -> bytes:
     Numbers keep their full value in plain notation: money rounded to 2 decimals (the float
     noise of sums beyond that is not information), other numbers exact; never an exponent.
     """
+    import pandas as pd
+
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
@@ -71,6 +73,9 @@ def _plain(value: float) -> str:
     25085505.55, not 2.50855e+07; 0.0000004, not 4e-07; the digits that identify the double,
     so no binary noise (123456789012.34, not 123456789012.339996).
     """
+    import numpy as np
+    import pandas as pd
+
     if pd.isna(value):
         return ""
     text = np.format_float_positional(float(value), trim="-")
@@ -218,6 +223,8 @@ def point_latest(preset_dir: Path, target: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if link.is_symlink():
             current = os.readlink(link)
+            if current == target:
+                return  # already right (a reused build): nothing to write
             if current > target and (preset_dir / current / "summary.json").exists():
                 return
         tmp = preset_dir / f".latest.{os.getpid()}"
@@ -279,7 +286,28 @@ def collect_builds(output_dir: Path) -> list[dict[str, Any]]:
     return builds
 
 
+def manifest_bytes(builds: list[dict[str, Any]]) -> bytes:
+    """Return the bytes of ``output/manifest.json`` listing ``builds``."""
+    data = json.dumps({"builds": builds}, indent=2, sort_keys=True, ensure_ascii=False)
+    return (data + "\n").encode("utf-8")
+
+
 def write_manifest(output_dir: Path, builds: list[dict[str, Any]]) -> None:
     """Write ``output/manifest.json``: every build and its files, for tools and caches."""
-    data = json.dumps({"builds": builds}, indent=2, sort_keys=True, ensure_ascii=False)
-    write_atomic(output_dir / "manifest.json", (data + "\n").encode("utf-8"))
+    write_atomic(output_dir / "manifest.json", manifest_bytes(builds))
+
+
+#: Hidden file beside the index: the key of what index.html and manifest.json were made from.
+INDEX_KEY = ".index-key"
+
+
+def index_current(output_dir: Path, manifest: bytes, key: str) -> bool:
+    """Return True when index.html, manifest.json and the index key are what ``key`` makes."""
+    try:
+        return (
+            (output_dir / "index.html").is_file()
+            and (output_dir / INDEX_KEY).read_text(encoding="ascii").strip() == key
+            and (output_dir / "manifest.json").read_bytes() == manifest
+        )
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -14,7 +14,7 @@ import multiprocessing
 import re
 import threading
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -23,19 +23,21 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 from urllib.request import url2pathname
 
 import jinja2
-import pandas as pd
 from babel.dates import format_date
 from babel.numbers import get_decimal_symbol
 from markupsafe import Markup
 
-from reportgen import __version__, charts, fmt, kpis, sections
+from reportgen import __version__, fmt, kpis, sections
 from reportgen.errors import RenderError
 from reportgen.model import ReportData, Window
+
+if TYPE_CHECKING:  # the index page (all a reused build renders) needs neither
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +282,8 @@ def print_job(
     figures: Mapping[str, Any] | None = None,
 ) -> PdfJob:
     """Return the print page of ``report`` with its chart SVGs, to lay out with ``pdf_bytes``."""
+    from reportgen import charts  # plotly: imported by what draws a report, not the index
+
     env = env or make_environment(None)
     figures = figures if figures is not None else charts.build_figures(report)
     ctx = context(report, figures, mode="pdf")
@@ -568,6 +572,8 @@ def _kpis(report: ReportData) -> list[dict[str, Any]]:
 
 
 def _charts(figures: Mapping[str, Any], *, with_json: bool = True) -> dict[str, dict[str, Any]]:
+    from reportgen import charts
+
     out = {}
     for key, fig in figures.items():
         info = charts.meta(fig)
@@ -663,12 +669,12 @@ def _svg_uri(svg: str) -> Markup:
 _URI_SAFE = " /=:;,.()-_!*~@$?+"
 
 
-def _clean(value: Any) -> Any:
+def _clean(value: Any, isna: Callable[[Any], Any]) -> Any:
     """Return ``value`` with NaN/NA/NaT as None and numpy scalars as Python numbers."""
     if value is None:
         return None
     try:
-        if pd.isna(value):
+        if isna(value):
             return None
     except (TypeError, ValueError):
         return value
@@ -678,9 +684,11 @@ def _clean(value: Any) -> Any:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    from pandas import isna
+
     columns = [str(c) for c in frame.columns]
     return [
-        {col: _clean(v) for col, v in zip(columns, row, strict=True)}
+        {col: _clean(v, isna) for col, v in zip(columns, row, strict=True)}
         for row in frame.itertuples(index=False, name=None)
     ]
 

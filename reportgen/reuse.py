@@ -51,7 +51,7 @@ def fingerprint(path: Path) -> str | None:
 
 def data_fingerprints(config: Config, data_dir: Path | str | None) -> dict[str, str | None] | None:
     """Return each input file's fingerprint now, or None when the files cannot be found here."""
-    from reportgen.sources import files, simulated
+    from reportgen.sources import layout, simulated
 
     if isinstance(data_dir, str) or (data_dir is None and config.source.kind == "sql"):
         return None  # a database has no files to stat: every build reads it again
@@ -62,8 +62,8 @@ def data_fingerprints(config: Config, data_dir: Path | str | None) -> dict[str, 
             folder = simulated.ensure(config)
         else:
             folder = config.source.path
-        paths = {t: files._find_file(folder, t, config) for t in TABLES}
-        paths.update(files._study_files(folder, config))  # optional study tables count too
+        paths = {t: layout.find_file(folder, t, config) for t in TABLES}
+        paths.update(layout.study_files(folder, config))  # optional study tables count too
         return {t: fingerprint(path) for t, path in paths.items()}
     except (ReportgenError, OSError):
         return None  # the load will report the problem with its usual error
@@ -76,6 +76,13 @@ def _templates_digest(folder: Path) -> str:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             h.update(path.relative_to(folder).as_posix().encode() + b"\0")
             h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def index_key(templates_dir: Path, manifest: bytes) -> str:
+    """Return the key of the output index: the manifest's bytes, the templates, the version."""
+    h = hashlib.sha256(f"{__version__}\0{_templates_digest(templates_dir)}\0".encode())
+    h.update(manifest)
     return h.hexdigest()
 
 

@@ -139,14 +139,14 @@ CONFIG_CASES: list[Case] = [
     Case(
         "engine-master-not-a-url",
         "#8: engine: spark with a host name where Spark wants a master",
-        lambda ws: ws.write("config.yaml", CONFIG + "engine: {kind: spark, master: myhost}\n"),
+        lambda ws: ws.write("config.yaml", TINY_CONFIG + "engine: {kind: spark, master: myhost}\n"),
         exit=2,
         says=("config.yaml:13: engine.master: 'myhost' is not a Spark master", "local[2]"),
     ),
     Case(
         "engine-conf-list",
         "#8",
-        lambda ws: ws.write("config.yaml", CONFIG + "engine:\n  conf: {spark.jars: [a, b]}\n"),
+        lambda ws: ws.write("config.yaml", TINY_CONFIG + "engine:\n  conf: {spark.jars: [a, b]}\n"),
         exit=2,
         says=("engine.conf.spark.jars: expected a text, number or true/false value",),
     ),
@@ -339,7 +339,7 @@ DATA_CASES: list[Case] = [
         "#8: a Spark setting the JVM refuses",
         lambda ws: (
             _all_parquet(ws),
-            ws.write("config.yaml", CONFIG + "engine: {conf: {spark.driver.memory: 1x}}\n"),
+            ws.write("config.yaml", TINY_CONFIG + "engine: {conf: {spark.driver.memory: 1x}}\n"),
         ),
         args=("build", "--engine", "spark"),
         exit=4,
@@ -655,6 +655,20 @@ def _truncate(fraction: float) -> Callable[[Workspace], None]:
     return setup
 
 
+def _index_written_again(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    """A reuse with a damaged index key writes the index again, and a good key."""
+    assert "; reused" in r.stderr
+    assert "weekly/2025-07-07/report.html" in (ws.output / "index.html").read_text()
+    assert len((ws.output / ".index-key").read_text().strip()) == 64  # a sha256 again
+
+
+def _index_written_without_key(ws: Workspace, r: subprocess.CompletedProcess) -> None:
+    """A key that cannot be written costs a warning, not the build; the index is written."""
+    assert "output/.index-key: cannot write" in r.stderr and "; reused" in r.stderr
+    assert "weekly/2025-07-07/report.html" in (ws.output / "index.html").read_text()
+    assert (ws.output / ".index-key" / "x").is_dir()
+
+
 def _set_aside(ws: Workspace, r: subprocess.CompletedProcess) -> None:
     """The damaged ledger is kept beside its place, and nothing new took its place."""
     aside = list((ws.root / "state").glob("ledger.sqlite3.damaged-*Z"))  # not -wal, -shm
@@ -725,6 +739,21 @@ def _dotted_sent(ws: Workspace, r: subprocess.CompletedProcess) -> None:
 
 STATE_CASES: list[Case] = [
     Case("rebuild-same-data", "#2", _nothing, check=lambda ws, r: None),
+    Case(
+        "index-key-garbage",
+        "#8",
+        lambda ws: (ws.output / ".index-key").write_bytes(b"\xff\x00 garbage"),
+        check=_index_written_again,
+    ),
+    Case(
+        "index-key-is-a-folder",
+        "#8",
+        lambda ws: (
+            (ws.output / ".index-key").unlink(),
+            (ws.output / ".index-key" / "x").mkdir(parents=True),
+        ),
+        check=_index_written_without_key,
+    ),
     Case(
         "ledger-garbage",
         "#7",

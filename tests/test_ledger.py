@@ -48,6 +48,14 @@ def test_claim_records_a_running_row_then_its_result(tmp_path):
     assert run.state == "succeeded" and run.ended and run.files == {"outputs": [{"name": "weekly"}]}
 
 
+def test_finish_records_the_files_with_the_state(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.claim("weekly", W, AS_OF, "manual").finish("succeeded", files={"outputs": [{"n": 1}]})
+    run = ledger.get_run("weekly", W)
+    assert (run.state, run.files) == ("succeeded", {"outputs": [{"n": 1}]})
+    assert run.ended and run.error is None
+
+
 def test_a_held_window_is_busy_for_everyone_else(tmp_path):
     first = Ledger(tmp_path).claim("weekly", W, AS_OF, "scheduled")
     with pytest.raises(

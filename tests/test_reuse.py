@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 from reportgen import config as config_mod
 from reportgen import reuse
 from reportgen.build import Timings, build
-from tests.conftest import TINY, TINY_CONFIG
+from tests.conftest import ROOT, TINY, TINY_CONFIG
 from tests.test_hostile import Workspace, run
 
 BUILD = ("build", "--as-of", "2025-07-07")
@@ -196,3 +198,111 @@ def test_a_file_written_just_now_is_not_trusted_on_stat(tmp_path) -> None:
     assert reuse.fingerprint(path) is None  # could change again within the same clock tick
     os.utime(path, (1e9, 1e9))
     assert reuse.fingerprint(path) is None  # utime itself just changed ctime
+
+
+# -- what an unchanged rebuild costs: no engine imported, nothing rewritten -----------------------
+
+#: Packages a reuse must not import: each costs 0.1-2 s of start-up and none is needed to reuse.
+HEAVY = ("pandas", "numpy", "pyarrow", "plotly", "kaleido", "duckdb", "ibis", "weasyprint", "faker")
+#: Python's own import trace (``-X importtime``), on stderr, of every import the process made.
+IMPORTTIME = {"PYTHONPROFILEIMPORTTIME": "1"}
+
+
+def imported(stderr: str) -> set[str]:
+    """Return the modules a process imported, read from its ``-X importtime`` lines."""
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("import time:") and "|" in ln]
+    return {ln.rsplit("|", 1)[1].strip() for ln in lines} - {"imported package"}
+
+
+def heavy(modules: set[str]) -> set[str]:
+    """Return the heavy packages among ``modules``."""
+    return {m.split(".")[0] for m in modules} & set(HEAVY)
+
+
+def test_unchanged_rebuild_imports_no_engine_and_says_reused(ws: Workspace) -> None:
+    # A schedule line: checking it must not pull in the scheduler's engine either.
+    ws.config.write_text(ws.config.read_text() + '    schedule: "0 8 * * 1"\n')
+    built = run(ws, *BUILD, env=IMPORTTIME)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert "reused" not in built.stderr
+    # The trace is read right: the build that computed did import the engine.
+    assert {"pandas", "duckdb", "plotly"} <= heavy(imported(built.stderr))
+    again = run(ws, *BUILD, env=IMPORTTIME)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert REUSED in again.stderr and "; reused" in again.stderr
+    modules = imported(again.stderr)
+    assert {"reportgen.cli", "reportgen.reuse", "reportgen.manual"} <= modules
+    assert heavy(modules) == set()
+
+
+def test_reuse_rewrites_no_index_unless_the_builds_on_disk_changed(ws: Workspace) -> None:
+    index = [ws.output / n for n in ("index.html", "manifest.json", ".index-key")]
+    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in index}
+    link = (ws.output / "weekly" / "latest").lstat()
+    assert "; reused" in run(ws, *BUILD).stderr
+    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in index} == before
+    assert (ws.output / "weekly" / "latest").lstat().st_ino == link.st_ino  # not re-linked
+    # A build of another day, then deleted by hand: a reuse lists what is on disk, as a
+    # rebuild would, and moves `latest` back from the deleted folder.
+    assert run(ws, "build", "--as-of", "2025-07-08").returncode == 0
+    assert "weekly/2025-07-08/report.html" in (ws.output / "index.html").read_text()
+    shutil.rmtree(ws.output / "weekly" / "2025-07-08")
+    assert "; reused" in run(ws, *BUILD).stderr
+    manifest = json.loads((ws.output / "manifest.json").read_text())
+    assert [b["as_of"] for b in manifest["builds"]] == ["2025-07-07"]
+    assert "2025-07-08" not in (ws.output / "index.html").read_text()
+    assert (ws.output / "weekly" / "latest").readlink() == Path("2025-07-07")
+    # A damaged key file makes the next reuse write the index again.
+    (ws.output / ".index-key").write_text("x\n")
+    page = (ws.output / "index.html").stat().st_ino
+    assert "; reused" in run(ws, *BUILD).stderr
+    assert (ws.output / "index.html").stat().st_ino != page
+    assert (ws.output / ".index-key").read_text() != "x\n"
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Workspace:
+    """Return a workspace with the config and the tiny data, nothing built."""
+    shutil.copytree(TINY, tmp_path / "data")
+    (tmp_path / "config.yaml").write_text(TINY_CONFIG + '    schedule: "0 8 * * 1"\n')
+    return Workspace(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [(("--help",), "build"), (("validate",), "OK, 1 preset"), (("runs",), "")],
+    ids=["help", "validate", "runs"],
+)
+def test_light_commands_import_no_engine(
+    fresh: Workspace, args: tuple[str, ...], says: str
+) -> None:
+    r = run(fresh, *args, env=IMPORTTIME)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert says in r.stdout
+    assert "reportgen.cli" in imported(r.stderr) and heavy(imported(r.stderr)) == set()
+
+
+def test_simulated_cache_is_found_without_importing_the_simulator(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "source: {kind: simulate, simulate: {seed: 7, influencers: 3, days: 5, "
+        "end_date: 2025-07-07}}\npresets: {weekly: {window: previous_week}}\n"
+    )
+    folder = tmp_path / "data" / "simulated" / "seed7-i3-d5-2025-07-07"
+    folder.mkdir(parents=True)
+    (folder / ".complete").write_text("ok\n")  # a finished cache: nothing to generate
+    code = (
+        "import sys; from pathlib import Path; from reportgen import config; "
+        "from reportgen.sources import simulated; "
+        f"print(simulated.ensure(config.load(Path({str(config)!r})))); "
+        "print(sorted(m for m in ('reportgen.simulate', 'numpy', 'faker') if m in sys.modules))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [str(folder), "[]"]

@@ -19,14 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from reportgen.config import Config
 from reportgen.errors import ConfigError
 from reportgen.model import Issue
 from reportgen.sources.url import is_url
+
+if TYPE_CHECKING:  # the engine is imported by the sources that open it, not by a reuse
+    import duckdb
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ excluded and how much revenue it touches. Rules of their own: number formats in
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,12 +18,15 @@ from pathlib import Path
 
 import duckdb
 
-from reportgen.config import STUDY_TABLES, TABLES, Config
+from reportgen.config import TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.reuse import fingerprint
 from reportgen.sources import Dataset
 from reportgen.sources.checks import BASES, check_payouts, check_references
 from reportgen.sources.dialects import Dialect
+from reportgen.sources.layout import digest as _digest
+from reportgen.sources.layout import find_file as _find_file
+from reportgen.sources.layout import study_files as _study_files
 from reportgen.sources.numbers import NumberFormat, explain, parse_sql
 from reportgen.sources.rules import Origin, check_table
 from reportgen.sources.schema import MAX_MONEY, MONEY, SCHEMA, Column, source_column
@@ -181,50 +183,6 @@ def _delimiter(path: Path, table: str, config: Config) -> str:
         if found > hits:
             best, hits = delim, found
     return best
-
-
-def _study_files(folder: Path, config: Config) -> dict[str, Path]:
-    """Return the optional study tables present in ``folder`` (a named one must be there)."""
-    found = {}
-    for table in STUDY_TABLES:
-        stem = config.source.files.get(table, table)
-        exts = (".csv", ".parquet")
-        named = table in config.source.files  # the config promises it: absence is an error
-        if named or any((folder / f"{stem}{e}").is_file() for e in exts):
-            found[table] = _find_file(folder, table, config)
-    return found
-
-
-def _find_file(folder: Path, table: str, config: Config) -> Path:
-    """Return the file holding ``table``; refuse a folder offering it as both CSV and Parquet."""
-    stem = config.source.files.get(table, table)
-    if Path(stem).suffix in (".csv", ".parquet"):  # named with its extension: exactly that file
-        if (folder / stem).is_file():
-            return folder / stem
-        raise DataError(f"{folder}: no {stem} for table '{table}' (source.files.{table})")
-    fmt = config.source.format
-    exts = ["parquet", "csv"] if fmt == "auto" else [fmt]
-    found = [folder / f"{stem}.{ext}" for ext in exts if (folder / f"{stem}.{ext}").is_file()]
-    if len(found) > 1:
-        raise DataError(
-            f"{folder}: both {found[0].name} and {found[1].name} hold table '{table}'; remove "
-            f"one, or choose with source.format (csv or parquet) or source.files.{table}: "
-            f"{found[1].name}"
-        )
-    if found:
-        return found[0]
-    wanted = " or ".join(f"{stem}.{e}" for e in exts)
-    raise DataError(
-        f"{folder}: no {wanted} for table '{table}'; name the file with source.files.{table}"
-    )
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Dialect) -> bool:

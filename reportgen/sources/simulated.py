@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -24,18 +25,24 @@ def spec_for(config: Config, today: date | None = None):  # -> SimulationSpec
     from reportgen.simulate import SimulationSpec
 
     sim = config.source.simulate
-    end = sim.end_date
-    if not isinstance(end, date):  # the one word the option allows: "yesterday"
-        tz = next(iter(config.presets.values())).timezone if config.presets else "Asia/Kolkata"
-        end = (today - timedelta(days=1)) if today else default_as_of(tz)
     return SimulationSpec(
         seed=sim.seed,
         influencers=sim.influencers,
         days=sim.days,
-        end_date=end,
+        end_date=_end_date(config, today),
         rows=sim.rows,
         fmt=sim.format,
     )
+
+
+def _end_date(config: Config, today: date | None) -> date:
+    """Return the last day to simulate: the configured date, or ``yesterday`` resolved."""
+    end = config.source.simulate.end_date
+    if isinstance(end, date):
+        return end
+    # The one word the option allows: "yesterday".
+    tz = next(iter(config.presets.values())).timezone if config.presets else "Asia/Kolkata"
+    return (today - timedelta(days=1)) if today else default_as_of(tz)
 
 
 def folder_for(config: Config, spec) -> Path:
@@ -53,10 +60,13 @@ def ensure(config: Config, today: date | None = None) -> Path:
     reuse its files. Generation goes into a hidden temporary folder that is renamed into
     place only when complete, so the folder never appears half-written.
     """
-    spec = spec_for(config, today)
-    folder = folder_for(config, spec)
+    # The config alone names the folder: a finished cache is found without importing the
+    # simulator (numpy, Faker), which a reused build never needs.
+    sim = config.source.simulate
+    folder = folder_for(config, dataclasses.replace(sim, end_date=_end_date(config, today)))
     if (folder / COMPLETE).exists():
         return folder
+    spec = spec_for(config, today)
     lock = FileLock(folder.with_name(f".{folder.name}.lock"))
     if not lock.try_acquire():
         logger.info("waiting for another build to finish simulating data into %s", folder)

@@ -37,7 +37,7 @@ INSTALL_HINT = "pip install 'reportgen[spark]' (PySpark >= 3.5, < 4.1) and Java 
 
 def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
     """Read the folder's Parquet tables in Spark and land their canonical forms locally."""
-    from reportgen.sources import files
+    from reportgen.sources import layout
     from reportgen.sources.canonical import canonicalize
 
     folder = Path(folder)
@@ -45,8 +45,8 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
         raise SourceUnavailable(
             f"{folder}: data folder not found; set source.path in the config or pass --data DIR"
         )
-    paths = {table: files._find_file(folder, table, config) for table in TABLES}
-    paths.update(files._study_files(folder, config))  # fetched whole and checked locally
+    paths = {table: layout.find_file(folder, table, config) for table in TABLES}
+    paths.update(layout.study_files(folder, config))  # fetched whole and checked locally
     _refuse_csv(folder, paths)
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
@@ -63,7 +63,7 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
         ds.provenance["tables"] = {t: {"table": str(p)} for t, p in paths.items()}
         canonicalize(ds, raw, config, labels, dialect)
     for table, path in paths.items():
-        ds.provenance["files"][table] = {"file": path.name, "sha256": files._digest(path)}
+        ds.provenance["files"][table] = {"file": path.name, "sha256": layout.digest(path)}
     ds.provenance.pop("tables")  # the files source records files; keep one shape per origin
     return ds
 

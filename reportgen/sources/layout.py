@@ -1,0 +1,61 @@
+"""Where each table's file is in a seed-layout folder, and its hash.
+
+Kept apart from ``files`` (which imports the engine) so that the reuse check can find and
+hash the input files without importing DuckDB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from reportgen.config import STUDY_TABLES, Config
+from reportgen.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+
+def study_files(folder: Path, config: Config) -> dict[str, Path]:
+    """Return the optional study tables present in ``folder`` (a named one must be there)."""
+    found = {}
+    for table in STUDY_TABLES:
+        stem = config.source.files.get(table, table)
+        exts = (".csv", ".parquet")
+        named = table in config.source.files  # the config promises it: absence is an error
+        if named or any((folder / f"{stem}{e}").is_file() for e in exts):
+            found[table] = find_file(folder, table, config)
+    return found
+
+
+def find_file(folder: Path, table: str, config: Config) -> Path:
+    """Return the file holding ``table``; refuse a folder offering it as both CSV and Parquet."""
+    stem = config.source.files.get(table, table)
+    if Path(stem).suffix in (".csv", ".parquet"):  # named with its extension: exactly that file
+        if (folder / stem).is_file():
+            return folder / stem
+        raise DataError(f"{folder}: no {stem} for table '{table}' (source.files.{table})")
+    fmt = config.source.format
+    exts = ["parquet", "csv"] if fmt == "auto" else [fmt]
+    found = [folder / f"{stem}.{ext}" for ext in exts if (folder / f"{stem}.{ext}").is_file()]
+    if len(found) > 1:
+        raise DataError(
+            f"{folder}: both {found[0].name} and {found[1].name} hold table '{table}'; remove "
+            f"one, or choose with source.format (csv or parquet) or source.files.{table}: "
+            f"{found[1].name}"
+        )
+    if found:
+        return found[0]
+    wanted = " or ".join(f"{stem}.{e}" for e in exts)
+    raise DataError(
+        f"{folder}: no {wanted} for table '{table}'; name the file with source.files.{table}"
+    )
+
+
+def digest(path: Path) -> str:
+    """Return the sha256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
