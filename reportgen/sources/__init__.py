@@ -94,6 +94,7 @@ def open_dataset(
 ) -> Dataset:
     """Open the configured source (or ``data_dir``, a folder or a URL, ad hoc) as a Dataset."""
     ds = SOURCES[source_kind(config, data_dir)](config, data_dir, today)
+    logger.debug("load steps: %s", ", ".join(f"{k} {v:.2f} s" for k, v in ds.timings.items()))
     # Paths inside the project are recorded relative to it, so summaries diff across machines.
     if "path" in ds.provenance:
         path = Path(ds.provenance["path"]).resolve()
