@@ -142,6 +142,7 @@ def open_dataset(
             "queries itself: drop engine.kind (or --engine) for this build"
         )
     ds = SOURCES[kind](config, data_dir, today)
+    logger.debug("load steps: %s", ", ".join(f"{k} {v:.2f} s" for k, v in ds.timings.items()))
     # Paths inside the project are recorded relative to it, so summaries diff across machines.
     if "path" in ds.provenance:
         path = Path(ds.provenance["path"]).resolve()

@@ -19,7 +19,12 @@ import duckdb
 from reportgen.config import ALL_TABLES, STUDY_TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.sources import Dataset
-from reportgen.sources.dialects import Dialect, duckdb_errors, postgres_errors
+from reportgen.sources.dialects import (
+    Dialect,
+    declared_unique,
+    duckdb_errors,
+    postgres_errors,
+)
 from reportgen.sources.url import DbUrl, UrlError, parse_url
 
 logger = logging.getLogger(__name__)
@@ -45,7 +50,7 @@ def open_database(url_text: str, config: Config) -> Dataset:
         provenance={"source": "sql", "url": where, "schema": schema, "tables": {}},
     )
     try:
-        raw, labels = _tables(backend, url, schema, config, ds)
+        raw, labels = _tables(backend, url, schema, config, ds, dialect)
         canonicalize(ds, raw, config, labels, dialect)
     except DataError as exc:
         raise DataError(f"{where}: {exc}") from None
@@ -55,7 +60,9 @@ def open_database(url_text: str, config: Config) -> Dataset:
     return ds
 
 
-def _tables(backend: Any, url: DbUrl, schema: str, config: Config, ds: Dataset):
+def _tables(
+    backend: Any, url: DbUrl, schema: str, config: Config, ds: Dataset, dialect: Dialect
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Return the raw relation and label of each table; refuse a missing seed or named one."""
     try:
         found = _table_names(backend, url, schema)
@@ -63,7 +70,8 @@ def _tables(backend: Any, url: DbUrl, schema: str, config: Config, ds: Dataset):
         raise DataError(
             f"schema {schema!r} cannot be read ({_first_line(exc)}); set source.schema"
         ) from None
-    raw, labels = {}, {}
+    raw: dict[str, Any] = {}
+    labels: dict[str, str] = {}
     for table in ALL_TABLES:
         name = config.source.tables.get(table, table)
         if table in STUDY_TABLES and name not in found and table not in config.source.tables:
@@ -75,6 +83,7 @@ def _tables(backend: Any, url: DbUrl, schema: str, config: Config, ds: Dataset):
                 f"with `reportgen load DIR --into URL` or name it with source.tables.{table}"
             )
         raw[table] = backend.table(name, database=schema)
+        dialect.unique[table] = declared_unique(backend, url.backend, schema, name)
         labels[table] = f"{schema}.{name}"
         ds.provenance["tables"][table] = {"table": f"{schema}.{name}"}
     return raw, labels

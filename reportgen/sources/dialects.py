@@ -17,6 +17,7 @@ and zoned buckets travel as epoch seconds, a type every engine shares.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -49,6 +50,11 @@ class Dialect:
     #: The build's own DuckDB: relations are staged as views, results land in place.
     local: bool = False
     backend: Any = None  # the local Ibis backend (local dialects only)
+    #: Per seed table, the source columns (casefolded) that a one-column primary key or
+    #: unique constraint declares unique: their ids need no check for repeats.
+    unique: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Rows per batch a PostgreSQL result becomes Arrow in (see :func:`_postgres_arrow`).
+    fetch_rows: int = 20_000
 
     @classmethod
     def local_duckdb(cls, ds: Dataset, where: str) -> Dialect:
@@ -86,7 +92,8 @@ class Dialect:
         if timer:
             timer.start()
         try:
-            out = expr.to_pyarrow()
+            remote_pg = self.name == "postgres" and not self.local
+            out = _postgres_arrow(expr, self.fetch_rows) if remote_pg else expr.to_pyarrow()
         except Exception as exc:  # engine errors differ per driver; explain() sorts them
             mapped = self.explain(exc)
             if mapped is None:
@@ -137,6 +144,66 @@ def _one_row(cursor: Any, sql: str) -> dict[str, Any]:
     res = cursor.execute(sql)
     names = [d[0] for d in res.description]
     return dict(zip(names, res.fetchall()[0], strict=True))
+
+
+def _postgres_arrow(expr: ir.Table, rows: int) -> pa.Table:
+    """Run ``expr`` in PostgreSQL on a client-side cursor; convert its rows ``rows`` at a time.
+
+    Ibis fetches through a server-side cursor (DECLARE), and PostgreSQL never runs a
+    cursor's query with parallel workers: the aggregate of 1M tracking rows took 7-9 s that
+    way against 5.5 s as a plain query. And the driver hands rows over as Python objects:
+    converted all at once, the 300k-row aggregate of 10M rows took 250 MB for a 21 MB Arrow
+    table; converted in batches, those objects are freed as they go.
+    """
+    backend = expr._find_backend()
+    schema = expr.schema()
+    arrow_schema, struct = schema.to_pyarrow(), schema.as_struct().to_pyarrow()
+    batches = []
+    with backend.con.cursor() as cur:
+        stream = cur.stream(backend.compile(expr), size=rows)
+        while batch := list(itertools.islice(stream, rows)):
+            batches.append(pa.RecordBatch.from_struct_array(pa.array(batch, type=struct)))
+    table = pa.Table.from_batches(batches, schema=struct_schema(struct))
+    return table.rename_columns(list(expr.columns)).cast(arrow_schema)
+
+
+def struct_schema(struct: pa.StructType) -> pa.Schema:
+    """Return the schema of the record batches made from arrays of ``struct``."""
+    return pa.schema([struct.field(i) for i in range(struct.num_fields)])
+
+
+def declared_unique(backend: Any, kind: str, schema: str, table: str) -> frozenset[str]:
+    """Return the columns of ``schema.table`` declared unique on their own (casefolded).
+
+    Only one-column primary keys and unique constraints (PostgreSQL: unique indexes without
+    a predicate or expression) count; the database enforces them, so counting distinct ids
+    over the whole table would only confirm what it already guarantees. Best effort: a
+    catalogue that cannot be read declares nothing, and the ids are counted.
+    """
+    try:
+        if kind == "duckdb":
+            rows = backend.con.execute(
+                "SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = ?"
+                " AND table_name = ? AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
+                [schema, table],
+            ).fetchall()
+            return frozenset(r[0][0].casefold() for r in rows if len(r[0]) == 1)
+        with backend.con.cursor() as cur:
+            cur.execute(_PG_UNIQUE, [schema, table])
+            return frozenset(r[0].casefold() for r in cur.fetchall())
+    except Exception:  # the catalogue is an optimisation only; the scan stays correct
+        logger.debug("cannot read the constraints of %s.%s", schema, table, exc_info=True)
+        return frozenset()
+
+
+_PG_UNIQUE = """
+SELECT a.attname FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+WHERE n.nspname = %s AND c.relname = %s AND i.indisunique AND i.indisvalid
+  AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL
+"""
 
 
 def postgres_errors(where: str, timeout: float | None) -> Callable[[Exception], Exception | None]:
