@@ -25,7 +25,7 @@ import ibis.expr.types as ir
 from reportgen.config import Config
 from reportgen.errors import DataError
 from reportgen.model import Issue
-from reportgen.sources import Dataset
+from reportgen.sources import Dataset, record_finding
 from reportgen.sources.dialects import Dialect
 from reportgen.sources.schema import BASIS_ALIASES, KEYS, MAX_MONEY, MONEY, SCHEMA
 
@@ -368,32 +368,28 @@ def _record_exclusions(
     required = [c.name for c in SCHEMA[table] if c.required]
     present = present_rows(t, table)
     if stats["n_null"]:
-        ds.issues.append(
-            Issue(
-                "missing_values",
-                "warning",
-                f"{stats['n_null']} {table} row(s) lack a required value ({', '.join(required)}) "
-                "and were excluded",
-                table=table,
-                file=origin.name,
-                rows=stats["n_null"],
-                revenue=stats["rev_null"],
-                examples=_examples(ds, t, ~present, key, origin, dialect),
-            )
+        record_finding(
+            ds,
+            "missing_values",
+            f"{stats['n_null']} {table} row(s) lack a required value ({', '.join(required)}) "
+            "and were excluded",
+            table=table,
+            file=origin.name,
+            rows=stats["n_null"],
+            revenue=stats["rev_null"],
+            examples=_examples(ds, t, ~present, key, origin, dialect),
         )
     if stats["n_neg"]:
-        ds.issues.append(
-            Issue(
-                "negative_values",
-                "warning",
-                f"{stats['n_neg']} {table} row(s) have negative values ({NEGATIVE[table][0]}) "
-                "and were excluded",
-                table=table,
-                file=origin.name,
-                rows=stats["n_neg"],
-                revenue=stats["rev_neg"],
-                examples=_examples(ds, t, present & ~keep, key, origin, dialect),
-            )
+        record_finding(
+            ds,
+            "negative_values",
+            f"{stats['n_neg']} {table} row(s) have negative values ({NEGATIVE[table][0]}) "
+            "and were excluded",
+            table=table,
+            file=origin.name,
+            rows=stats["n_neg"],
+            revenue=stats["rev_neg"],
+            examples=_examples(ds, t, present & ~keep, key, origin, dialect),
         )
 
 
@@ -412,18 +408,16 @@ def _record_missing_ids(
     if table in REVENUE_TABLES:
         rev = t.revenue.cast("float64").sum(where=t[key].isnull() & keep)
         revenue = float(dialect.fetch_row(ds, t.aggregate(r=rev))["r"] or 0.0)
-    ds.issues.append(
-        Issue(
-            "missing_ids",
-            "warning",
-            f"{n} {table} row(s) have no {key}; each counts as its own {EVENT[table]}, "
-            "unchecked for repeats",
-            table=table,
-            file=origin.name,
-            rows=n,
-            revenue=revenue,
-            examples=_examples(ds, t, t[key].isnull(), None, origin, dialect),
-        )
+    record_finding(
+        ds,
+        "missing_ids",
+        f"{n} {table} row(s) have no {key}; each counts as its own {EVENT[table]}, "
+        "unchecked for repeats",
+        table=table,
+        file=origin.name,
+        rows=n,
+        revenue=revenue,
+        examples=_examples(ds, t, t[key].isnull(), None, origin, dialect),
     )
 
 
@@ -498,18 +492,16 @@ def drop_repeats(
     ids = t.filter(t[key].notnull())
     counted = ids.group_by(key).aggregate(n=ids.count())
     repeated = counted.filter(counted.n > 1).select(key).order_by(key).limit(_EXAMPLES)
-    ds.issues.append(
-        Issue(
-            "duplicate_rows",
-            "warning",
-            f"{n_dup} {table} row(s) repeat another row exactly (same {key}, same content); "
-            "each was counted once",
-            table=table,
-            file=origin.name,
-            rows=n_dup,
-            revenue=revenue,
-            examples=[str(v) for v in dialect.fetch(ds, repeated).column(0).to_pylist()],
-        )
+    record_finding(
+        ds,
+        "duplicate_rows",
+        f"{n_dup} {table} row(s) repeat another row exactly (same {key}, same content); "
+        "each was counted once",
+        table=table,
+        file=origin.name,
+        rows=n_dup,
+        revenue=revenue,
+        examples=[str(v) for v in dialect.fetch(ds, repeated).column(0).to_pylist()],
     )
     return dedup
 
@@ -524,6 +516,7 @@ def _check_empty(ds: Dataset, table: str, origin: Origin, config: Config) -> Non
             "nothing where the last one showed data: check the export, or list "
             f"{table} under source.allow_empty if it may be empty"
         )
+    # Not record_finding: an empty table is a finding about zero rows.
     ds.issues.append(
         Issue(
             "empty_table",
