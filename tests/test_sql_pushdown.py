@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +16,14 @@ from reportgen.sources.dialects import Dialect, declared_unique
 from reportgen.sources.rules import _whole
 from reportgen.sources.url import parse_url
 from tests.conftest import make_config
-from tests.test_load import PG, _pg, run
+from tests.test_load import PG, run
+from tests.test_load import pg_schema as pg_schema  # a fixture, used by pg
 
 
 @pytest.fixture
-def pg() -> Iterator[tuple[Any, str]]:
-    """Return a connection and a fresh schema, dropped afterwards."""
-    conn = _pg()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield conn, schema
-    finally:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        conn.close()
+def pg(pg_schema: tuple[Any, str]) -> tuple[Any, str]:
+    """Return a connection and a fresh schema, dropped afterwards (test_load's fixture)."""
+    return pg_schema
 
 
 TABLE = """CREATE TABLE {s}.k (

@@ -14,6 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from reportgen import fmt
+from reportgen.analysis import MODELS
 from reportgen.charts import (
     BAD,
     GOOD,
@@ -31,15 +32,7 @@ from reportgen.charts import (
 logger = logging.getLogger(__name__)
 
 #: Every model in the one order the chart and its legend use, whatever order a preset lists.
-MODEL_ORDER = (
-    "last_touch",
-    "first_touch",
-    "linear",
-    "time_decay",
-    "position_based",
-    "markov",
-    "shapley",
-)
+MODEL_ORDER = MODELS
 #: A fixed colour per model (Okabe-Ito hues and charts.py's blue; no yellow, which is too
 #: pale on white): a model keeps its colour from one report to the next.
 MODEL_COLOURS = {
