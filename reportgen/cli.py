@@ -361,8 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    for noisy in ("fontTools", "weasyprint", "choreographer", "kaleido", "asyncio", "PIL"):
+    for noisy in ("fontTools", "weasyprint", "choreographer", "kaleido", "PIL"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # When Chromium fails to start, its watchdog task is garbage-collected at exit and asyncio
+    # reports it ("Task was destroyed but it is pending!") after the one-line error, at ERROR.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     # Chromium's own stderr (dbus, GPU, pipe chatter) arrives as DEBUG records of these: not
     # reportgen's detail, so -v leaves them out; a warning of theirs still shows.
     for chromium in ("browser_proc", "logistro"):
