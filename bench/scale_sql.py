@@ -142,14 +142,11 @@ def child(source: dict[str, Any], as_of: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         outputs = build(cfg, as_of=date.fromisoformat(as_of), timings=timings, force=True)
         wall = time.perf_counter() - t0
-    s = timings.stages
+    from scale import stage_times
+
     figures = [{k: o.summary.get(k) for k in FIGURES} for o in outputs]
     return {
-        "load": s.get("reuse check", 0.0) + s.get("load", 0.0),
-        "compute": s.get("compute", 0.0),
-        "render": sum(s.get(k, 0.0) for k in RENDER),
-        "publish": s.get("publish", 0.0),
-        "total": wall,
+        **stage_times(timings.stages, wall),
         "steps": steps,
         "reports": len(outputs),
         "rows_fetched": outputs[0].summary["source"].get("rows_fetched"),

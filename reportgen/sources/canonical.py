@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 from reportgen.config import STUDY_TABLES, TABLES, Config
 from reportgen.errors import DataError
 from reportgen.sources import Dataset
-from reportgen.sources.checks import check_payouts, check_references
+from reportgen.sources.checks import check_payouts, check_references, register_catalogue
 from reportgen.sources.dialects import Dialect
 from reportgen.sources.rules import Origin, check_table
 from reportgen.sources.schema import SCHEMA, Column, source_column
@@ -53,7 +53,7 @@ def canonicalize(
         with ds.timed(f"load {table}"):
             _study_table(ds, table, raw[table], config, labels[table], dialect)
     with ds.timed("checks"):
-        _register_catalogue(ds, config)
+        register_catalogue(ds.con, config)
         check_references(ds, config, labels)
         check_payouts(ds, labels["payouts"])
         check_study(ds, {t: labels[t] for t in study})
@@ -116,9 +116,3 @@ def _cast(t: ir.Table, actual: str, col: Column, table: str, label: str) -> tupl
         f"{want[col.type]} there; change the column's type, or point source.tables.{table} at "
         f"a view that casts it"
     )
-
-
-def _register_catalogue(ds: Dataset, config: Config) -> None:
-    from reportgen.sources.files import _register_catalogue as register
-
-    register(ds.con, config)

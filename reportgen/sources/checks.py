@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reportgen.catalogue import UNMAPPED_BRAND
 from reportgen.config import Config
@@ -15,6 +16,9 @@ from reportgen.errors import DataError
 from reportgen.sources import Dataset, record_finding
 from reportgen.sources.sql import lit as _lit
 from reportgen.sources.sql import where as _where
+
+if TYPE_CHECKING:
+    import duckdb
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +31,14 @@ _EXAMPLES = 3
 def _name(where: Path | str) -> str:
     """Return how findings name a table's origin: a file's name, or a database table."""
     return where.name if isinstance(where, Path) else where
+
+
+def register_catalogue(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Create ``catalogue`` (product, brand), which the checks and metrics join facts to."""
+    rows = ", ".join(f"({_lit(p)}, {_lit(b)})" for p, b in sorted(config.products.items()))
+    con.execute("CREATE TABLE catalogue (product VARCHAR, brand VARCHAR)")
+    if rows:
+        con.execute(f"INSERT INTO catalogue VALUES {rows}")
 
 
 def check_references(ds: Dataset, config: Config, paths: dict[str, Path] | dict[str, str]) -> None:

@@ -22,7 +22,7 @@ from reportgen.config import TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.reuse import fingerprint
 from reportgen.sources import Dataset
-from reportgen.sources.checks import BASES, check_payouts, check_references
+from reportgen.sources.checks import BASES, check_payouts, check_references, register_catalogue
 from reportgen.sources.dialects import Dialect
 from reportgen.sources.layout import digest as _digest
 from reportgen.sources.layout import find_file as _find_file
@@ -71,7 +71,7 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
             with ds.timed(f"load {table}"), _read_errors(path, table):
                 _load_table(ds, table, path, config, dialect)  # zoned times: see study.frame
         paths.update(study)
-        _register_catalogue(con, config)
+        register_catalogue(con, config)
         with ds.timed("checks"):
             check_references(ds, config, paths)
             check_payouts(ds, paths["payouts"])
@@ -354,13 +354,6 @@ def _check_range(
         raise DataError(
             f"{path}: {where}, column '{actual}': {name} {value} {what}{more}; fix the source data"
         )
-
-
-def _register_catalogue(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    rows = ", ".join(f"({_lit(p)}, {_lit(b)})" for p, b in sorted(config.products.items()))
-    con.execute("CREATE TABLE catalogue (product VARCHAR, brand VARCHAR)")
-    if rows:
-        con.execute(f"INSERT INTO catalogue VALUES {rows}")
 
 
 def _first_line(exc: Exception) -> str:
