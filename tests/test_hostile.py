@@ -449,6 +449,19 @@ DATA_CASES: list[Case] = [
         says=("both payouts.parquet and payouts.csv", "source.format"),
     ),
     Case(
+        "parquet-money-nan",
+        "#8 review: NaN in a typed Parquet column got past the range check (DuckDB prunes "
+        "row groups by min/max statistics, which leave NaN out) and ended in a traceback",
+        lambda ws: _to_parquet(
+            ws,
+            "tracking_data",
+            "* REPLACE (CASE WHEN tracking_id = 'T02' THEN 'nan'::DOUBLE "
+            "ELSE CAST(revenue AS DOUBLE) END AS revenue)",
+        ),
+        exit=3,
+        says=("tracking_data.parquet: row 2, column 'revenue': revenue nan is not a number",),
+    ),
+    Case(
         "rate-out-of-range",
         "#7: a rate of 1e20 was accepted while revenue >= 1e14 was refused",
         lambda ws: ws.edit("data/payouts.csv", "B2,per_order,100,", "B2,per_order,1e20,"),
@@ -598,13 +611,17 @@ def _drop_first_column(ws: Workspace, table: str, repeat: str | None = None) -> 
     path.write_text("".join(line.split(",", 1)[1] + "\n" for line in [*lines, *extra]))
 
 
-def _to_parquet(ws: Workspace, table: str) -> None:
+def _to_parquet(ws: Workspace, table: str, select: str = "") -> None:
+    """Write ``table`` as Parquet (typed columns); with ``select``, instead of the CSV."""
     import duckdb
+    import pyarrow.parquet as pq
 
     csv = ws.data / f"{table}.csv"
-    duckdb.connect().execute(
-        f"COPY (SELECT * FROM read_csv('{csv}')) TO '{ws.data / table}.parquet'"
-    )
+    # Written by pyarrow, as pandas writes it: its statistics leave NaN out of min/max.
+    rows = duckdb.sql(f"SELECT {select or '*'} FROM read_csv('{csv}')").to_arrow_table()
+    pq.write_table(rows, ws.data / f"{table}.parquet")
+    if select:
+        csv.unlink()
 
 
 def _add_post_brand(ws: Workspace, **brands: str) -> None:
