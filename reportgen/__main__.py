@@ -4,4 +4,5 @@ from __future__ import annotations
 
 from reportgen.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a PDF worker process imports this as its parent's main
+    raise SystemExit(main())

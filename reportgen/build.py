@@ -95,38 +95,10 @@ def build(
             done = _reusable(out_root, pairs, {i: {"stat_key": k} for i, k in enumerate(fast)})
     todo = [i for i in range(len(jobs)) if i not in done]
     if todo:
-        from reportgen import metrics  # imports Ibis (about a second): not needed to reuse
-
-        with timings.stage("load"):
-            ds = sources.open_dataset(config, data_dir=data_dir)
-            engine = metrics.Engine(ds)
-        # The keys stored with the builds come from the bytes this load read and hashed.
-        keys = dict(zip(todo, reuse.loaded_keys(config, [pairs[i] for i in todo], ds), strict=True))
-        if not force:
-            # Same bytes under a new stat (touched, copied): reused, and left unwritten.
-            loaded = {i: {"key": k[0]} for i, k in keys.items() if k is not None}
-            done |= _reusable(out_root, pairs, loaded)
-            todo = [i for i in todo if i not in done]
-    if todo:
-        with timings.stage("compute"):
-            reports = metrics.compute_all(
-                engine, [(jobs[i], jobs[i].window_for(days[i]), days[i]) for i in todo]
-            )
-            for r in reports:
-                r.sections = sections.compute(r, ds)
-        for r in reports:
-            _say(progress, f"computed {r.preset.name} ({r.window.label()})")
-        rendered = render_all(config, reports, timings, progress)
-        with timings.stage("publish"), publish.writing(out_root):
-            info = config_info(config)
-            for i, report, files in zip(todo, reports, rendered, strict=True):
-                key = keys[i]
-                if key is not None:  # a database's build has no key: it is never reused
-                    names = [*files, "summary.json"]
-                    files = {**files, reuse.KEY_FILE: reuse.key_file(*key, names)}
-                done[i] = _publish(out_root, report, files, info)
-                _say(progress, f"wrote {done[i].directory}")
-            refresh_index(config, out_root)
+        # The PDF workers start before the heavy imports: they load WeasyPrint and its fonts
+        # on the other core while this process imports, loads and computes.
+        with Renderers([jobs[i] for i in todo], timings, progress) as renderers:
+            todo = _build_due(config, pairs, todo, done, renderers, out_root, data_dir, force)
     reused = [i for i in range(len(jobs)) if i not in todo]
     if reused:
         # Reused builds are not rewritten, but what points at them is: a `latest` link or an
@@ -136,6 +108,58 @@ def build(
                 publish.point_latest(done[i].directory.parent, done[i].directory.name)
             refresh_index(config, out_root)
     return [done[i] for i in range(len(jobs))]
+
+
+def _build_due(
+    config: Config,
+    pairs: list[tuple[Preset, date]],
+    todo: list[int],
+    done: dict[int, PresetOutput],
+    renderers: Renderers,
+    out_root: Path,
+    data_dir: Path | str | None,
+    force: bool,
+) -> list[int]:
+    """Load, compute, render and publish the jobs ``todo``; return those really built.
+
+    Fills ``done`` with every job's output, the built ones and those found unchanged once the
+    load has hashed the data.
+    """
+    from reportgen import metrics  # imports Ibis (about a second): not needed to reuse
+
+    timings = renderers.timings
+    with timings.stage("load"):
+        ds = sources.open_dataset(config, data_dir=data_dir)
+        engine = metrics.Engine(ds)
+    # The keys stored with the builds come from the bytes this load read and hashed.
+    keys = dict(zip(todo, reuse.loaded_keys(config, [pairs[i] for i in todo], ds), strict=True))
+    if not force:
+        # Same bytes under a new stat (touched, copied): reused, and left unwritten.
+        loaded = {i: {"key": k[0]} for i, k in keys.items() if k is not None}
+        done |= _reusable(out_root, pairs, loaded)
+        todo = [i for i in todo if i not in done]
+    if not todo:
+        return todo
+    with timings.stage("compute"):
+        reports = metrics.compute_all(
+            engine, [(p, p.window_for(d), d) for p, d in (pairs[i] for i in todo)]
+        )
+        for r in reports:
+            r.sections = sections.compute(r, ds)
+    for r in reports:
+        _say(renderers.progress, f"computed {r.preset.name} ({r.window.label()})")
+    rendered = render_all(config, reports, renderers)
+    with timings.stage("publish"), publish.writing(out_root):
+        info = config_info(config)
+        for i, report, files in zip(todo, reports, rendered, strict=True):
+            key = keys[i]
+            if key is not None:  # a database's build has no key: it is never reused
+                names = [*files, "summary.json"]
+                files = {**files, reuse.KEY_FILE: reuse.key_file(*key, names)}
+            done[i] = _publish(out_root, report, files, info)
+            _say(renderers.progress, f"wrote {done[i].directory}")
+        refresh_index(config, out_root)
+    return todo
 
 
 def _reusable(
@@ -194,22 +218,82 @@ def expand(presets: list[Preset]) -> list[Preset]:
     return jobs
 
 
+class Renderers:
+    """The PDF worker processes and the Chromium a build renders with, started early.
+
+    Enter before the heavy imports: the workers are forked then, from a small process with no
+    threads, and load WeasyPrint and fonts while the data loads. ``start_browser`` starts
+    Chromium in the background; a failure to start is raised when the charts need it.
+    """
+
+    def __init__(self, presets: list[Preset], timings: Timings, progress: bool) -> None:
+        """Plan for the PDFs and charts ``presets`` ask for."""
+        from reportgen import render
+
+        self.timings = timings
+        self.progress = progress
+        self.pdfs = render.PdfRenderer(expected=sum("pdf" in p.formats for p in presets))
+        self._charts_due = any({"html", "pdf"} & set(p.formats) for p in presets)
+        self._exporter: Any = None
+        self._error: Exception | None = None
+
+    def __enter__(self) -> Renderers:
+        """Fork the PDF workers, then start Chromium."""
+        self.pdfs.__enter__()
+        self.start_browser()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """Close Chromium and stop the workers (at once on an error)."""
+        try:
+            self.close_browser()
+        finally:
+            self.pdfs.__exit__(*exc)
+
+    def start_browser(self) -> None:
+        """Start Chromium in the background, when a report has charts to export."""
+        from reportgen import export
+        from reportgen.errors import RenderError
+
+        if not self._charts_due or self._exporter is not None:
+            return
+        try:
+            self._exporter = export.ChartExporter().start()
+        except RenderError as error:  # no Chromium: an error only once a chart needs it
+            self._error = error
+
+    def browser(self) -> Any:
+        """Return the started ChartExporter; RenderError when Chromium is missing."""
+        if self._error is not None:
+            raise self._error
+        if self._exporter is None:
+            self.start_browser()
+            return self.browser()
+        return self._exporter
+
+    def close_browser(self) -> None:
+        """Close Chromium (the PDF workers may still be laying out)."""
+        if self._exporter is not None:
+            self._exporter.close()
+
+
 def render_all(
-    config: Config, reports: list[ReportData], timings: Timings, progress: bool
+    config: Config, reports: list[ReportData], renderers: Renderers
 ) -> list[dict[str, bytes]]:
     """Render every report's files in memory: HTML, PDF, CSV tables.
 
-    The PDF worker processes and Chromium start first and warm up while the figures are
-    built. Each report's charts are then exported as one batch (the PDF draws them, and the
-    HTML shows them where no script runs), its print page goes to a worker, and its HTML is
-    rendered while WeasyPrint lays out that PDF. Stages are wall time on this thread:
-    "browser" is what is left to wait for Chromium, "pdf" what is left to wait for the PDFs
-    at the end.
+    Each report's figures go to Chromium as one batch as soon as they are built, so Chromium
+    exports a report's charts (the PDF draws them, and the HTML shows them where no script
+    runs) while the next report's figures are built. Then, in order, each print page goes to
+    a PDF worker and its HTML is rendered while WeasyPrint lays out that PDF. Stages are wall
+    time on this thread: "svg" is what is left to wait for Chromium, "pdf" what is left to
+    wait for the PDFs at the end.
     """
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ThreadPoolExecutor
 
-    from reportgen import charts, export, render, summary
+    from reportgen import charts, render, summary
 
+    timings = renderers.timings
     env = render.make_environment(config.templates_dir)
     due = [i for i, r in enumerate(reports) if {"html", "pdf"} & set(r.preset.formats)]
     # PDFs first, longest tables first, so that a small report's PDF does not hold up the end.
@@ -219,38 +303,40 @@ def render_all(
             -(len(reports[i].influencers) + len(reports[i].engagement)),
         )
     )
-    pdf_count = sum("pdf" in reports[i].preset.formats for i in due)
     html: dict[int, bytes] = {}
     pdf: dict[int, bytes] = {}
-    exporter = None
+    figures: dict[int, Any] = {}
+    exporter = renderers.browser() if due else None
+    # One thread hands the batches to Chromium in order; it mostly waits, so it costs this
+    # thread little time.
+    svg_thread = ThreadPoolExecutor(1, thread_name_prefix="svg")
     try:
-        # Workers first: they are forked, and must not inherit Chromium's pipes.
-        with render.PdfRenderer(expected=pdf_count) as renderer:
-            exporter = export.ChartExporter().start() if due else None
+        exports: dict[int, Future[dict[str, str]]] = {}
+        for i in [*due, *(i for i in range(len(reports)) if i not in due)]:
             with timings.stage("charts"):
-                figures = [charts.build_figures(r) for r in reports]
-            pending: list[tuple[int, Future[bytes]]] = []
-            for i in due:
-                assert exporter is not None  # started above whenever a chart is due
-                formats = reports[i].preset.formats
-                with timings.stage("browser"):
-                    exporter.wait_ready()
-                with timings.stage("svg"):
-                    svgs = exporter.to_svgs(figures[i])
-                if "pdf" in formats:
-                    job = render.print_job(reports[i], svgs, env, figures=figures[i])
-                    pending.append((i, renderer.submit(job)))
-                if "html" in formats:
-                    with timings.stage("html"):
-                        html[i] = render.render_html(reports[i], figures[i], env, svgs).encode()
-            if exporter is not None:
-                exporter.close()  # while the workers lay out the last PDFs
-            with timings.stage("pdf"):
-                for i, future in pending:
-                    pdf[i] = renderer.result(future)
+                figures[i] = charts.build_figures(reports[i])
+            if i in due:
+                assert exporter is not None  # started whenever a chart is due
+                exports[i] = svg_thread.submit(exporter.to_svgs, figures[i])
+        pending: list[tuple[int, Future[bytes]]] = []
+        for i in due:
+            formats = reports[i].preset.formats
+            with timings.stage("svg"):
+                svgs = exports[i].result()
+            if "pdf" in formats:
+                job = render.print_job(reports[i], svgs, env, figures=figures[i])
+                pending.append((i, renderers.pdfs.submit(job)))
+            if "html" in formats:
+                with timings.stage("html"):
+                    html[i] = render.render_html(reports[i], figures[i], env, svgs).encode()
+        renderers.close_browser()  # while the workers lay out the last PDFs
+        with timings.stage("pdf"):
+            for i, future in pending:
+                pdf[i] = renderers.pdfs.result(future)
     finally:
-        if exporter is not None:
-            exporter.close()
+        # On a failure, the batches not yet started are dropped; one under way is bounded by
+        # the exporter's own timeouts.
+        svg_thread.shutdown(wait=True, cancel_futures=True)
     out = []
     for i, report in enumerate(reports):
         files = {"report.html": html[i]} if i in html else {}
@@ -260,7 +346,7 @@ def render_all(
             files.update(summary.csv_tables(report))
             files.update(sections.csv_files(report))
         out.append(files)
-        _say(progress, f"rendered {report.preset.name}")
+        _say(renderers.progress, f"rendered {report.preset.name}")
     return out
 
 

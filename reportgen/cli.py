@@ -372,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chromium).setLevel(logging.WARNING)
     from reportgen import progress
 
+    # PDF workers from a fork server: WeasyPrint imported once, not per worker. Safe here
+    # because this entry point does nothing on import (see reportgen/__main__.py).
+    os.environ.setdefault("REPORTGEN_PDF_START", "forkserver")
+
     try:
         # The status line is cleared when the command ends, before any error line is printed.
         with progress.shown(args.command == "build" and not args.quiet) as display:

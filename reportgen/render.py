@@ -11,6 +11,7 @@ import gc
 import json
 import logging
 import multiprocessing
+import os
 import re
 import threading
 import traceback
@@ -309,6 +310,12 @@ def pdf_bytes(job: PdfJob) -> bytes:
         raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
 
 
+#: How PDF worker processes start, unless PdfRenderer is told: "fork" (from the build's
+#: process) or "forkserver". The command line sets "forkserver" for itself: see PdfRenderer.
+START_ENV = "REPORTGEN_PDF_START"
+START_METHODS = ("fork", "forkserver")
+
+
 class PdfRenderer:
     """Lay out PDFs in ``PDF_WORKERS`` worker processes, or in this thread when one is due.
 
@@ -317,39 +324,82 @@ class PdfRenderer:
     dies or takes longer than ``PDF_TIMEOUT``). Warnings logged while a worker lays out a PDF
     are logged again in this process.
 
-    Enter it before starting threads of your own: the workers are forked on entry.
+    The workers are forked from this process (``start_method="fork"``, the default), or come
+    from a fork server (``"forkserver"``): there WeasyPrint is imported once, not once per
+    worker (about 0.8 s of CPU each), and the server serves every later build of the process
+    warm. But multiprocessing imports the program's main module again in each worker from a
+    server, so only an entry point whose main module does nothing on import (``if __name__ ==
+    "__main__":``) may choose it; reportgen's command line does, through ``REPORTGEN_PDF_START``.
     """
 
-    def __init__(self, expected: int, workers: int | None = None) -> None:
+    def __init__(
+        self, expected: int, workers: int | None = None, start_method: str | None = None
+    ) -> None:
         """Plan for ``expected`` PDFs; the workers start on ``__enter__``."""
         wanted = PDF_WORKERS if workers is None else workers
         self.workers = max(1, min(wanted, expected))
+        method = start_method or os.environ.get(START_ENV) or "fork"
+        self.start_method = method if method in START_METHODS else "fork"
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: threading.Thread | None = None
+        self._start_error: Exception | None = None
 
     def __enter__(self) -> PdfRenderer:
-        """Fork the worker processes; they import WeasyPrint and load fonts meanwhile."""
+        """Start the worker processes; they load WeasyPrint and fonts meanwhile."""
         if self.workers < 2:
             return self
         try:
-            # Fork, not a fork server or spawn: the workers inherit every module already
-            # imported and start in milliseconds, and a script calling build() is not run
-            # again in each worker. Forking here, before Chromium's event-loop thread
-            # starts, means no thread of the build can hold a lock the children copy.
-            fork = multiprocessing.get_context("fork")
-            pool = ProcessPoolExecutor(self.workers, mp_context=fork)
-            # Frozen objects are skipped by the workers' garbage collector: it would walk
-            # every object of this process (DuckDB, pandas, plotly) and copy its pages.
-            gc.freeze()
-            try:
-                for _ in range(self.workers):
-                    pool.submit(_warm_up)  # with fork, the first submit starts every worker
-            finally:
-                gc.unfreeze()
+            pool = (
+                self._fork_server_pool()
+                if self.start_method == "forkserver"
+                else self._forked_pool()
+            )
         except (ValueError, OSError) as error:  # no fork here, or out of processes
             logger.warning("PDFs are laid out one by one: no worker processes (%s)", error)
             return self
         self._pool = pool
         return self
+
+    def _forked_pool(self) -> ProcessPoolExecutor:
+        """Fork the workers from this process; each imports WeasyPrint itself."""
+        # The workers inherit every module already imported, and a script calling build()
+        # is not run again in each worker. Enter before starting threads of your own, so
+        # that no thread can hold a lock the children copy.
+        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        # Frozen objects are skipped by the workers' garbage collector: it would walk every
+        # object of this process (DuckDB, pandas, plotly) and copy its pages.
+        gc.freeze()
+        try:
+            for _ in range(self.workers):
+                pool.submit(_warm_up)  # with fork, the first submit starts every worker
+        finally:
+            gc.unfreeze()
+        return pool
+
+    def _fork_server_pool(self) -> ProcessPoolExecutor:
+        """Start the workers from a fork server that has imported WeasyPrint, in the background."""
+        # The server imports WeasyPrint once (about a second, most of it cffi reading
+        # Pango's declarations) and every worker forked from it starts with it loaded; it
+        # lives as long as this process, so the scheduler's later builds start warm. Each
+        # worker imports this process's main module again: see the class's docstring.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["weasyprint", __name__])
+        pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        # A worker starts once the server has imported WeasyPrint: wait for that on a thread,
+        # not here, so the build goes on loading and computing meanwhile.
+        self._starting = threading.Thread(
+            target=self._start, args=(pool,), name="pdf-workers", daemon=True
+        )
+        self._starting.start()
+        return pool
+
+    def _start(self, pool: ProcessPoolExecutor) -> None:
+        """Start every worker (each submit starts one while none is idle) and warm its fonts."""
+        try:
+            for _ in range(self.workers):
+                pool.submit(_warm_up)
+        except Exception as error:  # reported when a PDF is submitted
+            self._start_error = error
 
     def __exit__(
         self,
@@ -358,6 +408,8 @@ class PdfRenderer:
         tb: TracebackType | None,
     ) -> None:
         """Stop the workers; on an error, drop the PDFs not started and stop the rest."""
+        if self._starting is not None:
+            self._starting.join()
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -380,6 +432,11 @@ class PdfRenderer:
             except RenderError as error:
                 out.set_exception(error)
             return out
+        if self._starting is not None:
+            self._starting.join()
+        if self._start_error is not None:
+            out.set_exception(_worker_died(self._start_error))
+            return out
         try:
             remote = self._pool.submit(_pdf_in_worker, job)
         except BrokenProcessPool as error:
@@ -397,13 +454,21 @@ class PdfRenderer:
             raise RenderError(message) from None
 
 
+#: A page with the fonts, weights and glyphs a report uses: laid out while the worker waits
+#: for its first PDF, which then does not pay for matching them (about 0.3 s).
+_WARM_UP_PAGE = (
+    "<style>@page { @bottom-right { content: counter(page) } }"
+    ' html { font: 9pt "Liberation Sans", "DejaVu Sans", sans-serif }</style>'
+    "<h1>Warm</h1><p><b>₹1,23,456</b> <i>up</i> ▲ ▼ 1.50x – “q” 12%</p>"
+    "<table><tr><th>a</th><td>1</td></tr></table>"
+)
+
+
 def _warm_up() -> None:
     """Load WeasyPrint and fonts in a new worker process, so its first PDF does not pay."""
     import weasyprint
 
-    weasyprint.HTML(string='<p style="font-family: Liberation Sans">0</p>').write_pdf(
-        font_config=_font_config()
-    )
+    weasyprint.HTML(string=_WARM_UP_PAGE).write_pdf(font_config=_font_config())
     gc.freeze()  # modules and fonts live as long as the worker: no need to scan them again
 
 

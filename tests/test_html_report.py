@@ -130,6 +130,21 @@ def test_exported_svg_ids_are_stable():
     )
 
 
+def test_exported_svg_drops_only_what_draws_nothing():
+    svg = (
+        '<svg><g class="layer"><g class="x"/><g class="y"></g><path class="xlines-below"/></g>'
+        '<g class="bars"><path d="M0,0h5" style="fill: red;"/></g><g><text>₹1</text></g>'
+        '<path style="fill: blue;" d="M1,1"/></svg>'
+    )
+    pruned = export._prune(svg)
+    # Nested empties go too: "layer" held only empty groups and a path with nothing to draw.
+    assert pruned == (
+        '<svg><g class="bars"><path d="M0,0h5" style="fill: red;"/></g><g><text>₹1</text></g>'
+        '<path style="fill: blue;" d="M1,1"/></svg>'
+    )
+    assert export._prune(pruned) == pruned
+
+
 # --- tables ----------------------------------------------------------------------------------
 
 

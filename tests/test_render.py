@@ -355,10 +355,11 @@ def test_pdf_only_build_keeps_every_row(env, monkeypatch):
     assert len(ctx["engagement"]) == 5
 
 
-def test_pdf_workers_give_the_same_bytes_as_one_process(report, figures, env, caplog):
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_pdf_workers_give_the_same_bytes_as_one_process(report, figures, env, start_method):
     jobs = [render.print_job(report, fake_svgs(figures), env, figures=figures) for _ in range(3)]
     inline = render.pdf_bytes(jobs[0])
-    with render.PdfRenderer(expected=3, workers=2) as pdfs:
+    with render.PdfRenderer(expected=3, workers=2, start_method=start_method) as pdfs:
         assert pdfs._pool is not None  # really in worker processes
         futures = [pdfs.submit(job) for job in jobs]
         results = [pdfs.result(f) for f in futures]
@@ -384,7 +385,7 @@ def test_pdf_worker_failures_are_one_line_render_errors(report, figures, env, ca
         raise ValueError("no fonts today")
 
     monkeypatch.setattr(render, "_font_config", boom)  # the forked workers inherit it
-    with render.PdfRenderer(expected=2, workers=2) as pdfs:
+    with render.PdfRenderer(expected=2, workers=2, start_method="fork") as pdfs:
         assert pdfs._pool is not None
         with pytest.raises(RenderError) as info:
             pdfs.result(pdfs.submit(job))
