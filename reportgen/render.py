@@ -383,7 +383,7 @@ class PdfRenderer:
         # lives as long as this process, so the scheduler's later builds start warm. Each
         # worker imports this process's main module again: see the class's docstring.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["weasyprint", __name__])
+        context.set_forkserver_preload([__package__ + ".pdf_server"])
         pool = ProcessPoolExecutor(self.workers, mp_context=context)
         # A worker starts once the server has imported WeasyPrint: wait for that on a thread,
         # not here, so the build goes on loading and computing meanwhile.

@@ -1,0 +1,20 @@
+"""What the PDF workers' fork server loads before it forks them (see render.PdfRenderer).
+
+Only that server imports this module. It lowers the server's priority first, so that loading
+WeasyPrint (about a second of CPU) takes the core the build's own process does not need, not
+the one it is importing and computing on; every worker forked from the server inherits the
+priority, which only matters while the build's process has work of its own.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: How much lower than the build's process the PDF workers run (nice increment, 0-19).
+NICENESS = 5
+
+os.nice(NICENESS)
+
+import weasyprint  # noqa: E402,F401 - the point of the server: loaded once, shared by forks
+
+from reportgen import render  # noqa: E402,F401 - what the workers run
