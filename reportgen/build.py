@@ -19,9 +19,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reportgen import publish, reuse, sections, sources
+from reportgen import reuse, sections, sources
 from reportgen.config import Config, Preset
 from reportgen.model import ReportData, Window
+from reportgen.report import publish
 from reportgen.windows import default_as_of
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def build(
             done = _reusable(out_root, pairs, {i: {"stat_key": k} for i, k in enumerate(fast)})
     todo = [i for i in range(len(jobs)) if i not in done]
     if todo:
-        from reportgen import metrics  # imports Ibis (about a second): not needed to reuse
+        from reportgen.metrics import engine as metrics  # Ibis (about 1 s): not needed to reuse
 
         with timings.stage("load"):
             ds = sources.open_dataset(config, data_dir=data_dir)
@@ -208,7 +209,7 @@ def render_all(
     """
     from concurrent.futures import Future
 
-    from reportgen import charts, export, render, summary
+    from reportgen.report import charts, export, render, summary
 
     env = render.make_environment(config.templates_dir)
     due = [i for i, r in enumerate(reports) if {"html", "pdf"} & set(r.preset.formats)]
@@ -275,7 +276,7 @@ def config_info(config: Config) -> dict[str, Any]:
 def _publish(
     out_root: Path, report: ReportData, files: dict[str, bytes], info: dict[str, Any]
 ) -> PresetOutput:
-    from reportgen import summary  # pandas: only a build that computed needs it
+    from reportgen.report import summary  # pandas: only a build that computed needs it
 
     preset = report.preset
     as_of = date.fromisoformat(report.provenance["as_of"])
@@ -299,7 +300,7 @@ def refresh_index(config: Config, out_root: Path) -> None:
     key = reuse.index_key(config.templates_dir, manifest)
     if publish.index_current(out_root, manifest, key):
         return
-    from reportgen import render
+    from reportgen.report import render
 
     env = render.make_environment(config.templates_dir)
     publish.write_atomic(out_root / "index.html", render.render_index(builds, env).encode())
