@@ -48,7 +48,7 @@ def presets_yaml(data: Path) -> str:
 
 def ensure_data(rows: int) -> Path:
     """Simulate ``rows`` tracking rows once into bench/results/ and return the folder."""
-    from reportgen.simulate import SimulationSpec, simulate
+    from reportgen.sources.simulate import SimulationSpec, simulate
 
     folder = ROOT / "bench" / "results" / f"data-{rows}"
     if not (folder / ".complete").exists():
@@ -62,7 +62,8 @@ def ensure_data(rows: int) -> Path:
 
 def side_ours(data: Path) -> dict:
     """Load, validate and compute 12 presets with reportgen's engine."""
-    from reportgen import config, metrics
+    from reportgen import config
+    from reportgen.metrics import engine as metrics
     from reportgen.sources import open_dataset
 
     cfg = config.loads(presets_yaml(data))
@@ -87,7 +88,7 @@ def side_pandas(data: Path) -> dict:
     import pandas as pd
 
     from reportgen import config
-    from reportgen.catalogue import DEFAULT_PRODUCTS
+    from reportgen.config.catalogue import DEFAULT_PRODUCTS
 
     cfg = config.loads(presets_yaml(data))
     t0 = time.perf_counter()

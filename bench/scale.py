@@ -32,7 +32,7 @@ RENDER = ("charts", "html", "browser", "svg", "pdf")
 
 def ensure_data(rows: int) -> Path:
     """Simulate the default data at ``rows`` tracking rows once and return the folder."""
-    from reportgen.simulate import SimulationSpec, simulate
+    from reportgen.sources.simulate import SimulationSpec, simulate
 
     folder = ROOT / "bench" / "results" / f"scale-{rows}"
     if not (folder / ".complete").exists():

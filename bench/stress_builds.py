@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Log lines of reportgen.export that show a recovery (see reportgen/export.py).
+#: Log lines of reportgen.report.export that show a recovery (see reportgen/report/export.py).
 PAGE_RELOAD = "chart page not ready"
 RESTART = "restarting Chromium"
 

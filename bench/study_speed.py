@@ -52,7 +52,8 @@ def child(data: Path, profile: bool, dump: Path | None) -> dict:
     """Load ``data`` and compute the study preset (in this fresh process), timing each stage."""
     import duckdb
 
-    from reportgen import config, metrics, sources
+    from reportgen import config, sources
+    from reportgen.metrics import engine as metrics
     from reportgen.sections import _registry
 
     # The report's window is the study period the assignments state.

@@ -19,9 +19,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reportgen import publish, reuse, sections, sources
+from reportgen import reuse, sections, sources
 from reportgen.config import Config, Preset
 from reportgen.model import ReportData, Window
+from reportgen.report import publish
 from reportgen.windows import default_as_of
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def _build_due(
     Fills ``done`` with every job's output, the built ones and those found unchanged once the
     load has hashed the data.
     """
-    from reportgen import metrics  # imports Ibis (about a second): not needed to reuse
+    from reportgen.metrics import engine as metrics  # Ibis (about 1 s): not needed to reuse
 
     timings = renderers.timings
     with timings.stage("load"):
@@ -228,7 +229,7 @@ class Renderers:
 
     def __init__(self, presets: list[Preset], timings: Timings, progress: bool) -> None:
         """Plan for the PDFs and charts ``presets`` ask for."""
-        from reportgen import render
+        from reportgen.report import render
 
         self.timings = timings
         self.progress = progress
@@ -252,8 +253,8 @@ class Renderers:
 
     def start_browser(self) -> None:
         """Start Chromium in the background, when a report has charts to export."""
-        from reportgen import export
         from reportgen.errors import RenderError
+        from reportgen.report import export
 
         if not self._charts_due or self._exporter is not None:
             return
@@ -291,7 +292,7 @@ def render_all(
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from reportgen import charts, render, summary
+    from reportgen.report import charts, render, summary
 
     timings = renderers.timings
     env = render.make_environment(config.templates_dir)
@@ -361,7 +362,7 @@ def config_info(config: Config) -> dict[str, Any]:
 def _publish(
     out_root: Path, report: ReportData, files: dict[str, bytes], info: dict[str, Any]
 ) -> PresetOutput:
-    from reportgen import summary  # pandas: only a build that computed needs it
+    from reportgen.report import summary  # pandas: only a build that computed needs it
 
     preset = report.preset
     as_of = date.fromisoformat(report.provenance["as_of"])
@@ -385,7 +386,7 @@ def refresh_index(config: Config, out_root: Path) -> None:
     key = reuse.index_key(config.templates_dir, manifest)
     if publish.index_current(out_root, manifest, key):
         return
-    from reportgen import render
+    from reportgen.report import render
 
     env = render.make_environment(config.templates_dir)
     publish.write_atomic(out_root / "index.html", render.render_index(builds, env).encode())

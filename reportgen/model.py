@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # annotations only: importing pandas costs 0.5-2 s a process
     import pandas as pd
 
-from reportgen.fmt import number
+from reportgen.report.fmt import number
 
 #: A comparison value smaller than this share of the current value gives no change: the
 #: ratio would be noise (a subnormal 5e-324 turns 1.0 into an infinite "change").
@@ -131,7 +131,7 @@ class ReportData:
     compare_label: str = ""  # what the comparison window is, e.g. "October 2026"
     roas_min_payout: float = 0.0  # the payout an influencer needs to enter top_by_roas
     by_net: pd.DataFrame | None = None
-    headline: dict[str, Any] = field(default_factory=dict)  # reportgen.headline.build
+    headline: dict[str, Any] = field(default_factory=dict)  # reportgen.metrics.headline.build
     #: Outputs of the preset's listed sections besides the overview (reportgen.sections).
     sections: list[Any] = field(default_factory=list)
 

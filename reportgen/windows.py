@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 
 from reportgen.model import Window
-from reportgen.options import Invalid
 
 #: Relative windows and what they cover; ``as_of`` is the last day included.
 RELATIVE: dict[str, str] = {
@@ -71,6 +70,10 @@ def check_as_of(as_of: date, preset: Any, *, future: bool, flag: str = "--as-of"
 
 def check_window(value: Any) -> Any:
     """Validate a window spec: a relative name, or a mapping with fixed start and end dates."""
+    # Imported here: importing reportgen.config.options runs reportgen.config, which imports
+    # this module, so a top-level import would fail when this module is imported first.
+    from reportgen.config.options import Invalid
+
     if isinstance(value, str):
         m = _LAST_N.fullmatch(value)
         if m:
@@ -80,7 +83,7 @@ def check_window(value: Any) -> Any:
         if value in RELATIVE:
             return value
         names = [k for k in RELATIVE if k != "last_N_days"] + ["last_7_days", "last_30_days"]
-        from reportgen.options import suggest
+        from reportgen.config.options import suggest
 
         raise Invalid(
             f"unknown window {value!r}{suggest(value, names)}; use one of "
@@ -232,7 +235,7 @@ def compare_label(window: Window, locale: str = "en_IN") -> str:
 def check_compare(value: Any) -> str:
     """Validate a ``compare`` option value."""
     if value not in COMPARE:
-        from reportgen.options import suggest
+        from reportgen.config.options import Invalid, suggest
 
         hint = suggest(str(value), list(COMPARE))
         raise Invalid(f"unknown comparison {value!r}{hint}; use one of {', '.join(COMPARE)}")

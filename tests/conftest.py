@@ -59,7 +59,7 @@ def tiny(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def figures(report: Any) -> dict[str, Any]:
     """Return the charts of the module's ``report`` fixture."""
-    from reportgen import charts  # imported here: plotly is slow to import for every test
+    from reportgen.report import charts  # imported here: plotly is slow to import for every test
 
     return charts.build_figures(report)
 
@@ -67,7 +67,7 @@ def figures(report: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def env() -> Any:
     """Return the report's Jinja environment with the built-in templates."""
-    from reportgen import render
+    from reportgen.report import render
 
     return render.make_environment(None)
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from reportgen import config as config_mod
-from reportgen import schema
+from reportgen.config import jsonschema as schema
 from tests.conftest import ROOT, TINY, TINY_CONFIG, run_cli
 
 
@@ -244,7 +244,7 @@ def test_serve_without_output_says_build_first(tmp_path):
 
 
 def test_serve_listens_on_127_0_0_1(tmp_path):
-    from reportgen.serve import make_server
+    from reportgen.cli.serve import make_server
 
     server = make_server(tmp_path, 0)
     try:

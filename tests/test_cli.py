@@ -231,7 +231,7 @@ presets:
 
 @pytest.mark.slow
 def test_a_preset_build_is_refused_while_another_process_runs_its_window(tmp_path, tiny):
-    from reportgen.ledger import Ledger
+    from reportgen.delivery.ledger import Ledger
     from reportgen.model import Window
     from tests.test_ledger import hold_window
 

@@ -187,7 +187,7 @@ def fire_days(tmp_path, cron: str, n: int = 7) -> list[date]:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from reportgen.schedule import make_trigger
+    from reportgen.scheduling.schedule import make_trigger
 
     cfg = make_config(tmp_path, f"presets:\n  x: {{schedule: '{cron}', timezone: Asia/Kolkata}}\n")
     trigger = make_trigger(cfg.presets["x"])
@@ -257,7 +257,7 @@ def test_invalid_schedules_name_file_line_and_key(tmp_path, cron, expected):
 def test_readme_documents_every_option():
     """The README's configuration reference names every option the schema accepts."""
     from reportgen.config import PRESET_FIELDS, TOP_FIELDS
-    from reportgen.options import Section
+    from reportgen.config.options import Section
 
     readme = (ROOT / "README.md").read_text()
     missing = [f"`{k}`" for k in PRESET_FIELDS if f"| `{k}` |" not in readme]
@@ -367,7 +367,7 @@ def test_alias_bomb_is_refused_before_it_expands(tmp_path):
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=":-[]{}\"'&*!#|>@`\t\n ,ab1", max_size=60))
 def test_any_yaml_text_parses_or_gives_one_line_with_a_line_number(text):
-    from reportgen.yamlsrc import loads_yaml
+    from reportgen.config.yamlsrc import loads_yaml
 
     try:
         loads_yaml(text)

@@ -31,9 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from reportgen import config as config_mod
-from reportgen import summary as summary_mod
 from reportgen.build import PresetOutput
-from reportgen.deliver import (
+from reportgen.delivery.deliver import (
     Mailer,
     SendResult,
     clean_header,
@@ -41,10 +40,11 @@ from reportgen.deliver import (
     deliver,
     recipients_for,
 )
+from reportgen.delivery.ledger import Ledger
 from reportgen.errors import DeliveryError
-from reportgen.ledger import Ledger
 from reportgen.model import Window
-from reportgen.schedule import build_presets
+from reportgen.report import summary as summary_mod
+from reportgen.scheduling.schedule import build_presets
 from tests.conftest import TINY, run_cli
 from tests.factories import SCRIPT, make_report
 from tests.test_schedule import run_window
@@ -854,7 +854,7 @@ def test_e2e_real_groups_are_scoped(e2e_config, smtp):
         theirs = summaries[other]["kpis"]["revenue"]
         mine = summaries[group]["kpis"]["revenue"]
         if theirs and theirs != mine:
-            from reportgen import fmt
+            from reportgen.report import fmt
 
             assert fmt.money(theirs, "INR", "en_IN") not in body
 

@@ -13,8 +13,9 @@ import pytest
 from kaleido._kaleido_tab import _KaleidoTab
 from pypdf import PdfReader
 
-from reportgen import cli, export
+from reportgen import cli
 from reportgen.errors import RenderError
+from reportgen.report import export
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [

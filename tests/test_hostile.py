@@ -944,7 +944,7 @@ def _static_charts_hold_the_name_as_text(ws: Workspace, r: subprocess.CompletedP
 
 #: One unbroken 100,000-character value: WeasyPrint took over 10 minutes on it (#7).
 LONG = "N" * 100_000
-CLIPPED = "N" * 79 + "\u2026"  # what reports show of it (reportgen.fmt.clip)
+CLIPPED = "N" * 79 + "\u2026"  # what reports show of it (reportgen.report.fmt.clip)
 WITH_PDF = ("formats: [html, csv]", "formats: [html, pdf, csv]")
 
 

@@ -16,7 +16,7 @@ import pytest
 from markupsafe import escape
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
-from reportgen import charts, export, render
+from reportgen.report import charts, export, render
 from tests.conftest import ROOT, TINY
 from tests.factories import HOSTILE, empty_report, make_preset, make_report
 from tests.test_render import CHROMIUM, fake_svgs, needs_chromium, squash, tags_of

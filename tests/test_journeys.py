@@ -13,7 +13,7 @@ import pytest
 
 from reportgen.analysis.journeys import JourneySpec, Study, simulate_journeys, write_study
 from reportgen.errors import ConfigError
-from reportgen.simulate import SCHEMAS
+from reportgen.sources.simulate import SCHEMAS
 
 SPEC = JourneySpec(seed=11, users=20_000, days=14, end_date=date(2025, 3, 31))
 

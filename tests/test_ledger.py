@@ -19,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reportgen.delivery.ledger import Ledger
 from reportgen.errors import DataError, LedgerDamaged, OutputError, RunBusy
-from reportgen.ledger import Ledger
-from reportgen.lock import FileLock, run_lock
 from reportgen.model import Window
+from reportgen.scheduling.lock import FileLock, run_lock
 from tests.conftest import ROOT
 
 W = Window(date(2025, 7, 1), date(2025, 7, 7))
@@ -119,7 +119,7 @@ HOLDER = """
 import sys, time
 from datetime import date
 sys.path.insert(0, {root!r})
-from reportgen.ledger import Ledger
+from reportgen.delivery.ledger import Ledger
 from reportgen.model import Window
 claim = Ledger({state!r}).claim("weekly", Window(date(2025, 7, 1), date(2025, 7, 7)),
                                date(2025, 7, 7), "scheduled")
@@ -427,8 +427,8 @@ import resource, sys
 from datetime import date
 from pathlib import Path
 from reportgen.errors import OutputError
-from reportgen.ledger import Ledger
-from reportgen.lock import FileLock
+from reportgen.delivery.ledger import Ledger
+from reportgen.scheduling.lock import FileLock
 from reportgen.model import Window
 
 state = Path(sys.argv[1])
@@ -479,7 +479,7 @@ def test_a_ledger_damaged_while_in_use_is_one_clear_error(tmp_path):
 
 
 def test_a_large_ledger_cut_short_is_found_from_its_header_alone(tmp_path, monkeypatch):
-    from reportgen import ledger_file
+    from reportgen.delivery import ledger_file
 
     ledger = Ledger(tmp_path)
     for i in range(50):
@@ -511,7 +511,7 @@ def _aside(folder: Path) -> list[str]:
 
 
 def test_a_locked_ledger_is_busy_not_damaged(tmp_path, monkeypatch):
-    from reportgen import ledger_file
+    from reportgen.delivery import ledger_file
 
     ledger = Ledger(tmp_path)
     _history(ledger)

@@ -80,7 +80,7 @@ def test_csv_folder_lands_typed_and_whole_in_postgres(tmp_path, tiny, pg_schema)
 
 def test_parquet_folder_round_trips_every_value(tmp_path, pg_schema):
     conn, schema = pg_schema
-    from reportgen.simulate import simulate
+    from reportgen.sources.simulate import simulate
 
     data = tmp_path / "sim"
     simulate(replace(TINY_SPEC, rows=2_500), data)

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import escape
 
-from reportgen import charts, fmt, render
+from reportgen.report import charts, fmt, render
 from tests.factories import SCRIPT, make_report
 
 LONG = "N" * 100_000

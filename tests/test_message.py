@@ -27,9 +27,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from reportgen import fmt, kpis, metrics
 from reportgen.build import build
+from reportgen.metrics import engine as metrics
+from reportgen.metrics import kpis
 from reportgen.model import Window
+from reportgen.report import fmt
 from reportgen.sources import open_dataset
 from reportgen.windows import compare_label, comparison, resolve
 from tests.conftest import TINY, make_config
@@ -144,7 +146,7 @@ def test_rankings_never_list_zero_revenue_and_roas_needs_a_minimum_payout(built,
 
 
 def test_loss_makers_are_marked_in_charts_not_by_colour_alone(built):
-    from reportgen import charts
+    from reportgen.report import charts
 
     _, out = built
     figs = charts.build_figures(out.report)
@@ -190,7 +192,7 @@ def test_headline_counts_and_shares_match_the_payout_table(built):
 
 
 def test_headline_movers_need_a_minimum_size(built):
-    from reportgen import headline
+    from reportgen.metrics import headline
 
     _, out = built
     r = out.report
@@ -208,7 +210,7 @@ def test_headline_movers_need_a_minimum_size(built):
 
 
 def test_headline_leads_the_report_and_the_email(built, tmp_path):
-    from reportgen.deliver import Recipients, compose
+    from reportgen.delivery.deliver import Recipients, compose
 
     cfg, out = built
     page = out.files["html"].read_text()
@@ -234,7 +236,7 @@ def _plain(html: str) -> str:
 
 
 def test_every_kpi_text_in_the_email_is_in_the_report(built):
-    from reportgen.deliver import Recipients, compose
+    from reportgen.delivery.deliver import Recipients, compose
 
     cfg, out = built
     page = _plain(out.files["html"].read_text())
@@ -269,7 +271,7 @@ def test_kpi_texts_are_the_same_in_csv_and_summary(built):
 
 
 def test_a_kpi_added_to_the_spec_flows_everywhere(lossy, tmp_path, monkeypatch):
-    from reportgen.deliver import Recipients, compose
+    from reportgen.delivery.deliver import Recipients, compose
 
     extra = kpis.KpiSpec(
         "cpo",
@@ -294,7 +296,7 @@ def test_a_kpi_added_to_the_spec_flows_everywhere(lossy, tmp_path, monkeypatch):
 
 
 def test_email_names_attachments_and_says_data_up_to_window_end(built):
-    from reportgen.deliver import Recipients, compose
+    from reportgen.delivery.deliver import Recipients, compose
 
     cfg, out = built
     msg = compose(cfg, cfg.presets["weekly"], out, Recipients(("a@example.com",)))
@@ -311,7 +313,7 @@ def test_email_names_attachments_and_says_data_up_to_window_end(built):
 
 
 def test_email_from_an_older_summary_formats_with_the_same_spec(built):
-    from reportgen.deliver import _kpis
+    from reportgen.delivery.deliver import _kpis
 
     cfg, out = built
     old = {k: v for k, v in out.summary.items() if k != "kpi_cards"}
@@ -541,7 +543,7 @@ def test_report_and_summary_say_what_is_compared(lossy, tmp_path):
 def test_pdf_shows_the_same_kpi_texts_and_headline(built):
     from pypdf import PdfReader
 
-    from reportgen import charts, render
+    from reportgen.report import charts, render
 
     _, out = built
     pdf = render.render_pdf(out.report, {}, figures=charts.build_figures(out.report))
@@ -552,7 +554,7 @@ def test_pdf_shows_the_same_kpi_texts_and_headline(built):
 
 
 def test_email_marks_loss_makers_in_its_top_list(built):
-    from reportgen.deliver import Recipients, compose
+    from reportgen.delivery.deliver import Recipients, compose
 
     cfg, out = built
     msg = compose(cfg, cfg.presets["weekly"], out, Recipients(("a@example.com",)))
@@ -576,7 +578,7 @@ def test_break_even_numbers_are_the_payout_tables(rows):
 
     import pandas as pd
 
-    from reportgen import headline
+    from reportgen.metrics import headline
 
     t = pd.DataFrame(rows, columns=["revenue", "payout"], dtype=float)
     t["roas"] = [r / p if p is not None and p > 0 else math.nan for r, p in rows]
@@ -654,7 +656,7 @@ def test_a_previous_value_too_close_to_zero_reads_no_comparison_everywhere():
 
 
 def test_caveats_name_revenue_that_flatters_roas_only_when_it_matters(built):
-    from reportgen import headline
+    from reportgen.metrics import headline
     from reportgen.model import Issue
 
     _, out = built
@@ -681,7 +683,7 @@ def test_caveats_name_revenue_that_flatters_roas_only_when_it_matters(built):
 
 
 def test_index_downloads_the_pdf_under_its_name():
-    from reportgen import render
+    from reportgen.report import render
 
     build_row = {
         "preset": "weekly-overview",
@@ -700,8 +702,8 @@ def test_index_downloads_the_pdf_under_its_name():
 def test_headline_names_from_data_are_escaped_in_report_and_email(built):
     from markupsafe import escape
 
-    from reportgen import charts, render
-    from reportgen.deliver import Recipients, compose
+    from reportgen.delivery.deliver import Recipients, compose
+    from reportgen.report import charts, render
     from tests.factories import SCRIPT
 
     cfg, out = built

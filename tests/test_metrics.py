@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from reportgen import metrics
+from reportgen.metrics import engine as metrics
 from reportgen.sources import open_dataset
 from tests.conftest import TINY, make_config
 

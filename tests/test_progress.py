@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reportgen.progress import CLEAR, STAGES
+from reportgen.cli.progress import CLEAR, STAGES
 from tests.conftest import ROOT, TINY, TINY_CONFIG
 
 ENV = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TERM": "xterm"}

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reportgen import publish
-from reportgen.publish import to_csv
+from reportgen.report import publish
+from reportgen.report.publish import to_csv
 
 
 def read(data: bytes) -> list[dict[str, str]]:

@@ -22,9 +22,9 @@ import pytest
 from markupsafe import escape
 from plotly.offline import get_plotlyjs
 
-from reportgen import charts, export, fmt, render
 from reportgen.errors import RenderError
 from reportgen.model import Issue
+from reportgen.report import charts, export, fmt, render
 from tests.factories import (
     HOSTILE,
     NA_ROAS_NAME,
@@ -435,7 +435,7 @@ def test_pdf_fetches_nothing_from_the_network_or_outside_its_folders(
     )
     hostile = make_report(preset=make_preset(title=f'<img src="{base}/title.png">'))
     env = render.make_environment(user)
-    with caplog.at_level(logging.WARNING, logger="reportgen.render"):
+    with caplog.at_level(logging.WARNING, logger="reportgen.report.render"):
         data = render.render_pdf(hostile, fake_svgs(figures), env, figures=figures)
     assert data.startswith(b"%PDF")
     assert requests == []

@@ -231,7 +231,7 @@ def test_unchanged_rebuild_imports_no_engine_and_says_reused(ws: Workspace) -> N
     assert again.returncode == 0, again.stderr[-2000:]
     assert REUSED in again.stderr and "; reused" in again.stderr
     modules = imported(again.stderr)
-    assert {"reportgen.cli", "reportgen.reuse", "reportgen.manual"} <= modules
+    assert {"reportgen.cli", "reportgen.reuse", "reportgen.delivery.manual"} <= modules
     assert heavy(modules) == set()
 
 
@@ -295,7 +295,7 @@ def test_simulated_cache_is_found_without_importing_the_simulator(tmp_path: Path
         "import sys; from pathlib import Path; from reportgen import config; "
         "from reportgen.sources import simulated; "
         f"print(simulated.ensure(config.load(Path({str(config)!r})))); "
-        "print(sorted(m for m in ('reportgen.simulate', 'numpy', 'faker') if m in sys.modules))"
+        "print(sorted(m for m in ('reportgen.sources.simulate', 'numpy', 'faker') if m in sys.modules))"
     )
     r = subprocess.run(
         [sys.executable, "-c", code],

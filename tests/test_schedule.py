@@ -24,12 +24,12 @@ from apscheduler.triggers.cron import CronTrigger
 
 from reportgen import config as config_mod
 from reportgen.build import PresetOutput
-from reportgen.cli_schedule import cmd_runs
-from reportgen.deliver import Mailer, Outcome
+from reportgen.cli.schedule import cmd_runs
+from reportgen.delivery.deliver import Mailer, Outcome
+from reportgen.delivery.ledger import Ledger
 from reportgen.errors import DataError, LockHeld, RunBusy
-from reportgen.ledger import Ledger
-from reportgen.lock import scheduler_lock
-from reportgen.schedule import (
+from reportgen.scheduling.lock import scheduler_lock
+from reportgen.scheduling.schedule import (
     Action,
     LocalCronTrigger,
     ReportScheduler,
@@ -502,7 +502,7 @@ HOLD_LOCK = """
 import sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from reportgen.lock import scheduler_lock
+from reportgen.scheduling.lock import scheduler_lock
 lock = scheduler_lock(Path({state!r}))
 print("locked", flush=True)
 time.sleep(60)
@@ -532,8 +532,8 @@ sys.path.insert(0, {root!r})
 from datetime import date
 from pathlib import Path
 from reportgen import config
-from reportgen.ledger import Ledger
-from reportgen.schedule import execute
+from reportgen.delivery.ledger import Ledger
+from reportgen.scheduling.schedule import execute
 
 def slow_build(cfg, *, presets, as_of, **_):
     stage = cfg.output_dir / ".stage-partial"
@@ -880,8 +880,8 @@ import sys, time
 sys.path.insert(0, {root!r})
 from datetime import date
 from reportgen import config
-from reportgen.ledger import Ledger
-from reportgen.schedule import build_presets
+from reportgen.delivery.ledger import Ledger
+from reportgen.scheduling.schedule import build_presets
 from tests.test_schedule import FakeBuild
 
 class SlowBuild(FakeBuild):

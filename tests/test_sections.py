@@ -331,8 +331,9 @@ def test_incrementality_chart_marks_iroas_interval_break_even_and_direct_roas(bu
 
 def test_section_charts_are_deterministic(built):
     """The same data gives the same figures (the HTML report is byte-deterministic)."""
-    from reportgen import metrics, sections
+    from reportgen import sections
     from reportgen.config import load
+    from reportgen.metrics import engine as metrics
 
     _, latest, _ = built
     cfg = load(latest.parent.parent.parent / "config.yaml")

@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from reportgen import simulate as sim
-from reportgen.catalogue import DEFAULT_CATEGORIES, DEFAULT_PRODUCTS
+from reportgen.config.catalogue import DEFAULT_CATEGORIES, DEFAULT_PRODUCTS
 from reportgen.errors import ConfigError
-from reportgen.simulate import SimulationSpec, simulate
+from reportgen.sources import simulate as sim
+from reportgen.sources.simulate import SimulationSpec, simulate
 
 TABLES = ("influencers", "posts", "tracking_data", "payouts")
 TS = pa.timestamp("us")

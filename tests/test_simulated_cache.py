@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from reportgen import config as config_mod
-from reportgen import simulate as simulate_mod
+from reportgen.sources import simulate as simulate_mod
 from reportgen.sources import simulated
 
 CONFIG = """\

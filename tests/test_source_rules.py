@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen import metrics
 from reportgen.errors import ConfigError, DataError
+from reportgen.metrics import engine as metrics
 from reportgen.sources import open_dataset
 from reportgen.sources.numbers import NumberFormat, parse_sql
 from tests.conftest import TINY_WEEK, issues, load, make_config

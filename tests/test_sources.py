@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen import config, metrics
+from reportgen import config
 from reportgen.errors import DataError, SourceUnavailable
+from reportgen.metrics import engine as metrics
 from reportgen.sources import open_dataset, rules
 from reportgen.sources.dialects import Dialect
 from tests.conftest import PEER, ROOT, TINY_WEEK, issues, load, make_config

@@ -99,7 +99,7 @@ def summaries(cwd: Path, name: str) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def three(tmp_path_factory, pg) -> tuple[Path, str]:
     """Return a workspace with simulated data as Parquet, a DuckDB file and a PG schema."""
-    from reportgen.simulate import simulate
+    from reportgen.sources.simulate import simulate
 
     ws = tmp_path_factory.mktemp("sql")
     simulate(replace(TINY_SPEC, rows=20_000), ws / "data")

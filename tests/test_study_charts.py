@@ -7,8 +7,8 @@ import html
 import pandas as pd
 import pytest
 
-from reportgen import kpis
-from reportgen.deliver import _iroas
+from reportgen.delivery.deliver import _iroas
+from reportgen.metrics import kpis
 from reportgen.sections.attribution import LABELS
 from reportgen.sections.study_charts import attribution_chart, iroas_chart
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from reportgen.simulate import _PRODUCT_PROFILE, _prefixed_ids
+from reportgen.sources.simulate import _PRODUCT_PROFILE, _prefixed_ids
 
 if TYPE_CHECKING:
     from reportgen.analysis.journeys import JourneySpec, _World

@@ -41,7 +41,7 @@ from reportgen.errors import ConfigError
 
 # The seed simulator's end date, id formatting, product price table and payout layout are
 # reused so that both simulators produce data in one layout.
-from reportgen.simulate import (
+from reportgen.sources.simulate import (
     _PRODUCT_PROFILE,
     DEFAULT_END_DATE,
     SCHEMAS,

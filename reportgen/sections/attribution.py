@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from reportgen.analysis.attribution import attribute
-from reportgen.publish import to_csv
+from reportgen.report.publish import to_csv
 from reportgen.sections import SectionOutput
 from reportgen.sections.study_charts import attribution_chart
 from reportgen.sections.study_input import filtered, in_window, missing, names

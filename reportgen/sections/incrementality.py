@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from reportgen import kpis
 from reportgen.analysis.incrementality import (
     OVERALL,
     Estimate,
     Outcomes,
     estimate_from_outcomes,
 )
-from reportgen.publish import to_csv
+from reportgen.metrics import kpis
+from reportgen.report.publish import to_csv
 from reportgen.sections import SectionOutput
 from reportgen.sections.study_charts import iroas_chart
 from reportgen.sections.study_input import filtered, missing, names, window

@@ -1,6 +1,6 @@
 """Charts of the study sections: credit per model, and iROAS against break-even.
 
-Same conventions as reportgen/charts.py (its template, palette, clipped and escaped labels,
+Same conventions as reportgen/report/charts.py (its template, palette, clipped and escaped labels,
 heading and caption in ``layout.meta``, no random ids): a figure here is drawn by plotly.js in
 the HTML and exported as SVG for the PDF like the overview's.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from reportgen import fmt
 from reportgen.analysis import MODELS
-from reportgen.charts import (
+from reportgen.report import fmt
+from reportgen.report.charts import (
     BAD,
     GOOD,
     INK,

@@ -10,8 +10,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reportgen.catalogue import UNMAPPED_BRAND
 from reportgen.config import Config
+from reportgen.config.catalogue import UNMAPPED_BRAND
 from reportgen.errors import DataError
 from reportgen.sources import Dataset, record_finding
 from reportgen.sources.sql import lit as _lit

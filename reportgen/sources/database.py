@@ -139,7 +139,7 @@ def _postgres(url: DbUrl, config: Config) -> Any:
         raise SourceUnavailable(
             f"{where}: PostgreSQL support is not installed; pip install 'reportgen[postgres]'"
         ) from None
-    from reportgen.load import _pg_reason
+    from reportgen.sources.load import _pg_reason
 
     env = config.source.password_env
     password = os.environ.get(env) or None

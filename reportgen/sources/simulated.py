@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from reportgen.config import Config
-from reportgen.lock import FileLock
+from reportgen.scheduling.lock import FileLock
 from reportgen.windows import default_as_of
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ COMPLETE = ".complete"
 
 def spec_for(config: Config, today: date | None = None):  # -> SimulationSpec
     """Return the SimulationSpec the config asks for, with ``yesterday`` resolved."""
-    from reportgen.simulate import SimulationSpec
+    from reportgen.sources.simulate import SimulationSpec
 
     sim = config.source.simulate
     return SimulationSpec(
@@ -81,7 +81,7 @@ def ensure(config: Config, today: date | None = None) -> Path:
 
 def _generate(spec, folder: Path) -> None:
     """Simulate into a temporary sibling folder, then rename it to ``folder``."""
-    from reportgen.simulate import simulate
+    from reportgen.sources.simulate import simulate
 
     logger.info("simulating data into %s", folder)
     # A unique hidden name (mkdir, unlike mkdtemp, keeps the usual umask permissions).

@@ -33,17 +33,19 @@ from babel.dates import format_date
 from babel.numbers import get_decimal_symbol
 from markupsafe import Markup
 
-from reportgen import __version__, fmt, kpis, sections
+from reportgen import __version__, sections
 from reportgen.errors import RenderError
+from reportgen.metrics import kpis
 from reportgen.model import ReportData, Window
+from reportgen.report import fmt
 
 if TYPE_CHECKING:  # the index page (all a reused build renders) needs neither
     import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-TEMPLATES_DIR = Path(__file__).parent / "templates"
-ASSETS_DIR = Path(__file__).parent / "assets"
+TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
+ASSETS_DIR = Path(__file__).parent.parent / "assets"
 GENERATOR = f"reportgen {__version__}"
 #: The plotly.js partial bundle report.html inlines: only the trace types our charts draw
 #: (scatter, bar; 1.2 MB instead of the full 4.8 MB), of the version plotly.py targets.
@@ -160,7 +162,7 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
     - ``breakdowns``: {"brand", "category", "platform"} -> rows {name, revenue, orders, share}.
     - ``daily``: one row per day of the window: {date (ISO), revenue, orders}.
     - ``top_by_revenue``, ``top_by_roas``: the top-N rows, shaped like ``influencers``.
-    - ``headline``: the headline's sentences (reportgen/headline.py).
+    - ``headline``: the headline's sentences (reportgen/metrics/headline.py).
     - ``compare_label``: what the comparison window is, e.g. "October 2026".
     - ``data_quality``: findings: {code, severity, message, table, file, rows, revenue,
       examples}.
@@ -283,7 +285,7 @@ def print_job(
     figures: Mapping[str, Any] | None = None,
 ) -> PdfJob:
     """Return the print page of ``report`` with its chart SVGs, to lay out with ``pdf_bytes``."""
-    from reportgen import charts  # plotly: imported by what draws a report, not the index
+    from reportgen.report import charts  # plotly: imported by what draws a report, not the index
 
     env = env or make_environment(None)
     figures = figures if figures is not None else charts.build_figures(report)
@@ -632,12 +634,12 @@ def _has_data(report: ReportData) -> bool:
 
 
 def _kpis(report: ReportData) -> list[dict[str, Any]]:
-    # One spec and one formatter (reportgen/kpis.py): the email shows the same texts.
+    # One spec and one formatter (reportgen/metrics/kpis.py): the email shows the same texts.
     return kpis.cards(report.kpis, report.preset.currency, report.preset.locale)
 
 
 def _charts(figures: Mapping[str, Any], *, with_json: bool = True) -> dict[str, dict[str, Any]]:
-    from reportgen import charts
+    from reportgen.report import charts
 
     out = {}
     for key, fig in figures.items():

@@ -17,4 +17,4 @@ os.nice(NICENESS)
 
 import weasyprint  # noqa: E402,F401 - the point of the server: loaded once, shared by forks
 
-from reportgen import render  # noqa: E402,F401 - what the workers run
+from reportgen.report import render  # noqa: E402,F401 - what the workers run

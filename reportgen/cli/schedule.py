@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.config import Config
+from reportgen.delivery.ledger import Ledger, Run, output_names
 from reportgen.errors import ConfigError, ReportgenError
-from reportgen.ledger import Ledger, Run, output_names
-from reportgen.lock import scheduler_lock
+from reportgen.scheduling.lock import scheduler_lock
 from reportgen.windows import check_as_of, default_as_of
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def _service_logging() -> None:
 
 def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
     """Run the scheduler until stopped."""
-    from reportgen.schedule import ReportScheduler  # APScheduler: only the commands using it
+    from reportgen.scheduling.schedule import ReportScheduler  # APScheduler: only commands using it
 
     _service_logging()
     scheduler = ReportScheduler(config, dry_run=args.dry_run, poll_seconds=args.poll)
@@ -126,7 +126,7 @@ def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_send(args: argparse.Namespace, config: Config) -> int:
     """Build or reuse, then send, each named preset's report."""
-    from reportgen.schedule import execute
+    from reportgen.scheduling.schedule import execute
 
     if args.out and not args.dry_run:
         raise ConfigError("--out only applies with --dry-run (it is where .eml files go)")

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from faker import Faker
 
-from reportgen.catalogue import DEFAULT_CATEGORIES, DEFAULT_PLATFORMS, DEFAULT_PRODUCTS
+from reportgen.config.catalogue import DEFAULT_CATEGORIES, DEFAULT_PLATFORMS, DEFAULT_PRODUCTS
 from reportgen.errors import ConfigError
 
 logger = logging.getLogger(__name__)

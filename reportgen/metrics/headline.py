@@ -12,8 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from reportgen import fmt, kpis
+from reportgen.metrics import kpis
 from reportgen.model import ReportData, relative_change
+from reportgen.report import fmt
 
 logger = logging.getLogger(__name__)
 

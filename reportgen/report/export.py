@@ -142,7 +142,7 @@ def _plotlyjs() -> str | None:
     one (4.8 MB), and the PDF's charts are drawn by the same code as the HTML's.
     """
     for path in (
-        Path(__file__).parent / "assets" / "plotly-basic.min.js",
+        Path(__file__).parent.parent / "assets" / "plotly-basic.min.js",
         Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
     ):
         if path.is_file():

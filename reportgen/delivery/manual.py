@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from reportgen.config import Config, Preset
-from reportgen.ledger import Ledger
+from reportgen.delivery.ledger import Ledger
 from reportgen.windows import default_as_of
 
 logger = logging.getLogger(__name__)

@@ -57,7 +57,8 @@ def add_commands(sub: Any) -> None:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print (or write) the JSON Schema of config.yaml."""
-    from reportgen import publish, schema
+    from reportgen.config import jsonschema as schema
+    from reportgen.report import publish
 
     text = schema.dumps()
     if args.out is None:
@@ -70,7 +71,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     """Write a starter config.yaml and its schema; refuse to overwrite a config."""
-    from reportgen import publish, schema
+    from reportgen.config import jsonschema as schema
+    from reportgen.report import publish
 
     target = args.dir / "config.yaml"
     refuse = OutputError(
@@ -95,8 +97,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve output/ on 127.0.0.1 until interrupted; with --watch, rebuild on change."""
-    from reportgen import serve
-    from reportgen.cli import load_config
+    from reportgen.cli import load_config, serve
 
     cfg = load_config(args)
     serve.run(cfg, Path(args.config), port=args.port, watch=args.watch, poll=args.poll)

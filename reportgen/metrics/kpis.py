@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reportgen import fmt
 from reportgen.model import Kpi
+from reportgen.report import fmt
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from reportgen import __version__, kpis
+from reportgen import __version__
+from reportgen.metrics import kpis
 from reportgen.model import ReportData
-from reportgen.publish import to_csv
+from reportgen.report.publish import to_csv
 
 
 def _num(value: Any, digits: int = 2) -> float | int | None:

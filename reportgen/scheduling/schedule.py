@@ -31,7 +31,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from reportgen import config as config_mod
 from reportgen.config import Config, Group, Preset
-from reportgen.deliver import (
+from reportgen.delivery.deliver import (
     NO_RECIPIENTS,
     Mailer,
     SendResult,
@@ -39,18 +39,18 @@ from reportgen.deliver import (
     notify_failure,
     recipients_of,
 )
+from reportgen.delivery.ledger import Ledger, output_names, utcnow
+from reportgen.delivery.manual import _jobs, default_build, files_record
+from reportgen.delivery.manual import build_presets as build_presets  # old home; tests import it
 from reportgen.errors import ConfigError, DeliveryError, ReportgenError, RunBusy
-from reportgen.ledger import Ledger, output_names, utcnow
-from reportgen.lock import scheduler_lock
-from reportgen.manual import _jobs, default_build, files_record
-from reportgen.manual import build_presets as build_presets  # its old home; tests import it
 from reportgen.model import Window
-from reportgen.triggers import EitherDayTrigger as EitherDayTrigger
-from reportgen.triggers import LocalCronTrigger as LocalCronTrigger
-from reportgen.triggers import cron_weekdays as cron_weekdays
-from reportgen.triggers import crontab_trigger as crontab_trigger
-from reportgen.triggers import is_repeated_wall_time as is_repeated_wall_time
-from reportgen.triggers import make_trigger
+from reportgen.scheduling.lock import scheduler_lock
+from reportgen.scheduling.triggers import EitherDayTrigger as EitherDayTrigger
+from reportgen.scheduling.triggers import LocalCronTrigger as LocalCronTrigger
+from reportgen.scheduling.triggers import cron_weekdays as cron_weekdays
+from reportgen.scheduling.triggers import crontab_trigger as crontab_trigger
+from reportgen.scheduling.triggers import is_repeated_wall_time as is_repeated_wall_time
+from reportgen.scheduling.triggers import make_trigger
 
 if TYPE_CHECKING:
     from reportgen.build import PresetOutput

@@ -20,11 +20,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from reportgen import ledger_file
+from reportgen.delivery import ledger_file
+from reportgen.delivery.ledger_file import LEDGER_FILE, NEW_LEDGER
 from reportgen.errors import LedgerDamaged, OutputError, ReportgenError, RunBusy
-from reportgen.ledger_file import LEDGER_FILE, NEW_LEDGER
-from reportgen.lock import FileLock, run_lock
 from reportgen.model import Window
+from reportgen.scheduling.lock import FileLock, run_lock
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ Definitions (see README "How the numbers are computed"):
   ROAS     revenue / payout; 0.00x for a total loss; n/a when payout is zero or terms missing.
   Net      revenue - payout, per influencer with terms (the KPI: their revenue - payout).
   KPI ROAS revenue of influencers with payout terms / their payout.
-  KPIs     defined once in reportgen/kpis.py (label, kind, rounding, whether up is good).
+  KPIs     defined once in reportgen/metrics/kpis.py (label, kind, rounding, whether up is good).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-from reportgen import headline, kpis
-from reportgen.catalogue import UNMAPPED_BRAND
 from reportgen.config import Preset
+from reportgen.config.catalogue import UNMAPPED_BRAND
+from reportgen.metrics import headline, kpis
 from reportgen.model import Issue, Kpi, ReportData, Window
 from reportgen.sources import Dataset
 from reportgen.windows import compare_label
@@ -448,7 +448,7 @@ MIN_ROAS_COVERAGE = 0.5
 
 
 def _kpis(cur: pd.DataFrame, old: pd.DataFrame) -> dict[str, Kpi]:
-    """Return the headline KPIs (reportgen/kpis.py) with their comparison-window values."""
+    """Return the headline KPIs (reportgen/metrics/kpis.py) with their comparison-window values."""
 
     def totals(t: pd.DataFrame) -> dict[str, Any]:
         revenue = float(t["revenue"].sum())

@@ -129,15 +129,15 @@ def parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_validate)
 
     try:
-        from reportgen.cli_schedule import add_commands
+        from reportgen.cli.schedule import add_commands
     except ImportError:  # scheduling commands are optional during development
         add_commands = None  # type: ignore[assignment]
     if add_commands is not None:
         add_commands(sub)
-    from reportgen import cli_admin  # schema, init, serve
+    from reportgen.cli import admin as cli_admin  # schema, init, serve
 
     cli_admin.add_commands(sub)
-    from reportgen import cli_study  # plan-holdout
+    from reportgen.cli import study as cli_study  # plan-holdout
 
     cli_study.add_commands(sub)
     for command in sub.choices.values():
@@ -218,7 +218,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         for p in cfg.select(args.preset or None):
             check_as_of(as_of or default_as_of(p.timezone), p, future=args.allow_future)
     if args.out is not None:
-        from reportgen.config_checks import output_dir
+        from reportgen.config.checks import output_dir
 
         problem = output_dir(args.out, cfg)
         if problem:
@@ -235,8 +235,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if ad_hoc:
         outputs = build(cfg, as_of=as_of, data_dir=args.data, extra=extra, **common)
     else:
-        from reportgen.ledger import Ledger
-        from reportgen.manual import build_presets
+        from reportgen.delivery.ledger import Ledger
+        from reportgen.delivery.manual import build_presets
 
         ledger = Ledger(cfg.schedule.state_dir)  # creates the state folder on first use
         outputs = build_presets(cfg, args.preset or None, as_of=as_of, ledger=ledger, **common)
@@ -249,7 +249,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Write simulated data using the config's simulate settings overridden by flags."""
-    from reportgen.simulate import SimulationSpec, simulate
+    from reportgen.sources.simulate import SimulationSpec, simulate
     from reportgen.sources.simulated import spec_for
 
     cfg = load_config(args, optional=True)
@@ -265,7 +265,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     spec = SimulationSpec(
         **{**spec.__dict__, **{k: v for k, v in changes.items() if v is not None}}
     )
-    from reportgen import publish
+    from reportgen.report import publish
 
     publish.check_writable(args.out)
     t0 = time.perf_counter()
@@ -280,7 +280,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     """Copy a folder into a database, replacing its four tables in one transaction."""
-    from reportgen import load
+    from reportgen.sources import load
 
     cfg = load_config(args, optional=True)
     target = load.parse_target(args.into, args.schema)
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     # reportgen's detail, so -v leaves them out; a warning of theirs still shows.
     for chromium in ("browser_proc", "logistro"):
         logging.getLogger(chromium).setLevel(logging.WARNING)
-    from reportgen import progress
+    from reportgen.cli import progress
 
     # PDF workers from a fork server: WeasyPrint imported once, not per worker. Safe here
     # because this entry point does nothing on import (see reportgen/__main__.py).

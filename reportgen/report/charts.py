@@ -19,8 +19,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reportgen import fmt, sections
+from reportgen import sections
 from reportgen.model import ReportData
+from reportgen.report import fmt
 
 logger = logging.getLogger(__name__)
 

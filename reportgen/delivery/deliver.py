@@ -35,11 +35,12 @@ from jinja2 import (
     select_autoescape,
 )
 
-from reportgen import fmt, kpis
 from reportgen.config import Config, EmailConfig, Preset
+from reportgen.delivery.ledger import Ledger, utcnow
 from reportgen.errors import DeliveryError
-from reportgen.ledger import Ledger, utcnow
+from reportgen.metrics import kpis
 from reportgen.model import Window, relative_change
+from reportgen.report import fmt
 
 if TYPE_CHECKING:
     # Only for annotations: importing the build pipeline here would make every import of
@@ -56,7 +57,7 @@ ATTACHMENTS = {
     "html": ("html", "text", "html", ".html"),
     "csv": ("csv:payouts", "text", "csv", "_payouts.csv"),
 }
-#: Colours of a KPI change by tone (reportgen/kpis.py decides the tone).
+#: Colours of a KPI change by tone (reportgen/metrics/kpis.py decides the tone).
 TONES = {"good": "#1a7f37", "bad": "#cf222e", "neutral": "#57606a"}
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")

@@ -14,11 +14,11 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_name
 
-from reportgen import catalogue, config_checks, windows
+from reportgen import windows
 from reportgen.analysis import MODELS
-from reportgen.errors import ConfigError
-from reportgen.model import Window
-from reportgen.options import (
+from reportgen.config import catalogue
+from reportgen.config import checks as config_checks
+from reportgen.config.options import (
     Bool,
     Choice,
     Custom,
@@ -34,7 +34,9 @@ from reportgen.options import (
     TimeZone,
     Vocabulary,
 )
-from reportgen.yamlsrc import Located, load_yaml, loads_yaml
+from reportgen.config.yamlsrc import Located, load_yaml, loads_yaml
+from reportgen.errors import ConfigError
+from reportgen.model import Window
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ def _check_cron(value: Any) -> Any:
     # The scheduler's own translation (crontab weekday numbering, day-of-month OR weekday), so
     # whatever passes here is exactly what the scheduler runs. Imported late: only a config
     # with a schedule line pays for importing APScheduler.
-    from reportgen.triggers import crontab_trigger
+    from reportgen.scheduling.triggers import crontab_trigger
 
     try:
         trigger = crontab_trigger(value, "UTC")
@@ -599,7 +601,7 @@ class Config:
         out = []
         for n in names:
             if n not in self.presets:
-                from reportgen.options import suggest
+                from reportgen.config.options import suggest
 
                 known = list(self.presets)
                 raise ConfigError(
@@ -834,7 +836,7 @@ def _build_preset(
     values: dict[str, Any] = {}
     for key in body:
         if key not in PRESET_FIELDS:
-            from reportgen.options import suggest
+            from reportgen.config.options import suggest
 
             hint = suggest(key, list(PRESET_FIELDS))
             raise ConfigError(
@@ -895,7 +897,7 @@ def _build_preset(
 def _check_preset_field(key: str, value: Any, kp: str, src: Located, vocab: dict) -> Any:
     opt = PRESET_FIELDS.get(key)
     if opt is None:
-        from reportgen.options import suggest
+        from reportgen.config.options import suggest
 
         raise ConfigError(
             f"{src.where(kp)}: {kp}: unknown key{suggest(key, list(PRESET_FIELDS))}; "
@@ -982,7 +984,7 @@ def _check_url(source: dict[str, Any], src: Located) -> str | None:
 def _check_tables(mapping: dict[str, Any], kp: str, src: Located) -> dict[str, Any]:
     for table in mapping:
         if table not in ALL_TABLES:
-            from reportgen.options import suggest
+            from reportgen.config.options import suggest
 
             raise ConfigError(
                 f"{src.where(f'{kp}.{table}')}: {kp}.{table}: unknown table"

@@ -14,7 +14,7 @@ from reportgen.errors import ConfigError
 
 if TYPE_CHECKING:
     from reportgen.config import Config
-    from reportgen.yamlsrc import Located
+    from reportgen.config.yamlsrc import Located
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,3 @@
+"""Report stage: charts, chart export, HTML/PDF rendering, formatting, summary and publishing."""
+
+from __future__ import annotations
