@@ -29,9 +29,11 @@ fresh Chromium before the build fails with a RenderError.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -56,6 +58,8 @@ NO_CHROMIUM = (
 #: Pixel width of exported charts: the A4 text column (180 mm) at 96 dpi, so 12 px type
 #: prints at about 9 pt instead of being scaled down.
 DEFAULT_WIDTH = 680
+#: How much lower than the build's thread Chromium and the export thread run (nice increment).
+NICENESS = 5
 DEFAULT_HEIGHT = 360
 #: Seconds Chromium may take to start, and one figure to render.
 START_TIMEOUT = 60.0
@@ -207,13 +211,23 @@ class ChartExporter:
         self._browser_path = browser
         self._started_at = time.perf_counter()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="chart-export", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run_loop, name="chart-export", daemon=True)
         self._thread.start()
         self._opening = asyncio.run_coroutine_threadsafe(self._open(browser), self._loop)
         logger.debug("starting Chromium %s", browser)
         return self
+
+    def _run_loop(self) -> None:
+        """Run the export thread's event loop, at a lower priority than the build's thread."""
+        if sys.platform == "linux":
+            # On Linux a priority belongs to the thread, and threads and processes started from
+            # it inherit it: Chromium, its renderers and the figure serialising here then use
+            # the core the build's own thread leaves, not its. Elsewhere it would be the
+            # whole process's.
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        assert self._loop is not None
+        self._loop.run_forever()
 
     def ready(self) -> bool:
         """Return whether Chromium has started (or failed to), without waiting."""
