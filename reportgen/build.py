@@ -268,11 +268,11 @@ class Renderers:
 
     def browser(self) -> Any:
         """Return the started ChartExporter; RenderError when Chromium is missing."""
+        if self._exporter is None and self._error is None:
+            self._charts_due = True
+            self.start_browser()
         if self._error is not None:
             raise self._error
-        if self._exporter is None:
-            self.start_browser()
-            return self.browser()
         return self._exporter
 
     def close_browser(self) -> None:

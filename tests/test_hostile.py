@@ -1105,6 +1105,28 @@ RENDER_CASES: list[Case] = [
         exit=5,
         says=("chart export failed starting Chromium",),
     ),
+    Case(
+        "bad-data-and-no-chromium",
+        "#8: Chromium now starts before the data loads; the data's error is still the one told",
+        lambda ws: (
+            ws.edit("config.yaml", *WITH_PDF),
+            ws.edit("data/tracking_data.csv", "11:00:00,1,2000", "11:00:00,1,2O00"),
+        ),
+        env={"BROWSER_PATH": "/nonexistent/chromium"},
+        exit=3,
+        says=("cannot read '2O00' as a number",),
+    ),
+    Case(
+        "bad-data-and-chromium-dies",
+        "#8: a browser failing to start while the load fails: one line, the data's",
+        lambda ws: (
+            ws.edit("config.yaml", *WITH_PDF),
+            ws.edit("data/tracking_data.csv", "11:00:00,1,2000", "11:00:00,1,2O00"),
+        ),
+        env={"BROWSER_PATH": "/bin/false"},
+        exit=3,
+        says=("cannot read '2O00' as a number",),
+    ),
 ]
 
 

@@ -341,7 +341,15 @@ class PdfRenderer:
         wanted = PDF_WORKERS if workers is None else workers
         self.workers = max(1, min(wanted, expected))
         method = start_method or os.environ.get(START_ENV) or "fork"
-        self.start_method = method if method in START_METHODS else "fork"
+        if method not in START_METHODS:
+            logger.warning(
+                "%s=%s: not one of %s; forking the PDF workers",
+                START_ENV,
+                method,
+                ", ".join(START_METHODS),
+            )
+            method = "fork"
+        self.start_method = method
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None
         self._start_error: Exception | None = None
