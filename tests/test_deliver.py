@@ -893,10 +893,22 @@ def test_e2e_send_and_runs_commands(e2e_config, smtp, tmp_path):
     assert "weekly 2025-07-01 to 2025-07-07: sent (1 sent)" in real.stdout
     assert len(smtp.messages) == 3
     again = run_cli(
-        "--config", cfg, "send", "--preset", "weekly", "--as-of", "2025-07-07", cwd=tmp_path
+        "--config",
+        cfg,
+        "send",
+        "--preset",
+        "weekly",
+        "--as-of",
+        "2025-07-07",
+        cwd=tmp_path,
+        env={"PYTHONPROFILEIMPORTTIME": "1"},  # Python's import trace, on stderr
     )
     assert again.returncode == 0 and "already sent" in again.stdout
     assert len(smtp.messages) == 3
+    # A run from the command line (delivery.runs) needs no scheduler: APScheduler stays out.
+    traced = [ln for ln in again.stderr.splitlines() if ln.startswith("import time:")]
+    assert any("reportgen.delivery.runs" in ln for ln in traced)
+    assert not any("apscheduler" in ln for ln in traced)
     runs = run_cli("--config", cfg, "runs", cwd=tmp_path)
     assert runs.returncode == 0, runs.stderr
     lines = runs.stdout.splitlines()

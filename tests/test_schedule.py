@@ -27,17 +27,16 @@ from reportgen.build import PresetOutput
 from reportgen.cli.schedule import cmd_runs
 from reportgen.delivery.deliver import Mailer, Outcome
 from reportgen.delivery.ledger import Ledger
+from reportgen.delivery.runs import RunOutcome, execute
 from reportgen.errors import DataError, LockHeld, RunBusy
 from reportgen.scheduling.lock import scheduler_lock
 from reportgen.scheduling.schedule import (
     Action,
     LocalCronTrigger,
     ReportScheduler,
-    RunOutcome,
     as_of_for,
     build_presets,
     cron_weekdays,
-    execute,
     fires_between,
     is_repeated_wall_time,
     make_trigger,
@@ -533,7 +532,7 @@ from datetime import date
 from pathlib import Path
 from reportgen import config
 from reportgen.delivery.ledger import Ledger
-from reportgen.scheduling.schedule import execute
+from reportgen.delivery.runs import execute
 
 def slow_build(cfg, *, presets, as_of, **_):
     stage = cfg.output_dir / ".stage-partial"

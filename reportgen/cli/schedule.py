@@ -126,7 +126,7 @@ def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_send(args: argparse.Namespace, config: Config) -> int:
     """Build or reuse, then send, each named preset's report."""
-    from reportgen.scheduling.schedule import execute
+    from reportgen.delivery.runs import execute  # no APScheduler for a run from the command line
 
     if args.out and not args.dry_run:
         raise ConfigError("--out only applies with --dry-run (it is where .eml files go)")

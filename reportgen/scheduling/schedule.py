@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import select
 import signal
 import threading
-import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,19 +28,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from reportgen import config as config_mod
-from reportgen.config import Config, Group, Preset
+from reportgen.config import Config, Preset
 from reportgen.delivery.deliver import (
-    NO_RECIPIENTS,
     Mailer,
-    SendResult,
-    deliver,
     notify_failure,
-    recipients_of,
 )
-from reportgen.delivery.ledger import Ledger, output_names, utcnow
-from reportgen.delivery.manual import _jobs, default_build, files_record
+from reportgen.delivery.ledger import Ledger, utcnow
 from reportgen.delivery.manual import build_presets as build_presets  # old home; tests import it
-from reportgen.errors import ConfigError, DeliveryError, ReportgenError, RunBusy
+from reportgen.delivery.manual import default_build
+from reportgen.delivery.runs import RunOutcome, execute
+from reportgen.errors import ConfigError, ReportgenError, RunBusy
 from reportgen.model import Window
 from reportgen.scheduling.lock import scheduler_lock
 from reportgen.scheduling.triggers import EitherDayTrigger as EitherDayTrigger
@@ -53,7 +48,7 @@ from reportgen.scheduling.triggers import is_repeated_wall_time as is_repeated_w
 from reportgen.scheduling.triggers import make_trigger
 
 if TYPE_CHECKING:
-    from reportgen.build import PresetOutput
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -147,175 +142,6 @@ def _local(when: datetime) -> str:
 
 
 # -- one run: build (or reuse) then send ----------------------------------------------------------
-
-
-@dataclass
-class RunOutcome:
-    """What one run did."""
-
-    preset: str
-    window: Window
-    as_of: date
-    state: str  # succeeded | failed | done
-    built: bool = False
-    sends: list[SendResult] = field(default_factory=list)
-    error: str = ""
-    seconds: float = 0.0
-
-
-def load_stored(
-    preset: Preset, window: Window, as_of: date, record: dict[str, Any] | None
-) -> list[PresetOutput] | None:
-    """Return a previous build of this window if all its files are still there, else None.
-
-    The outputs carry ``report=None``: what they say is read back from summary.json.
-    """
-    from reportgen.build import PresetOutput
-
-    if not record or not record.get("outputs"):
-        return None
-    outputs = []
-    for item in record["outputs"]:
-        files = {k: Path(v) for k, v in item["files"].items()}
-        summary_path = files.get("summary")
-        if summary_path is None or not all(p.exists() for p in files.values()):
-            return None
-        try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        group = item.get("group")
-        view = preset
-        if group:
-            match = [g for g in preset.groups if g.name == group]
-            if not match:
-                return None  # the config changed since; build again
-            view = _group_view(preset, match[0], item["name"])
-        # Deliveries are keyed by the output's own window: reuse exactly what was sent before.
-        span = item.get("window") or [window.start.isoformat(), window.end.isoformat()]
-        own = Window(date.fromisoformat(span[0]), date.fromisoformat(span[1]))
-        day = date.fromisoformat(item["as_of"]) if item.get("as_of") else as_of
-        directory = Path(item["directory"])
-        outputs.append(PresetOutput(view, group, own, day, directory, files, summary, None))
-    if not {g.name for g in preset.groups} <= {o.group for o in outputs}:
-        return None  # a group was added since: build again
-    return outputs
-
-
-def _group_view(preset: Preset, group: Group, name: str) -> Preset:
-    """Return the preset copy the build uses for one group."""
-    for view in _jobs(preset):
-        if view.name == name:
-            return view
-    return dataclasses.replace(
-        preset, name=name, filters=group.filters, groups=(), group=group.name
-    )
-
-
-def _already_done(ledger: Ledger, preset: Preset, window: Window) -> bool:
-    """Return True when the window was built and every email settled for today's recipients.
-
-    A recipient added to the preset (or a group) since the send makes this False, so the
-    stored build is sent to them; those who had it are not sent it again.
-    """
-    run = ledger.get_run(preset.name, window)
-    if run is None or run.state != "succeeded" or not run.files:
-        return False
-    outputs = run.files.get("outputs") or []
-    sends = ledger.sends(output_names(run), window)
-    for item in outputs:
-        state, reason = sends.get(item["name"], ("", ""))
-        if state not in ("sent", "partial", "skipped"):
-            return False
-        if state == "skipped" and not reason.startswith(NO_RECIPIENTS):
-            continue  # skipped by a send rule on this window's figures, which stay as they were
-        try:
-            wanted = recipients_of(preset, item.get("group")).envelope()
-        except DeliveryError:
-            return False  # the group is gone from the config: let the full run say so
-        span = item.get("window") or [window.start.isoformat(), window.end.isoformat()]
-        own = Window(date.fromisoformat(span[0]), date.fromisoformat(span[1]))
-        if ledger.pending_recipients(item["name"], own, wanted):
-            return False
-    return bool(outputs)
-
-
-def execute(
-    config: Config,
-    preset_name: str,
-    *,
-    as_of: date,
-    trigger: str,
-    ledger: Ledger,
-    fired: datetime | None = None,
-    build_fn: BuildFn | None = None,
-    mailer: Mailer | None = None,
-    send: bool = True,
-    dry_run: bool = False,
-    out_dir: Path | None = None,
-    rebuild: bool = False,
-    progress: bool = False,
-    wait: float = 0.0,
-    cancelled: Callable[[], bool] | None = None,
-) -> RunOutcome:
-    """Build (or reuse) one preset's window under a ledger claim, then send its email(s)."""
-    # Raises RunBusy when another live process still holds the window after ``wait`` seconds,
-    # the build's ReportgenError when it fails (recorded failed) and DeliveryError when an
-    # email could not go out.
-    preset = config.select([preset_name])[0]
-    window = preset.window_for(as_of)
-    started = time.monotonic()
-    if send and not dry_run and not rebuild and _already_done(ledger, preset, window):
-        logger.info("%s %s: already built and sent; nothing to do", preset.name, window.label())
-        return RunOutcome(preset.name, window, as_of, "done")
-    with ledger.claim(
-        preset.name, window, as_of, trigger, fired=fired, wait=wait, cancelled=cancelled
-    ) as claim:
-        outputs: list[Any] | None = None
-        if not rebuild:
-            outputs = load_stored(preset, window, as_of, claim.built_files)
-            if outputs:
-                logger.info(
-                    "%s %s: reusing the build from run %s", preset.name, window.label(), claim.id
-                )
-        built = outputs is None
-        if outputs is None:
-            logger.info(
-                "%s %s: building (as of %s, %s)", preset.name, window.label(), as_of, trigger
-            )
-            outputs = (build_fn or default_build)(
-                config, presets=[preset.name], as_of=as_of, progress=progress
-            )
-            claim.record_files(files_record(outputs))
-        outcome = RunOutcome(preset.name, window, as_of, "succeeded", built=built)
-        errors: list[str] = []
-        if send:
-            for out in outputs:
-                try:
-                    outcome.sends.append(
-                        deliver(
-                            config,
-                            preset,
-                            out,
-                            ledger=ledger,
-                            mailer=mailer,
-                            dry_run=dry_run,
-                            out_dir=out_dir,
-                        )
-                    )
-                except DeliveryError as exc:
-                    # One group's failure must not keep the other groups' emails back.
-                    errors.append(str(exc))
-        outcome.seconds = time.monotonic() - started
-        if errors:
-            outcome.state, outcome.error = "failed", "; ".join(errors)
-            claim.finish("failed", f"delivery: {outcome.error}")
-            raise DeliveryError(outcome.error)
-        claim.finish("succeeded")
-    return outcome
-
-
-# -- the scheduler --------------------------------------------------------------------------------
 
 
 class ReportScheduler:
