@@ -21,6 +21,7 @@ from reportgen.errors import DataError, SourceUnavailable
 from reportgen.sources import Dataset
 from reportgen.sources.dialects import (
     Dialect,
+    connect_reason,
     declared_unique,
     duckdb_errors,
     postgres_errors,
@@ -139,7 +140,6 @@ def _postgres(url: DbUrl, config: Config) -> Any:
         raise SourceUnavailable(
             f"{where}: PostgreSQL support is not installed; pip install 'reportgen[postgres]'"
         ) from None
-    from reportgen.sources.load import _pg_reason
 
     env = config.source.password_env
     password = os.environ.get(env) or None
@@ -157,7 +157,7 @@ def _postgres(url: DbUrl, config: Config) -> Any:
     try:
         conn = psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as exc:
-        raise SourceUnavailable(f"{where}: {_pg_reason(exc, password, env)}") from None
+        raise SourceUnavailable(f"{where}: {connect_reason(exc, password, env)}") from None
     return ibis.postgres.from_connection(conn)
 
 

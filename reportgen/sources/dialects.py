@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from reportgen.errors import SourceUnavailable
 from reportgen.sources import Dataset
+from reportgen.sources.url import PASSWORD_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -238,3 +239,23 @@ def duckdb_errors(where: str) -> Callable[[Exception], Exception | None]:
         return None
 
     return explain
+
+
+def connect_reason(exc: Exception, password: str | None, env: str = PASSWORD_ENV) -> str:
+    """Return why PostgreSQL refused a connection and what to do, in one line, no password."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = first.split("failed: ")[-1].removeprefix("FATAL:").strip()
+    if password:
+        reason = reason.replace(password, "***")
+    low = reason.lower()
+    if (
+        "password authentication failed" in low
+        or "no password supplied" in low
+        or ("role" in low and "does not exist" in low)
+    ):
+        return f"{reason}: check the user in the URL and the password in ${env}"
+    if "database" in low and "does not exist" in low:
+        return f"{reason}: create it or fix the database name in the URL"
+    if "refused" in low or "timeout" in low or "translate host" in low or "no route" in low:
+        return f"cannot connect ({reason}): check host and port, and that PostgreSQL is running"
+    return reason

@@ -61,14 +61,14 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
         ds.fingerprints = {table: fingerprint(path) for table, path in paths.items()}
         digests = {table: pool.submit(_digest, path) for table, path in paths.items()}
         for table, path in paths.items():
-            with ds.timed(f"load {table}"), _read_errors(path, table):
+            with ds.timed(f"load {table}"), read_errors(path, table):
                 zoned_any |= _load_table(ds, table, path, config, dialect)
         ds.zoned = zoned_any
         study = _study_files(folder, config)
         for table, path in study.items():
             ds.fingerprints[table] = fingerprint(path)
             digests[table] = pool.submit(_digest, path)
-            with ds.timed(f"load {table}"), _read_errors(path, table):
+            with ds.timed(f"load {table}"), read_errors(path, table):
                 _load_table(ds, table, path, config, dialect)  # zoned times: see study.frame
         paths.update(study)
         register_catalogue(con, config)
@@ -86,7 +86,7 @@ def load_folder(folder: Path, config: Config, origin: str = "files") -> Dataset:
 
 
 @contextmanager
-def _read_errors(path: Path, table: str) -> Iterator[None]:
+def read_errors(path: Path, table: str) -> Iterator[None]:
     """Turn the engine failing to read ``path`` mid-scan (a damaged file) into a DataError.
 
     Only reader failures qualify: I/O errors, invalid input, and the bare ``duckdb.Error``
@@ -100,7 +100,7 @@ def _read_errors(path: Path, table: str) -> Iterator[None]:
         if not isinstance(exc, reader) and type(exc) is not duckdb.Error:
             raise
         raise DataError(
-            f"{path}: cannot read {table}: {_first_line(exc)}; the file looks damaged or "
+            f"{path}: cannot read {table}: {first_line(exc)}; the file looks damaged or "
             "truncated: export it again"
         ) from None
 
@@ -131,7 +131,7 @@ def _distinct_values(con, folder: Path, table: str, column: str, config: Config)
     """Return a column's distinct values as reports see them; empty when it cannot be read."""
     try:
         path = _find_file(folder, table, config)
-        reader = _reader(path, table, config)
+        reader = reader_sql(path, table, config)
         found = con.execute(f"SELECT column_name FROM (DESCRIBE SELECT * FROM {reader})")
         cols = {c.casefold(): c for (c,) in found.fetchall()}
         name = config.source.columns.get(table, {}).get(column, column)
@@ -140,7 +140,7 @@ def _distinct_values(con, folder: Path, table: str, column: str, config: Config)
         name = name.casefold()
         text = f"CAST({_q(cols[name])} AS VARCHAR)"
         if path.suffix == ".csv":
-            text = f"TRIM({text})"  # as the loader reads it (see _typed)
+            text = f"TRIM({text})"  # as the loader reads it (see typed)
         rows = con.execute(f"SELECT DISTINCT {text} FROM {reader}").fetchall()
     except (DataError, duckdb.Error):
         return set()
@@ -149,10 +149,10 @@ def _distinct_values(con, folder: Path, table: str, column: str, config: Config)
     return {mapping.get(v, v) for (v,) in rows if v}
 
 
-def _reader(path: Path, table: str, config: Config) -> str:
+def reader_sql(path: Path, table: str, config: Config) -> str:
     """Return the table function that reads ``path``: CSV as text (checked later), or Parquet."""
     if path.suffix == ".csv":
-        delim = _delimiter(path, table, config)
+        delim = delimiter(path, table, config)
         return (
             f"read_csv({_lit(str(path))}, all_varchar = true, header = true, delim = {_lit(delim)})"
         )
@@ -163,7 +163,7 @@ def _reader(path: Path, table: str, config: Config) -> str:
 DELIMITERS = (",", ";", "\t", "|")
 
 
-def _delimiter(path: Path, table: str, config: Config) -> str:
+def delimiter(path: Path, table: str, config: Config) -> str:
     """Return the CSV delimiter: the declared one, or the one that splits the header best.
 
     The engine's sniffer weighs data rows too, where decimal commas (``2000,50``) in a
@@ -192,7 +192,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Di
     is_csv = path.suffix == ".csv"
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty (not even a header row); export {table} again")
-    reader = _reader(path, table, config)
+    reader = reader_sql(path, table, config)
     try:
         # CSV is parsed once into a table (parsing dominates); Parquet is scanned lazily.
         kind = "TABLE" if is_csv else "VIEW"
@@ -201,7 +201,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Di
             con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {raw})").fetchall()
         )
     except duckdb.Error as exc:
-        raise DataError(f"{path}: cannot read {table}: {_first_line(exc)}") from None
+        raise DataError(f"{path}: cannot read {table}: {first_line(exc)}") from None
 
     mapping = config.source.columns.get(table, {})
     found = {c.strip().casefold(): c for c in types}
@@ -213,7 +213,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Di
         if actual is None:
             exprs.append(f"CAST(NULL AS {col.type}) AS {_q(col.name)}")
             continue
-        expr, bad, col_zoned = _typed(con, raw, actual, types[actual], col, is_csv, fmt)
+        expr, bad, col_zoned = typed_column(con, raw, actual, types[actual], col, is_csv, fmt)
         zoned |= col_zoned
         exprs.append(f"{expr} AS {_q(col.name)}")
         if bad:
@@ -242,7 +242,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Di
     return zoned
 
 
-def _typed(
+def typed_column(
     con: duckdb.DuckDBPyConnection,
     raw: str,
     actual: str,
@@ -369,7 +369,7 @@ def _check_range(
         )
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 

@@ -29,12 +29,16 @@ import pyarrow.csv as pacsv
 from reportgen.config import TABLES, Config
 from reportgen.errors import ConfigError, DataError, SourceUnavailable
 from reportgen.sources import files
+from reportgen.sources.dialects import connect_reason
+from reportgen.sources.layout import find_file, study_files
 from reportgen.sources.numbers import NumberFormat, explain
+from reportgen.sources.schema import SCHEMA
+from reportgen.sources.sql import lit, q
+from reportgen.sources.url import PASSWORD_ENV
 
 logger = logging.getLogger(__name__)
 
 #: Environment variable holding the database password unless --password-env names another.
-PASSWORD_ENV = "REPORTGEN_DB_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 #: Rows per batch streamed to COPY: bounds memory whatever the table's size.
 BATCH_ROWS = 250_000
 CONNECT_TIMEOUT_S = 10
@@ -123,8 +127,8 @@ def load(
     folder = Path(folder)
     if not folder.is_dir():
         raise SourceUnavailable(f"{folder}: data folder not found")
-    paths = {table: files._find_file(folder, table, config) for table in TABLES}
-    paths.update(files._study_files(folder, config))
+    paths = {table: find_file(folder, table, config) for table in TABLES}
+    paths.update(study_files(folder, config))
     reader = duckdb.connect(":memory:")
     reader.execute("SET TimeZone = 'UTC'")  # zoned timestamps keep their instant
     t0 = time.perf_counter()
@@ -147,8 +151,8 @@ def load(
 
 def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: Config) -> str:
     """Return a SELECT of the file's columns under reportgen's names (source.columns applied)."""
-    source = files._reader(path, table, config)
-    with files._read_errors(path, table):
+    source = files.reader_sql(path, table, config)
+    with files.read_errors(path, table):
         found = [row[0] for row in reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     theirs = {v: k for k, v in config.source.columns.get(table, {}).items()}
     if path.suffix == ".csv":
@@ -156,8 +160,8 @@ def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: C
         # source.decimal/thousands, no guessing); ids and names stay text, so "007" keeps
         # its zeros, and columns reportgen does not know stay text.
         source = (
-            f"read_csv({files._lit(str(path))}, header = true, all_varchar = true,"
-            f" delim = {files._lit(files._delimiter(path, table, config))})"
+            f"read_csv({lit(str(path))}, header = true, all_varchar = true,"
+            f" delim = {lit(files.delimiter(path, table, config))})"
         )
     for ours, their in config.source.columns.get(table, {}).items():
         if their not in found:
@@ -165,22 +169,22 @@ def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: C
                 f"{path}: column '{their}' (source.columns.{table}.{ours}) is not in the file;"
                 f" found: {', '.join(found)}"
             )
-    with files._read_errors(path, table):
+    with files.read_errors(path, table):
         described = reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     sniffed = {row[0]: row[1] for row in described}
-    schema = {c.name: c for c in files.SCHEMA[table]}
+    schema = {c.name: c for c in SCHEMA[table]}
     fmt = NumberFormat(config.source.decimal, config.source.thousands)
     cols = []
     for c in found:
         ours = theirs.get(c, c)
         col = schema.get(ours)
-        value = files._q(c)
+        value = q(c)
         if col is not None and col.type in ("DOUBLE", "BIGINT", "TIMESTAMP"):
             # Money that happens to be whole in this file is still money: DOUBLE, as in Parquet.
-            value, bad, _ = files._typed(reader, source, c, sniffed[c], col, True, fmt)
+            value, bad, _ = files.typed_column(reader, source, c, sniffed[c], col, True, fmt)
             if bad is not None:
                 _refuse_unreadable(reader, source, path, c, bad, fmt)
-        cols.append(f"{value} AS {files._q(ours)}")
+        cols.append(f"{value} AS {q(ours)}")
     return f"SELECT {', '.join(cols)} FROM {source}"
 
 
@@ -189,7 +193,7 @@ def _refuse_unreadable(
 ) -> None:
     """Raise a DataError naming the first value of ``column`` that is not a number."""
     first = reader.execute(
-        f"SELECT _row, {files._q(column)} FROM (SELECT row_number() OVER () AS _row, * "
+        f"SELECT _row, {q(column)} FROM (SELECT row_number() OVER () AS _row, * "
         f"FROM {source}) WHERE {bad} ORDER BY _row LIMIT 1"
     ).fetchall()
     if first:
@@ -213,8 +217,8 @@ def _load_duckdb(
     try:
         con = duckdb.connect(str(target.path))
     except duckdb.Error as exc:
-        raise SourceUnavailable(f"{target.url}: cannot open: {files._first_line(exc)}") from None
-    schema = files._q(target.schema)
+        raise SourceUnavailable(f"{target.url}: cannot open: {files.first_line(exc)}") from None
+    schema = q(target.schema)
     counts = {}
     begun = False
     try:
@@ -228,17 +232,15 @@ def _load_duckdb(
         begun = True
         for table, path in paths.items():
             relation = reader.sql(_select(reader, path, table, config))
-            new = f"{schema}.{files._q(_new_name(table))}"
-            with files._read_errors(path, table):
+            new = f"{schema}.{q(_new_name(table))}"
+            with files.read_errors(path, table):
                 # An Arrow stream from the reading connection: read and written in batches.
                 stream = relation.to_arrow_reader(BATCH_ROWS)  # noqa: F841 (used by name)
                 con.execute(f"CREATE OR REPLACE TABLE {new} AS SELECT * FROM stream")
             counts[table] = _count(con, new)
         for table in paths:
-            con.execute(f"DROP TABLE IF EXISTS {schema}.{files._q(table)}")
-            con.execute(
-                f"ALTER TABLE {schema}.{files._q(_new_name(table))} RENAME TO {files._q(table)}"
-            )
+            con.execute(f"DROP TABLE IF EXISTS {schema}.{q(table)}")
+            con.execute(f"ALTER TABLE {schema}.{q(_new_name(table))} RENAME TO {q(table)}")
         con.execute("COMMIT")
     except BaseException:
         if begun:
@@ -276,18 +278,18 @@ def _load_postgres(
             for table, path in paths.items():
                 counts[table] = _copy_table(cur, reader, path, table, target, config)
             for table in paths:
-                name = f"{files._q(target.schema)}.{files._q(table)}"
+                name = f"{q(target.schema)}.{q(table)}"
                 cur.execute(f"DROP TABLE IF EXISTS {name}")
-                cur.execute(f"ALTER TABLE {_pg_new(target, table)} RENAME TO {files._q(table)}")
+                cur.execute(f"ALTER TABLE {_pg_new(target, table)} RENAME TO {q(table)}")
     except psycopg.Error as exc:
-        raise SourceUnavailable(f"{target.url}: {_pg_reason(exc, password)}") from None
+        raise SourceUnavailable(f"{target.url}: {connect_reason(exc, password)}") from None
     finally:
         conn.close()
     return counts
 
 
 def _pg_new(target: Target, table: str) -> str:
-    return f"{files._q(target.schema)}.{files._q(_new_name(table))}"
+    return f"{q(target.schema)}.{q(_new_name(table))}"
 
 
 def _copy_table(
@@ -300,17 +302,17 @@ def _copy_table(
     columns, casts = [], []
     for name, dtype in zip(relation.columns, relation.types, strict=True):
         pg = _pg_type(str(dtype))
-        columns.append(f"{files._q(name)} {pg}")
+        columns.append(f"{q(name)} {pg}")
         # Types with no PostgreSQL match (lists, structs, ...) travel as their text form.
         text = pg == "text" and str(dtype) != "VARCHAR"
-        casts.append(f"CAST({files._q(name)} AS VARCHAR)" if text else files._q(name))
+        casts.append(f"CAST({q(name)} AS VARCHAR)" if text else q(name))
     new = _pg_new(target, table)
     cur.execute(f"DROP TABLE IF EXISTS {new}")
     cur.execute(f"CREATE TABLE {new} ({', '.join(columns)})")
     rows = 0
     options = pacsv.WriteOptions(include_header=False)
     with (
-        files._read_errors(path, table),
+        files.read_errors(path, table),
         # The queued writer sends on its own thread (bounded queue), so formatting the next
         # batch overlaps sending this one.
         cur.copy(f"COPY {new} FROM STDIN (FORMAT csv)", writer=QueuedLibpqWriter(cur)) as copy,
@@ -349,27 +351,7 @@ def _pg_connect(target: Target, password: str | None):  # -> psycopg.Connection
     try:
         return psycopg.connect(conninfo)
     except psycopg.Error as exc:
-        raise SourceUnavailable(f"{target.url}: {_pg_reason(exc, password)}") from None
-
-
-def _pg_reason(exc: Exception, password: str | None, env: str = PASSWORD_ENV) -> str:
-    """Return what went wrong and what to do, in one line, without the password."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    reason = first.split("failed: ")[-1].removeprefix("FATAL:").strip()
-    if password:
-        reason = reason.replace(password, "***")
-    low = reason.lower()
-    if (
-        "password authentication failed" in low
-        or "no password supplied" in low
-        or ("role" in low and "does not exist" in low)
-    ):
-        return f"{reason}: check the user in the URL and the password in ${env}"
-    if "database" in low and "does not exist" in low:
-        return f"{reason}: create it or fix the database name in the URL"
-    if "refused" in low or "timeout" in low or "translate host" in low or "no route" in low:
-        return f"cannot connect ({reason}): check host and port, and that PostgreSQL is running"
-    return reason
+        raise SourceUnavailable(f"{target.url}: {connect_reason(exc, password)}") from None
 
 
 def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:

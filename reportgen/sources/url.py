@@ -7,6 +7,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 #: URL schemes the sql source reads, with the Ibis backend each one uses.
+#: The environment variable a database password is read from unless the config names another.
+PASSWORD_ENV = "REPORTGEN_DB_PASSWORD"  # noqa: S105 (a variable name, not a secret)
+
 SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "duckdb": "duckdb"}
 
 
