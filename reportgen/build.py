@@ -225,8 +225,9 @@ def expand(presets: list[Preset]) -> list[Preset]:
 class Renderers:
     """The PDF worker processes and the Chromium a build renders with, started early.
 
-    Enter before the heavy imports: the workers are forked then, from a small process with no
-    threads, and load WeasyPrint and fonts while the data loads. ``start_browser`` starts
+    Entered before the data loads, so both warm up (WeasyPrint and fonts; plotly.js) on the
+    other core meanwhile. Enter it before any thread of the build starts (no DuckDB connection
+    yet, no Chromium): forked workers then copy no thread's locks. ``start_browser`` starts
     Chromium in the background; a failure to start is raised when the charts need it.
     """
 
