@@ -8,7 +8,9 @@ every figure through it, and closes it at the end. A report's figures go as one 
 (``to_svgs``): kaleido serialises the next figure while Chromium draws the current one
 (measured on the default build's 28 figures: 1.1 s in batches against 2.0 s one by one).
 A second tab does not help: it loads plotly.js again and slowed the start by 2 s. MathJax
-is off: kaleido would fetch it from a CDN (we are offline).
+is off: kaleido would fetch it from a CDN (we are offline). While it starts, Chromium draws
+one figure with every kind of mark the reports use (``_WARM_UP``), so the first report's
+batch does not pay for compiling plotly.js's drawing code.
 
 Why not ``kaleido.start_sync_server`` + ``calc_fig_sync``: measured here (kaleido 1.5,
 Chromium 156, 2 cores) that path takes 0.26-0.5 s per figure, because kaleido reloads its
@@ -58,9 +60,9 @@ NO_CHROMIUM = (
 #: Pixel width of exported charts: the A4 text column (180 mm) at 96 dpi, so 12 px type
 #: prints at about 9 pt instead of being scaled down.
 DEFAULT_WIDTH = 680
+DEFAULT_HEIGHT = 360
 #: How much lower than the build's thread Chromium and the export thread run (nice increment).
 NICENESS = 5
-DEFAULT_HEIGHT = 360
 #: Seconds Chromium may take to start, and one figure to render.
 START_TIMEOUT = 60.0
 FIGURE_TIMEOUT = 60.0
