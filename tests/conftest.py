@@ -82,6 +82,16 @@ def issues(ds: Dataset) -> dict[str, Any]:
     return {i.code: i for i in ds.issues}
 
 
+#: Python's own import trace (``-X importtime``), on stderr, of every import the process made.
+IMPORTTIME = {"PYTHONPROFILEIMPORTTIME": "1"}
+
+
+def imported(stderr: str) -> set[str]:
+    """Return the modules a process imported, read from its ``-X importtime`` lines."""
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("import time:") and "|" in ln]
+    return {ln.rsplit("|", 1)[1].strip() for ln in lines} - {"imported package"}
+
+
 def run_cli(
     *args: str, cwd: Path, timeout: int = 300, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess:

@@ -45,7 +45,7 @@ from reportgen.errors import DeliveryError
 from reportgen.model import Window
 from reportgen.report import summary as summary_mod
 from reportgen.scheduling.schedule import build_presets
-from tests.conftest import TINY, run_cli
+from tests.conftest import IMPORTTIME, TINY, imported, run_cli
 from tests.factories import SCRIPT, make_report
 from tests.test_schedule import run_window
 
@@ -901,14 +901,14 @@ def test_e2e_send_and_runs_commands(e2e_config, smtp, tmp_path):
         "--as-of",
         "2025-07-07",
         cwd=tmp_path,
-        env={"PYTHONPROFILEIMPORTTIME": "1"},  # Python's import trace, on stderr
+        env=IMPORTTIME,
     )
     assert again.returncode == 0 and "already sent" in again.stdout
     assert len(smtp.messages) == 3
     # A run from the command line (delivery.runs) needs no scheduler: APScheduler stays out.
-    traced = [ln for ln in again.stderr.splitlines() if ln.startswith("import time:")]
-    assert any("reportgen.delivery.runs" in ln for ln in traced)
-    assert not any("apscheduler" in ln for ln in traced)
+    modules = imported(again.stderr)
+    assert "reportgen.delivery.runs" in modules
+    assert not any(m.split(".")[0] == "apscheduler" for m in modules)
     runs = run_cli("--config", cfg, "runs", cwd=tmp_path)
     assert runs.returncode == 0, runs.stderr
     lines = runs.stdout.splitlines()

@@ -16,7 +16,7 @@ import pytest
 from reportgen import config as config_mod
 from reportgen import reuse
 from reportgen.build import Timings, build
-from tests.conftest import ROOT, TINY, TINY_CONFIG
+from tests.conftest import IMPORTTIME, ROOT, TINY, TINY_CONFIG, imported
 from tests.test_hostile import Workspace, run
 
 BUILD = ("build", "--as-of", "2025-07-07")
@@ -204,14 +204,6 @@ def test_a_file_written_just_now_is_not_trusted_on_stat(tmp_path) -> None:
 
 #: Packages a reuse must not import: each costs 0.1-2 s of start-up and none is needed to reuse.
 HEAVY = ("pandas", "numpy", "pyarrow", "plotly", "kaleido", "duckdb", "ibis", "weasyprint", "faker")
-#: Python's own import trace (``-X importtime``), on stderr, of every import the process made.
-IMPORTTIME = {"PYTHONPROFILEIMPORTTIME": "1"}
-
-
-def imported(stderr: str) -> set[str]:
-    """Return the modules a process imported, read from its ``-X importtime`` lines."""
-    lines = [ln for ln in stderr.splitlines() if ln.startswith("import time:") and "|" in ln]
-    return {ln.rsplit("|", 1)[1].strip() for ln in lines} - {"imported package"}
 
 
 def heavy(modules: set[str]) -> set[str]:
