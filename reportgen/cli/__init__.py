@@ -6,13 +6,16 @@ User errors print one line ``reportgen: error: ...`` and exit non-zero; no trace
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import logging
 import os
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from reportgen import __version__
 from reportgen import config as config_mod
@@ -398,3 +401,30 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`reportgen runs | head -1`): stop quietly, as cat does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def run() -> NoReturn:
+    """Run the command line as a program (``reportgen``, ``python -m reportgen``) and exit."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit with ``code`` after the exit handlers, without freeing every object one by one.
+
+    After a build the interpreter's own teardown (pandas, Ibis, plotly and the report data:
+    about 180,000 objects) took 0.3-0.4 s of the command's 5-7 s here, with nothing left to
+    do; the operating system frees a process's memory at once. What exiting must still do
+    runs first: the exit handlers (logging, multiprocessing, temporary folders) and flushing
+    the output. Every file reportgen writes is closed by then (written whole, then renamed).
+    """
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.main_thread()
+    ):
+        raise SystemExit(code)  # a thread still at work: let the normal exit wait for it
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)

@@ -15,6 +15,8 @@ NICENESS = 5
 
 os.nice(NICENESS)
 
-import weasyprint  # noqa: E402,F401 - the point of the server: loaded once, shared by forks
+from reportgen.report import weasy  # noqa: E402
+
+weasy.load()  # the point of the server: WeasyPrint loaded once, shared by the forks
 
 from reportgen.report import render  # noqa: E402,F401 - what the workers run

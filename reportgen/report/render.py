@@ -37,7 +37,7 @@ from reportgen import __version__, sections
 from reportgen.errors import RenderError
 from reportgen.metrics import kpis
 from reportgen.model import ReportData, Window
-from reportgen.report import fmt
+from reportgen.report import fmt, weasy
 
 if TYPE_CHECKING:  # the index page (all a reused build renders) needs neither
     import pandas as pd
@@ -301,8 +301,7 @@ def print_job(
 
 def pdf_bytes(job: PdfJob) -> bytes:
     """Lay out ``job`` with WeasyPrint and return the PDF; raise RenderError when it fails."""
-    import weasyprint
-
+    weasyprint = weasy.load()
     fetcher = safe_fetcher([Path(d) for d in job.allowed])
     try:
         document = weasyprint.HTML(string=job.html, base_url=job.base + "/", url_fetcher=fetcher)
@@ -476,8 +475,7 @@ _WARM_UP_PAGE = (
 
 def _warm_up() -> None:
     """Load WeasyPrint and fonts in a new worker process, so its first PDF does not pay."""
-    import weasyprint
-
+    weasyprint = weasy.load()
     weasyprint.HTML(string=_WARM_UP_PAGE).write_pdf(font_config=_font_config())
     gc.freeze()  # modules and fonts live as long as the worker: no need to scan them again
 
@@ -543,6 +541,7 @@ def _font_config() -> Any:
     """
     config = getattr(_fonts, "config", None)
     if config is None:
+        weasy.load()
         from weasyprint.text.fonts import FontConfiguration
 
         config = _fonts.config = FontConfiguration()
@@ -584,7 +583,8 @@ def _template_frame(exc: BaseException) -> str | None:
 @lru_cache(maxsize=1)
 def _safe_fetcher_class() -> type:
     """Return the fetcher class; built on first use because weasyprint takes 1.5 s to import."""
-    import weasyprint
+    weasy.load()
+    import weasyprint  # loaded just above: this only names it
 
     class SafeFetcher(weasyprint.URLFetcher):
         """Fetch only data: URIs and files under the allowed folders; refuse everything else."""
