@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reportgen.delivery.ledger import Ledger
-from reportgen.errors import DataError, LedgerDamaged, OutputError, RunBusy
+from reportgen.errors import DataError, LedgerDamaged, LockHeld, OutputError, RunBusy
 from reportgen.model import Window
 from reportgen.scheduling.lock import FileLock, run_lock
 from tests.conftest import ROOT
@@ -518,11 +518,14 @@ def test_a_locked_ledger_is_busy_not_damaged(tmp_path, monkeypatch):
     monkeypatch.setattr(ledger_file, "BUSY_SECONDS", 0.2)  # not 30 s per attempt in a test
     proc = spawn(LOCKER, "locked", path=str(tmp_path / "ledger.sqlite3"))
     try:
-        with pytest.raises(OutputError, match=r"cannot use the run ledger: database is locked"):
+        # One clear line (exit 7), not a raw sqlite3 error, on opening and mid-operation alike.
+        says = r"ledger.sqlite3: the run ledger stayed locked by another process for 0.2 s, so"
+        with pytest.raises(LockHeld, match=says):
             Ledger(tmp_path)
-        with pytest.raises(sqlite3.OperationalError, match="database is locked") as err:
+        with pytest.raises(LockHeld, match=says):
             ledger.get_run("weekly", W)
-        assert not isinstance(err.value, LedgerDamaged)
+        with pytest.raises(LockHeld, match=says):
+            ledger.record_delivery("weekly", W, "bob@example.com", "failed", error="x")
     finally:
         proc.kill()
         proc.wait()

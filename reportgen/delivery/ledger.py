@@ -22,7 +22,7 @@ from typing import Any
 
 from reportgen.delivery import ledger_file
 from reportgen.delivery.ledger_file import LEDGER_FILE, NEW_LEDGER
-from reportgen.errors import LedgerDamaged, OutputError, ReportgenError, RunBusy
+from reportgen.errors import LedgerDamaged, LockHeld, OutputError, ReportgenError, RunBusy
 from reportgen.model import Window
 from reportgen.scheduling.lock import FileLock, run_lock
 
@@ -183,6 +183,8 @@ class Ledger:
             finally:
                 db.close()
         except sqlite3.OperationalError as exc:
+            if ledger_file.is_busy(exc):
+                raise LockHeld(ledger_file.busy_message(self.path)) from None
             name = getattr(exc, "sqlite_errorname", "")
             if not name.startswith(
                 ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR")

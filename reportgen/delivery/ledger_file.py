@@ -15,7 +15,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reportgen.errors import LedgerDamaged
+from reportgen.errors import LedgerDamaged, LockHeld
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ def open_checked(path: Path, schema: str) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(schema)
     except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            raise LockHeld(busy_message(path)) from None
         raise OSError(str(exc)) from None
     except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
         problems = [str(exc)]
@@ -108,6 +110,21 @@ def move_aside(path: Path, why: str) -> Path:
         with contextlib.suppress(FileNotFoundError):  # another process moved it first
             os.replace(f"{path}{suffix}", f"{aside}{suffix}")
     return aside
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Return True when ``exc`` says another connection held the ledger past the wait."""
+    return getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def busy_message(path: Path) -> str:
+    """Say that another process held the ledger too long, and what to do."""
+    return (
+        f"{path}: the run ledger stayed locked by another process for {BUSY_SECONDS:g} s, "
+        "so this step was not recorded; the ledger itself is fine. Run the command again "
+        "once that process is done (a `reportgen runs` or a build of its own holds it only "
+        "for moments: look for a stuck one)"
+    )
 
 
 def _create(path: Path, schema: str) -> None:
