@@ -1,6 +1,6 @@
 """Config checks across keys: what each key allows alone, but that fails later in combination.
 
-Kept apart from the schema in config.py; each raises ConfigError naming file, line and key.
+Kept apart from the schema (config/fields.py, config/settings.py); each raises ConfigError naming file, line and key.
 """
 
 from __future__ import annotations
