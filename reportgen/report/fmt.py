@@ -155,7 +155,7 @@ def clip_filter(eval_ctx: EvalContext, value: Any, limit: int = CLIP_CHARS) -> s
     return Markup('<span class="clipped" title="{}">{}</span>').format(title, short)
 
 
-#: Jinja filter name -> function; ``render.make_environment`` registers them all.
+#: Jinja filter name -> function; ``templating.make_environment`` registers them all.
 FILTERS = {
     "money": money,
     "money_short": money_short,

@@ -1,61 +1,57 @@
 """Render reports to one self-contained HTML file, a print PDF (WeasyPrint) and the output index.
 
-Templates are looked up first in the user's override folder (the project's ``templates/``),
-then in the shipped ``reportgen/templates/``, so a user can replace one partial such as
-``_kpis.html`` without copying the rest. Output is deterministic: no timestamps, no random ids.
+Here: the template context, the HTML page, the print job, its PDF (laid out in this process or
+in worker processes: ``PdfRenderer``) and the index page. Output is deterministic: no
+timestamps, no random ids. Beside it: ``templating`` (the Jinja environment, user templates
+before the shipped ones, one-line template errors), ``rows`` (the context's plain values and
+table rows), ``embed`` (chart entries, SVG data: URIs, the plotly.js bundle), ``fetcher``
+(what a PDF may load) and ``pdf_jobs`` (a PDF job, a worker's warnings and errors).
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import multiprocessing
 import os
-import re
 import threading
-import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
-from urllib.request import url2pathname
+from typing import Any
 
 import jinja2
-from babel.dates import format_date
 from babel.numbers import get_decimal_symbol
 from markupsafe import Markup
 
 from reportgen import __version__, sections
 from reportgen.errors import RenderError
-from reportgen.metrics import kpis
-from reportgen.model import ReportData, Window
-from reportgen.report import fmt, weasy
-
-if TYPE_CHECKING:  # the index page (all a reused build renders) needs neither
-    import pandas as pd
+from reportgen.model import ReportData
+from reportgen.report import weasy
+from reportgen.report.embed import PLOTLY_BUNDLE as PLOTLY_BUNDLE
+from reportgen.report.embed import _charts, _svg_uri, compact_svg, plotly_bundle
+from reportgen.report.fetcher import safe_fetcher
+from reportgen.report.pdf_jobs import PdfJob, _Captured, _relay, _worker_died
+from reportgen.report.rows import BASIS_LABELS as BASIS_LABELS
+from reportgen.report.rows import (
+    _breakdown_rows,
+    _has_data,
+    _influencer_rows,
+    _kpis,
+    _provenance,
+    _records,
+    _table_info,
+    _window,
+)
+from reportgen.report.templating import ASSETS_DIR, _render, make_environment, template_dirs
+from reportgen.report.templating import TEMPLATES_DIR as TEMPLATES_DIR
 
 logger = logging.getLogger(__name__)
 
-TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
-ASSETS_DIR = Path(__file__).parent.parent / "assets"
 GENERATOR = f"reportgen {__version__}"
-#: The plotly.js partial bundle report.html inlines: only the trace types our charts draw
-#: (scatter, bar; 1.2 MB instead of the full 4.8 MB), of the version plotly.py targets.
-PLOTLY_BUNDLE = "plotly-basic.min.js"
-
-BASIS_LABELS = {
-    "per_post": "Per post",
-    "per_order": "Per order",
-    "revenue_share": "Revenue share",
-}
 #: Rows of the payout and engagement tables the PDF shows, from the top in the tables' order
 #: (payouts by revenue, engagement by reach); None shows every row. WeasyPrint takes 10-25 ms
 #: a table row, so two 120-row tables cost 3-5 s per report; at 25 rows a report's PDF takes
@@ -80,42 +76,6 @@ CSV_FILES = {
 PDF_WORKERS = 2
 #: Seconds one PDF may take before the build gives up on it (a report takes 1-3 s).
 PDF_TIMEOUT = 600.0
-#: Where each limited table can be read in full, by the output format that holds it.
-_FULL_TABLES = {
-    "influencers": {"csv": "payouts.csv", "html": "the HTML report (report.html)"},
-    "engagement": {"csv": "engagement.csv", "html": "the HTML report (report.html)"},
-}
-
-
-def make_environment(user_dir: Path | None = None) -> jinja2.Environment:
-    """Return the Jinja environment: user overrides before shipped templates, autoescaped."""
-    loaders: list[jinja2.BaseLoader] = []
-    if user_dir is not None and Path(user_dir).is_dir():
-        loaders.append(jinja2.FileSystemLoader(str(Path(user_dir).resolve())))
-    elif user_dir is not None:
-        logger.debug("no template override folder %s; using the shipped templates", user_dir)
-    loaders.append(jinja2.FileSystemLoader(str(TEMPLATES_DIR)))
-    env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    fmt.register(env)
-    return env
-
-
-def template_dirs(env: jinja2.Environment) -> list[Path]:
-    """Return the folders ``env`` loads templates from, overrides first."""
-    loader = env.loader
-    loaders = loader.loaders if isinstance(loader, jinja2.ChoiceLoader) else [loader]
-    dirs: list[Path] = []
-    for item in loaders:
-        if isinstance(item, jinja2.FileSystemLoader):
-            dirs.extend(Path(p) for p in item.searchpath)
-    return dirs
 
 
 def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") -> dict[str, Any]:
@@ -241,16 +201,6 @@ def render_html(
     return _render(env, "report.html", ctx)
 
 
-@lru_cache(maxsize=1)
-def plotly_bundle() -> str:
-    """Return the vendored plotly.js partial bundle (see scripts/update-plotly-bundle.sh)."""
-    text = (ASSETS_DIR / PLOTLY_BUNDLE).read_text(encoding="utf-8")
-    # Inlined in a <script> element, which this text would end early.
-    if "</script" in text.lower():
-        raise RenderError(f"{PLOTLY_BUNDLE} contains '</script' and cannot be inlined")
-    return text
-
-
 def render_pdf(
     report: ReportData,
     svgs: Mapping[str, str],
@@ -265,15 +215,6 @@ def render_pdf(
     ``report``. Only files under the template folders and ``base_dir`` may be loaded.
     """
     return pdf_bytes(print_job(report, svgs, env, base_dir, figures=figures))
-
-
-@dataclass(frozen=True)
-class PdfJob:
-    """A print page ready for WeasyPrint: its HTML, base folder and the folders it may read."""
-
-    html: str
-    base: str
-    allowed: tuple[str, ...]
 
 
 def print_job(
@@ -496,40 +437,6 @@ def _pdf_in_worker(job: PdfJob) -> tuple[bytes, list[tuple[str, int, str]]]:
         root.removeHandler(captured)
 
 
-class _Captured(logging.Handler):
-    """Collect log records as (logger, level, message) to send back to the build process."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[tuple[str, int, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append((record.name, record.levelno, record.getMessage()))
-
-
-def _relay(done: Future[Any], out: Future[bytes]) -> None:
-    """Pass a worker's result to ``out`` and log its warnings in this process."""
-    try:
-        data, records = done.result()
-    except RenderError as error:
-        # Drop the remote traceback: the user sees one line, as for a PDF laid out here.
-        out.set_exception(RenderError(str(error)))
-        return
-    except BrokenProcessPool as error:
-        out.set_exception(_worker_died(error))
-        return
-    except BaseException as error:  # an unexpected bug in the worker: keep its traceback
-        out.set_exception(error)
-        return
-    for name, level, message in records:
-        logging.getLogger(name).log(level, "%s", message)
-    out.set_result(data)
-
-
-def _worker_died(error: BaseException) -> RenderError:
-    return RenderError(f"PDF rendering failed: a worker process died ({error})")
-
-
 _fonts = threading.local()
 
 
@@ -555,115 +462,7 @@ def render_index(builds: Iterable[Mapping[str, Any]], env: jinja2.Environment | 
     return _render(env, "index.html", {"builds": rows, "generator": GENERATOR})
 
 
-def _render(env: jinja2.Environment, name: str, ctx: dict[str, Any]) -> str:
-    """Render template ``name``; template mistakes become one-line RenderErrors with file:line."""
-    try:
-        return env.get_template(name).render(ctx)
-    except jinja2.TemplateSyntaxError as exc:
-        where = f"{exc.filename or exc.name or name}:{exc.lineno}"
-        raise RenderError(f"template {where}: {exc.message}") from None
-    except jinja2.TemplateNotFound as exc:
-        raise RenderError(f"template {exc.name} not found in {_dirs_text(env)}") from None
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"template {_template_frame(exc) or name}: {exc}") from None
-
-
-def _dirs_text(env: jinja2.Environment) -> str:
-    return ", ".join(str(d) for d in template_dirs(env))
-
-
-def _template_frame(exc: BaseException) -> str | None:
-    """Return "file:line" of the innermost template frame of ``exc``'s traceback."""
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if not frame.filename.endswith(".py"):
-            return f"{frame.filename}:{frame.lineno}"
-    return None
-
-
-@lru_cache(maxsize=1)
-def _safe_fetcher_class() -> type:
-    """Return the fetcher class; built on first use because weasyprint takes 1.5 s to import."""
-    weasy.load()
-    import weasyprint  # loaded just above: this only names it
-
-    class SafeFetcher(weasyprint.URLFetcher):
-        """Fetch only data: URIs and files under the allowed folders; refuse everything else."""
-
-        def __init__(self, allowed: Iterable[Path]) -> None:
-            super().__init__(allowed_protocols=("file", "data"), allow_redirects=False, timeout=5)
-            self.allowed = [Path(p).resolve() for p in allowed]
-
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if self.permits(url):
-                return super().fetch(url, headers)
-            # WeasyPrint turns this into a "failed to load" warning and renders without it.
-            logger.warning("refused to fetch %s while rendering the PDF", url[:200])
-            raise ValueError(f"reportgen refuses to fetch {url[:200]}")
-
-        def permits(self, url: str) -> bool:
-            parts = urlsplit(url)
-            scheme = parts.scheme.lower()
-            if scheme == "data":
-                return True
-            if scheme != "file" or parts.netloc not in ("", "localhost"):
-                return False
-            path = Path(url2pathname(parts.path)).resolve()
-            return any(path.is_relative_to(d) for d in self.allowed)
-
-    return SafeFetcher
-
-
-def safe_fetcher(allowed: Iterable[Path]) -> Any:
-    """Return a WeasyPrint URL fetcher limited to data: URIs and files under ``allowed``."""
-    return _safe_fetcher_class()(allowed)
-
-
 # --- context helpers -------------------------------------------------------------------------
-
-
-def _window(window: Window, locale: str) -> dict[str, Any]:
-    def day(d: date) -> str:
-        return format_date(d, "d MMM y", locale=locale)
-
-    return {
-        "start": window.start.isoformat(),
-        "end": window.end.isoformat(),
-        "label": window.label(),
-        "text": f"{day(window.start)} – {day(window.end)}",
-        "days": window.days,
-    }
-
-
-def _has_data(report: ReportData) -> bool:
-    try:
-        return bool(report.has_data)
-    except (KeyError, AttributeError):
-        return not report.influencers.empty
-
-
-def _kpis(report: ReportData) -> list[dict[str, Any]]:
-    # One spec and one formatter (reportgen/metrics/kpis.py): the email shows the same texts.
-    return kpis.cards(report.kpis, report.preset.currency, report.preset.locale)
-
-
-def _charts(figures: Mapping[str, Any], *, with_json: bool = True) -> dict[str, dict[str, Any]]:
-    from reportgen.report import charts
-
-    out = {}
-    for key, fig in figures.items():
-        info = charts.meta(fig)
-        # The PDF draws the exported SVG; serialising the figure for it would be wasted work.
-        text = _script_json(fig.to_json()) if with_json else ""
-        out[key] = {
-            "key": key,
-            "id": f"chart-{_slug(key)}",
-            "title": info["title"],
-            "caption": info["caption"],
-            "height": int(fig.layout.height or 360),
-            "json": Markup(text),  # noqa: S704 - escaped for <script>
-            "svg": "",
-        }
-    return out
 
 
 def _table_limit(formats: Iterable[str]) -> int | None:
@@ -671,139 +470,3 @@ def _table_limit(formats: Iterable[str]) -> int | None:
     if PDF_TABLE_ROWS is None or not {"csv", "html"} & set(formats):
         return None
     return max(0, int(PDF_TABLE_ROWS))
-
-
-def _table_info(
-    table: str, total: int, limit: int | None, formats: Iterable[str]
-) -> dict[str, Any]:
-    shown = total if limit is None else min(total, limit)
-    where = [place for fmt_, place in _FULL_TABLES[table].items() if fmt_ in set(formats)]
-    return {
-        "shown": shown,
-        "total": total,
-        "more": total - shown,
-        "elsewhere": " and ".join(where) if shown < total else "",
-    }
-
-
-def _slug(key: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in str(key)).strip("-").lower() or "chart"
-
-
-def _script_json(text: str) -> str:
-    """Return JSON that cannot close or comment out the <script> element holding it."""
-    # "<", ">" and "&" only occur inside JSON strings, where \\u escapes mean the same text.
-    for raw, escaped in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(raw, escaped)
-    return text
-
-
-def compact_svg(svg: str) -> str:
-    """Return a plotly SVG with its font stack stated once on the root, not on every text.
-
-    plotly repeats the 130-character font stack in each text's style: a quarter of a chart.
-    A presentation attribute on the root is inherited by every text that has no font-family.
-    """
-    families = _FONT_FAMILY.findall(svg)
-    if not families or len(set(families)) > 1:
-        return svg  # several fonts: leave them where they are
-    body = _FONT_FAMILY.sub("", svg)
-    # Classes style nothing in an <img>; decimals past the hundredth of a pixel show nothing.
-    body = _CLASS.sub("", body).replace(' style=""', "")
-    body = _GEOMETRY.sub(lambda m: _DECIMALS.sub(r"\1", m.group(0)), body)
-    family = families[0].replace('"', "'")
-    return body.replace("<svg ", f'<svg font-family="{family}" ', 1)
-
-
-_CLASS = re.compile(r' class="[^"]*"')
-#: Attributes that hold only coordinates, never text, and a number with over two decimals.
-_GEOMETRY = re.compile(r' (?:transform|d|x|y|x1|x2|y1|y2|width|height|points|cx|cy|r)="[^"]*"')
-_DECIMALS = re.compile(r"(\d\.\d\d)\d+")
-#: A font-family declaration inside a style attribute of plotly's SVG.
-_FONT_FAMILY = re.compile(r"font-family: ([^;\"]*);\s?")
-
-
-def _svg_uri(svg: str) -> Markup:
-    """Return ``svg`` as a data: URI, percent-encoded: a sixth smaller than base64 for SVG.
-
-    Quotes, ``<``, ``>`` and ``&`` are encoded, so the URI is safe in any attribute as is.
-    """
-    if not svg:
-        return Markup("")
-    uri = "data:image/svg+xml;charset=utf-8," + quote(svg, safe=_URI_SAFE)
-    return Markup(uri)  # noqa: S704 - percent-encoded: holds no quote, <, > or &
-
-
-#: Characters left as they are in a data: URI's text: the rest are percent-encoded.
-_URI_SAFE = " /=:;,.()-_!*~@$?+"
-
-
-def _clean(value: Any, isna: Callable[[Any], Any]) -> Any:
-    """Return ``value`` with NaN/NA/NaT as None and numpy scalars as Python numbers."""
-    if value is None:
-        return None
-    try:
-        if isna(value):
-            return None
-    except (TypeError, ValueError):
-        return value
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    from pandas import isna
-
-    columns = [str(c) for c in frame.columns]
-    return [
-        {col: _clean(v, isna) for col, v in zip(columns, row, strict=True)}
-        for row in frame.itertuples(index=False, name=None)
-    ]
-
-
-def _influencer_rows(frame: pd.DataFrame, currency: str, locale: str) -> list[dict[str, Any]]:
-    rows = _records(frame)
-    for row in rows:
-        basis = row.get("basis")
-        row["basis_label"] = BASIS_LABELS.get(str(basis), "n/a" if basis is None else str(basis))
-        row["rate_text"] = _rate_text(basis, row.get("rate"), currency, locale)
-    return rows
-
-
-def _rate_text(basis: Any, rate: Any, currency: str, locale: str) -> str:
-    if rate is None:
-        return fmt.NA
-    if basis == "revenue_share":
-        return f"{fmt.pct(rate, signed=False)} of revenue"
-    unit = {"per_post": " / post", "per_order": " / order"}.get(str(basis), "")
-    return fmt.money(rate, currency, locale) + unit
-
-
-def _breakdown_rows(frame: pd.DataFrame, dimension: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": row.get(dimension),
-            "revenue": row.get("revenue"),
-            "orders": row.get("orders"),
-            "share": row.get("share"),
-        }
-        for row in _records(frame)
-    ]
-
-
-def _provenance(provenance: Mapping[str, Any]) -> list[dict[str, str]]:
-    out = []
-    for key, value in provenance.items():
-        if isinstance(value, Mapping | list | tuple):
-            text = json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
-        else:
-            text = "" if value is None else str(value)
-        out.append({"key": str(key), "value": text})
-    return out
