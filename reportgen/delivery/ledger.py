@@ -4,6 +4,9 @@ One row per (preset, window) in ``runs`` and per (preset, window, recipient) in 
 is what makes scheduled and manual runs exactly-once: a run is claimed inside ``BEGIN IMMEDIATE``
 while holding an OS lock for that window, so two processes never build or send the same window
 at the same time, and a recipient recorded as sent is never sent that window again.
+
+Its tables and row types are in ``ledger_rows``, a claimed run in ``ledger_claim`` and the file
+itself (created whole, checked on open) in ``ledger_file``.
 """
 
 from __future__ import annotations
@@ -15,118 +18,32 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from reportgen.delivery import ledger_file
+from reportgen.delivery.ledger_claim import Claim
 from reportgen.delivery.ledger_file import LEDGER_FILE, NEW_LEDGER
-from reportgen.errors import LedgerDamaged, LockHeld, OutputError, ReportgenError, RunBusy
+from reportgen.delivery.ledger_rows import (
+    _SCHEMA,
+    DELIVERY_STATES,
+    DONE,
+    TRIGGERS,
+    Delivery,
+    Run,
+    _delivery,
+    _iso,
+    _recipient_key,
+    _run,
+    utcnow,
+)
+from reportgen.delivery.ledger_rows import output_names as output_names
+from reportgen.errors import LedgerDamaged, LockHeld, OutputError, RunBusy
 from reportgen.model import Window
 from reportgen.scheduling.lock import FileLock, run_lock
 
 logger = logging.getLogger(__name__)
-
-RUN_STATES = ("running", "succeeded", "failed", "skipped", "crashed")
-TRIGGERS = ("scheduled", "manual", "catch-up")
-DELIVERY_STATES = ("sent", "refused", "failed")
-#: Delivery states that are final: such a recipient is never sent the same window again.
-DONE = ("sent", "refused")
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    preset TEXT NOT NULL,
-    window_start TEXT NOT NULL,
-    window_end TEXT NOT NULL,
-    as_of TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN {RUN_STATES}),
-    started TEXT,
-    ended TEXT,
-    pid INTEGER,
-    error TEXT,
-    files TEXT,
-    trigger TEXT NOT NULL CHECK (trigger IN {TRIGGERS}),
-    fired TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (preset, window_start, window_end)
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id INTEGER PRIMARY KEY,
-    preset TEXT NOT NULL,
-    window_start TEXT NOT NULL,
-    window_end TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN {DELIVERY_STATES}),
-    at TEXT NOT NULL,
-    message_id TEXT,
-    error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 1,
-    UNIQUE (preset, window_start, window_end, recipient)
-);
-CREATE TABLE IF NOT EXISTS sends (
-    preset TEXT NOT NULL,
-    window_start TEXT NOT NULL,
-    window_end TEXT NOT NULL,
-    state TEXT NOT NULL,
-    reason TEXT,
-    at TEXT NOT NULL,
-    UNIQUE (preset, window_start, window_end)
-);
-CREATE TABLE IF NOT EXISTS cursors (
-    preset TEXT PRIMARY KEY,
-    last_fire TEXT NOT NULL,
-    updated TEXT NOT NULL
-);
-"""
-
-
-@dataclass
-class Run:
-    """One row of the ``runs`` table."""
-
-    id: int
-    preset: str
-    window: Window
-    as_of: date
-    state: str
-    started: str | None
-    ended: str | None
-    pid: int | None
-    error: str | None
-    files: dict[str, Any] | None
-    trigger: str
-    fired: str | None
-    attempts: int
-
-
-@dataclass
-class Delivery:
-    """One row of the ``deliveries`` table."""
-
-    preset: str
-    window: Window
-    recipient: str
-    state: str
-    at: str
-    message_id: str | None
-    error: str | None
-    attempts: int
-
-
-def utcnow() -> datetime:
-    """Return the current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _recipient_key(address: str) -> str:
-    # Mail systems treat addresses case-insensitively in practice; one key per mailbox.
-    return address.strip().lower()
 
 
 class Ledger:
@@ -574,106 +491,3 @@ class Ledger:
                 "updated=excluded.updated",
                 (preset, when, self._now()),
             )
-
-
-class Claim:
-    """A claimed run: holds the window lock until finished; use as a context manager."""
-
-    def __init__(
-        self,
-        ledger: Ledger,
-        run_id: int,
-        preset: str,
-        window: Window,
-        as_of: date,
-        lock: FileLock,
-        previous: Run | None,
-    ) -> None:
-        self.ledger = ledger
-        self.id = run_id
-        self.preset = preset
-        self.window = window
-        self.as_of = as_of
-        self.previous = previous
-        self.state: str = "running"
-        self._lock = lock
-
-    @property
-    def built_files(self) -> dict[str, Any] | None:
-        """Return the files a previous run of this window built, if it got that far."""
-        if self.previous and self.previous.state in ("succeeded", "failed", "crashed"):
-            return self.previous.files
-        return None
-
-    def record_files(self, files: dict[str, Any]) -> None:
-        """Remember what the build produced, so a later run can send without rebuilding."""
-        self.ledger._set_files(self.id, files)
-
-    def finish(
-        self, state: str, error: str | None = None, *, files: dict[str, Any] | None = None
-    ) -> None:
-        """Close the run with its final state (and ``files``, as record_files), then unlock."""
-        if state not in RUN_STATES or state == "running":
-            raise ValueError(f"cannot finish a run as {state!r}")
-        try:
-            # The row is written before the lock goes, so no one sees a stale 'running'.
-            self.ledger._finish(self.id, state, error, files)
-            self.state = state
-        finally:
-            self._lock.release()
-
-    def __enter__(self) -> Claim:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any):
-        if self.state == "running":
-            reason = f"{type(exc).__name__}: {exc}" if exc else "the run ended without a result"
-            if isinstance(exc, ReportgenError):
-                reason = str(exc)
-            try:
-                self.finish("failed", reason)
-            except Exception:
-                logger.exception("could not record the end of run %s", self.id)
-                self._lock.release()
-        return None
-
-
-def output_names(run: Run) -> list[str]:
-    """Return the names a run's emails are recorded under: its outputs' (groups'), or its own."""
-    outputs = (run.files or {}).get("outputs") or []
-    return [o["name"] for o in outputs] or [run.preset]
-
-
-def _run(row: sqlite3.Row) -> Run:
-    return Run(
-        id=row["id"],
-        preset=row["preset"],
-        window=Window(
-            date.fromisoformat(row["window_start"]), date.fromisoformat(row["window_end"])
-        ),
-        as_of=date.fromisoformat(row["as_of"]),
-        state=row["state"],
-        started=row["started"],
-        ended=row["ended"],
-        pid=row["pid"],
-        error=row["error"],
-        files=json.loads(row["files"]) if row["files"] else None,
-        trigger=row["trigger"],
-        fired=row["fired"],
-        attempts=row["attempts"],
-    )
-
-
-def _delivery(row: sqlite3.Row) -> Delivery:
-    return Delivery(
-        preset=row["preset"],
-        window=Window(
-            date.fromisoformat(row["window_start"]), date.fromisoformat(row["window_end"])
-        ),
-        recipient=row["recipient"],
-        state=row["state"],
-        at=row["at"],
-        message_id=row["message_id"],
-        error=row["error"],
-        attempts=row["attempts"],
-    )
