@@ -202,6 +202,3 @@ def execute(
             raise DeliveryError(outcome.error)
         claim.finish("succeeded")
     return outcome
-
-
-# -- the scheduler --------------------------------------------------------------------------------

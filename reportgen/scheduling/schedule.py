@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -48,15 +48,9 @@ from reportgen.scheduling.triggers import crontab_trigger as crontab_trigger
 from reportgen.scheduling.triggers import is_repeated_wall_time as is_repeated_wall_time
 from reportgen.scheduling.triggers import make_trigger
 
-if TYPE_CHECKING:
-    pass
-
 logger = logging.getLogger(__name__)
 
 BuildFn = Callable[..., list[Any]]
-
-
-# -- one run: build (or reuse) then send ----------------------------------------------------------
 
 
 class ReportScheduler:

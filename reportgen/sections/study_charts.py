@@ -1,8 +1,8 @@
 """Charts of the study sections: credit per model, and iROAS against break-even.
 
-Same conventions as reportgen/report/charts.py (its template, palette, clipped and escaped labels,
-heading and caption in ``layout.meta``, no random ids): a figure here is drawn by plotly.js in
-the HTML and exported as SVG for the PDF like the overview's.
+Same conventions as the overview's charts (reportgen/report/chart_style.py: template, palette,
+clipped and escaped labels, heading and caption in ``layout.meta``, no random ids): a figure
+here is drawn by plotly.js in the HTML and exported as SVG for the PDF like the overview's.
 """
 
 from __future__ import annotations
