@@ -19,21 +19,30 @@ import ctypes.util
 import io
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from types import ModuleType
 
 logger = logging.getLogger(__name__)
 
+#: One import at a time: a module being imported is in ``sys.modules`` before it is whole.
+_LOCK = threading.Lock()
+
 
 def load() -> ModuleType:
     """Return the weasyprint module, importing it (cheaply on Linux) the first time."""
-    loaded = sys.modules.get("weasyprint")
-    if loaded is not None:
-        return loaded
+    with _LOCK:
+        loaded = sys.modules.get("weasyprint")
+        return loaded if loaded is not None else _import()
+
+
+def _import() -> ModuleType:
+    """Import WeasyPrint from the linker cache, or with the full search when that misses."""
     cache_only = getattr(ctypes.util, "_findSoname_ldconfig", None)  # CPython's, on Linux
     if sys.platform == "linux" and cache_only is not None:
         try:
-            # On a miss WeasyPrint prints its installation help before it raises: not yet.
+            # On a miss WeasyPrint prints its installation help before it raises: not yet. Only
+            # stdout is held, for a moment; reportgen's own messages go to stderr.
             with _find_library(cache_only), contextlib.redirect_stdout(io.StringIO()):
                 import weasyprint
             return weasyprint
