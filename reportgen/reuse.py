@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from reportgen import __version__
 from reportgen.config import TABLES, Config, Preset
 from reportgen.errors import ReportgenError
+from reportgen.sources.layout import fingerprint
 
 if TYPE_CHECKING:
     from reportgen.sources import Dataset
@@ -35,18 +35,7 @@ logger = logging.getLogger(__name__)
 
 #: Hidden file in a build folder holding its key (hidden names are not listed as builds).
 KEY_FILE = ".build-key"
-#: A file written this recently may be written again within one tick of the file system's
-#: clock, unseen by stat: its stat does not vouch for its bytes (git's "racily clean").
-RACY_SECONDS = 2.0
 _STAT = "stat:"
-
-
-def fingerprint(path: Path) -> str | None:
-    """Return what stat says of ``path`` (size, times, inode); None when too recent to trust."""
-    st = path.stat()
-    if time.time() - max(st.st_mtime, st.st_ctime) < RACY_SECONDS:
-        return None
-    return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}-{st.st_ino}"
 
 
 def data_fingerprints(config: Config, data_dir: Path | str | None) -> dict[str, str | None] | None:

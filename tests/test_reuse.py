@@ -16,6 +16,7 @@ import pytest
 from reportgen import config as config_mod
 from reportgen import reuse
 from reportgen.build import Timings, build
+from reportgen.sources import layout
 from tests.conftest import IMPORTTIME, ROOT, TINY, TINY_CONFIG, imported
 from tests.test_hostile import Workspace, run
 
@@ -180,7 +181,7 @@ def test_unchanged_files_are_reused_on_stat_alone_touched_ones_after_a_load(
     project, monkeypatch
 ) -> None:
     cfg = project
-    monkeypatch.setattr(reuse, "RACY_SECONDS", 0.0)  # the copies were made just now
+    monkeypatch.setattr(layout, "RACY_SECONDS", 0.0)  # the copies were made just now
     build(cfg, as_of=AS_OF, force=True)  # keyed with the stat of files the test wrote
     key = (cfg.output_dir / "weekly" / "2025-07-07" / reuse.KEY_FILE).read_bytes()
     assert key.split(b"\n")[1].startswith(b"stat:") and len(key.split(b"\n")[1]) == 5 + 64
@@ -195,9 +196,9 @@ def test_unchanged_files_are_reused_on_stat_alone_touched_ones_after_a_load(
 def test_a_file_written_just_now_is_not_trusted_on_stat(tmp_path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("a\n")
-    assert reuse.fingerprint(path) is None  # could change again within the same clock tick
+    assert layout.fingerprint(path) is None  # could change again within the same clock tick
     os.utime(path, (1e9, 1e9))
-    assert reuse.fingerprint(path) is None  # utime itself just changed ctime
+    assert layout.fingerprint(path) is None  # utime itself just changed ctime
 
 
 # -- what an unchanged rebuild costs: no engine imported, nothing rewritten -----------------------

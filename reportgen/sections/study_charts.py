@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from reportgen.analysis import MODELS
 from reportgen.report import fmt
-from reportgen.report.charts import (
+from reportgen.report.chart_style import (
     BAD,
     GOOD,
     INK,

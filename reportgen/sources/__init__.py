@@ -42,7 +42,7 @@ class Dataset:
     #: True when timestamps carry a zone; False when they are local time of each report.
     zoned: bool = False
     rows: dict[str, int] = field(default_factory=dict)
-    #: Per input file, what stat said just before the load read it (see reuse.fingerprint).
+    #: Per input file, what stat said just before the load read it (see sources.layout.fingerprint).
     fingerprints: dict[str, str | None] = field(default_factory=dict)
     #: Seconds per loading step, for the benchmark and --verbose.
     timings: dict[str, float] = field(default_factory=dict)

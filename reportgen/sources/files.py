@@ -20,12 +20,12 @@ import duckdb
 
 from reportgen.config import TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
-from reportgen.reuse import fingerprint
 from reportgen.sources import Dataset
 from reportgen.sources.checks import BASES, check_payouts, check_references, register_catalogue
 from reportgen.sources.dialects import Dialect
 from reportgen.sources.layout import digest as _digest
 from reportgen.sources.layout import find_file as _find_file
+from reportgen.sources.layout import fingerprint
 from reportgen.sources.layout import study_files as _study_files
 from reportgen.sources.numbers import NumberFormat, explain, parse_sql
 from reportgen.sources.rules import Origin, check_table

@@ -1,4 +1,4 @@
-"""Where each table's file is in a seed-layout folder, and its hash.
+"""Where each table's file is in a seed-layout folder, what stat says of it, and its hash.
 
 Kept apart from ``files`` (which imports the engine) so that the reuse check can find and
 hash the input files without importing DuckDB.
@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from pathlib import Path
 
 from reportgen.config import STUDY_TABLES, Config
 from reportgen.errors import DataError
 
 logger = logging.getLogger(__name__)
+
+#: A file written this recently may be written again within one tick of the file system's
+#: clock, unseen by stat: its stat does not vouch for its bytes (git's "racily clean").
+RACY_SECONDS = 2.0
 
 
 def study_files(folder: Path, config: Config) -> dict[str, Path]:
@@ -59,3 +64,11 @@ def digest(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def fingerprint(path: Path) -> str | None:
+    """Return what stat says of ``path`` (size, times, inode); None when too recent to trust."""
+    st = path.stat()
+    if time.time() - max(st.st_mtime, st.st_ctime) < RACY_SECONDS:
+        return None
+    return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}-{st.st_ino}"
