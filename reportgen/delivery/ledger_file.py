@@ -122,8 +122,8 @@ def busy_message(path: Path) -> str:
     return (
         f"{path}: the run ledger stayed locked by another process for {BUSY_SECONDS:g} s, "
         "so this step was not recorded; the ledger itself is fine. Run the command again "
-        "once that process is done (a `reportgen runs` or a build of its own holds it only "
-        "for moments: look for a stuck one)"
+        "once that process is done: reportgen's own commands hold the ledger only for moments, "
+        "so a lock this long is a stuck process or another program holding the file"
     )
 
 

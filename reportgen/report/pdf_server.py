@@ -1,7 +1,7 @@
 """What the PDF workers' fork server loads before it forks them (see render.PdfRenderer).
 
 Only that server imports this module. It lowers the server's priority first, so that loading
-WeasyPrint (about a second of CPU) takes the core the build's own process does not need, not
+WeasyPrint (0.3-0.4 s, see weasy.py) takes the core the build's own process does not need, not
 the one it is importing and computing on; every worker forked from the server inherits the
 priority, which only matters while the build's process has work of its own.
 """

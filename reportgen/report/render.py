@@ -268,7 +268,7 @@ class PdfRenderer:
 
     The workers are forked from this process (``start_method="fork"``, the default), or come
     from a fork server (``"forkserver"``): there WeasyPrint is imported once, not once per
-    worker (about 0.8 s of CPU each), and the server serves every later build of the process
+    worker (0.3-0.4 s each, see weasy.py), and the server serves every later build of the process
     warm. But multiprocessing imports the program's main module again in each worker from a
     server, so only an entry point whose main module does nothing on import (``if __name__ ==
     "__main__":``) may choose it; reportgen's command line does, through ``REPORTGEN_PDF_START``.
