@@ -19,7 +19,7 @@ logger = logging.getLogger("reportgen.report.render")
 
 @lru_cache(maxsize=1)
 def _safe_fetcher_class() -> type:
-    """Return the fetcher class; built on first use because weasyprint takes 1.5 s to import."""
+    """Return the fetcher class, built on first use (importing WeasyPrint: see weasy.py)."""
     weasy.load()
     import weasyprint  # loaded just above: this only names it
 

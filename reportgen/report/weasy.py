@@ -20,7 +20,7 @@ import io
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 
 logger = logging.getLogger(__name__)
@@ -56,10 +56,10 @@ def _import() -> ModuleType:
 
 
 @contextlib.contextmanager
-def _find_library(find: object) -> Iterator[None]:
+def _find_library(find: Callable[[str], str | None]) -> Iterator[None]:
     """Let ``ctypes.util.find_library`` be ``find`` while the block runs."""
     original = ctypes.util.find_library
-    ctypes.util.find_library = find  # type: ignore[assignment]
+    ctypes.util.find_library = find  # type: ignore[assignment]  # a module function, replaced
     try:
         yield
     finally:

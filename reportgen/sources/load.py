@@ -38,7 +38,6 @@ from reportgen.sources.url import PASSWORD_ENV
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable holding the database password unless --password-env names another.
 #: Rows per batch streamed to COPY: bounds memory whatever the table's size.
 BATCH_ROWS = 250_000
 CONNECT_TIMEOUT_S = 10
