@@ -471,6 +471,53 @@ def test_export_without_chromium_is_a_one_line_render_error(monkeypatch):
     assert str(info.value) == export.NO_CHROMIUM
 
 
+def _executable(folder: Path, name: str) -> str:
+    path = folder / name
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_headless_shell_is_preferred_to_chromium_and_browser_path_to_both(tmp_path, monkeypatch):
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    shells, chromes = tmp_path / "shells", tmp_path / "chromes"
+    shells.mkdir()
+    chromes.mkdir()
+    _executable(chromes, "chromium")
+    chrome_shell = _executable(chromes, "chrome-headless-shell")
+    shell = _executable(shells, "chromium-headless-shell")
+    # Chromium comes first on the PATH, the shells later: the shell still wins.
+    monkeypatch.setenv("PATH", f"{chromes}{os.pathsep}{shells}")
+    assert export.find_chromium() == shell
+    (shells / "chromium-headless-shell").unlink()
+    assert export.find_chromium() == chrome_shell
+    mine = _executable(tmp_path, "my-browser")
+    monkeypatch.setenv("BROWSER_PATH", mine)
+    assert export.find_chromium() == mine
+
+
+SHELL = shutil.which("chromium-headless-shell")
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.skipif(SHELL is None, reason="no chromium-headless-shell: apt-get install -y it")
+def test_the_headless_shell_draws_the_same_svgs_as_chromium(figures):
+    svgs = {}
+    for browser in (CHROMIUM, SHELL):
+        with export.ChartExporter(browser=browser) as ex:
+            svgs[browser] = ex.to_svgs(figures)
+    assert len(svgs[CHROMIUM]) == len(figures) >= 5
+
+    def drawn(svg: str) -> str:
+        # plotly names each trace's group by a random uid ("trace83a6f5"), run to run.
+        return re.sub(r"\btrace[0-9a-f]{6}\b", "trace", svg)
+
+    assert {k: drawn(v) for k, v in svgs[SHELL].items()} == {
+        k: drawn(v) for k, v in svgs[CHROMIUM].items()
+    }
+
+
 @pytest.mark.browser
 @needs_chromium
 def test_exporter_uses_one_browser_for_all_figures(monkeypatch, figures):
