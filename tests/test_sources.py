@@ -267,6 +267,29 @@ def test_unknown_product_and_influencer(tmp_path, tiny):
     assert "(unmapped)" in set(r.by_brand["brand"])
 
 
+def test_tracking_is_summed_per_brand_and_unknown_products_keep_their_name(tmp_path, tiny):
+    # A1 on 2 July: T01 sold Whey Protein (MuscleBlaze); add BCAA (MuscleBlaze too) and two
+    # products the catalogue does not know.
+    with (tiny / "tracking_data.csv").open("a") as fh:
+        fh.write("T10,x,y,A1,U10,BCAA,2025-07-02 12:00:00,2,300\n")
+        fh.write("T11,x,y,A1,U11,Moon Dust,2025-07-02 13:00:00,1,111\n")
+        fh.write("T12,x,y,A1,U12,Star Salt,2025-07-02 14:00:00,1,7\n")
+    ds = load(tmp_path, tiny)
+    rows = ds.con.execute(
+        "SELECT brand, product, orders, CAST(revenue AS DOUBLE), n FROM tracking_agg "
+        "WHERE influencer_id = 'A1' AND bucket = DATE '2025-07-02' ORDER BY ALL"
+    ).fetchall()
+    assert rows == [
+        ("MuscleBlaze", None, 3, 2300.0, 2),
+        (None, "Moon Dust", 1, 111.0, 1),
+        (None, "Star Salt", 1, 7.0, 1),
+    ]
+    found = issues(ds)["unknown_product"]
+    assert (found.rows, found.revenue, found.examples) == (2, 118, ["Moon Dust", "Star Salt"])
+    total = ds.con.execute("select sum(revenue), sum(n) from tracking_facts").fetchall()[0]
+    assert (float(total[0]), total[1]) == (8699 + 300 + 111 + 7, 12)
+
+
 def test_payout_mismatch_is_reported(tmp_path, tiny):
     edit(tiny / "payouts.csv", "B2,per_order,100,5,500", "B2,per_order,100,5,9999")
     found = issues(load(tmp_path, tiny))["payout_mismatch"]

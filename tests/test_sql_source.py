@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from reportgen.config.catalogue import DEFAULT_PRODUCTS
 from tests.conftest import TINY, run_cli
 from tests.test_load import PG, _pg
 from tests.test_simulate import TINY as TINY_SPEC
@@ -140,11 +141,13 @@ def test_only_aggregates_come_back_from_postgresql(three):
     }
     assert tracking["max_date"].startswith("2025-03-31")
     # Dimensions (30 influencers, their posts and payout terms) plus one row per day,
-    # influencer and product: far fewer than the 20,000 sales the database holds.
+    # influencer and brand: far fewer than the 20,000 sales the database holds.
+    brands = ", ".join(f"('{p}', '{b}')" for p, b in DEFAULT_PRODUCTS.items())
     with duckdb.connect() as con:
         agg = con.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT CAST(date AS DATE), influencer_id, product "
-            f"FROM '{ws / 'data' / 'tracking_data.parquet'}')"
+            "SELECT count(*) FROM (SELECT DISTINCT CAST(date AS DATE), influencer_id, c.brand "
+            f"FROM '{ws / 'data' / 'tracking_data.parquet'}' "
+            f"JOIN (VALUES {brands}) c(product, brand) USING (product))"
         ).fetchone()[0]
         posts = con.execute(f"SELECT count(*) FROM '{ws / 'data' / 'posts.parquet'}'").fetchone()[0]
     dims = 30 + posts + 2 * 30  # influencers, posts, payouts (mapped and checked)

@@ -46,10 +46,9 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path] | dict[
     con = ds.con
     # Unknown influencers: excluded from every report, since no category or platform is known.
     con.execute(
-        "CREATE VIEW tracking_ok AS SELECT a.bucket, a.influencer_id, a.product, "
-        f"coalesce(a.src_brand, c.brand, {_lit(UNMAPPED_BRAND)}) AS brand, "
-        "a.orders, a.revenue, a.n FROM tracking_agg a LEFT JOIN catalogue c USING (product) "
-        "WHERE a.status = 'ok'"
+        "CREATE VIEW tracking_ok AS SELECT bucket, influencer_id, product, "
+        f"coalesce(brand, {_lit(UNMAPPED_BRAND)}) AS brand, orders, revenue, n "
+        "FROM tracking_agg WHERE status = 'ok'"
     )
     n, rev, ex = con.execute(
         "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
@@ -141,7 +140,7 @@ def check_post_brands(ds: Dataset, path: Path | str) -> None:
     n, ex = ds.con.execute(
         "SELECT count(*), list(DISTINCT brand ORDER BY brand)[1:3] FROM posts_valid "
         "WHERE brand NOT IN (SELECT brand FROM catalogue UNION ALL "
-        "SELECT src_brand FROM tracking_agg WHERE src_brand IS NOT NULL)"
+        "SELECT brand FROM tracking_agg WHERE brand IS NOT NULL)"
     ).fetchall()[0]
     record_finding(
         ds,

@@ -6,7 +6,7 @@ rules run in the engine that holds the data (the build's DuckDB, PostgreSQL, Spa
 maps, rows without a required value or with negative numbers (excluded, counted, their
 revenue summed), row ids (a repeated dimension id stops the build; in facts an exact repeat
 counts once and one id on rows that differ stops it), empty tables, and the aggregate of
-tracking per status, time bucket, influencer and product that every later check and every
+tracking per status, time bucket, influencer and brand that every later check and every
 preset reads. What differs between engines is in :mod:`reportgen.sources.dialects`; what
 differs between files and tables (how a row is named in messages) is the table's ``Origin``.
 """
@@ -14,7 +14,7 @@ differs between files and tables (how a row is named in messages) is the table's
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +80,7 @@ def check_table(
     key = KEYS.get(table) if KEYS.get(table) in origin.columns else None
     keep = keep_rows(t, table)
     unique = key is not None and _declared_unique(table, key, config, origin, dialect)
-    stats = _scan(ds, t, table, key, dialect, zoned, unique=unique)
+    stats = _scan(ds, t, table, key, dialect, zoned, config.products, unique=unique)
     ds.rows[table] = stats["total"]
     if not dialect.local:  # a database's snapshot marker: row count and latest date
         ds.provenance["tables"][table]["rows"] = stats["total"]
@@ -98,7 +98,7 @@ def check_table(
         check_conflicts(ds, t, table, key, origin, dialect)
         valid = drop_repeats(ds, t, valid, table, key, stats["n_dup"], origin, dialect)
         if table == "tracking_data":
-            _land_aggregate(ds, valid, zoned, dialect)
+            _land_aggregate(ds, valid, zoned, dialect, config.products)
     if table == "tracking_data":
         if dialect.local:  # the rows stay inspectable where they are cheap to keep
             dialect.land(ds, "tracking_valid", valid)
@@ -135,18 +135,25 @@ def keep_rows(t: ir.Table, table: str) -> ir.BooleanValue:
     return keep
 
 
-def aggregate(t: ir.Table, zoned: bool) -> ir.Table:
-    """Return tracking summed per status, time bucket, influencer and product.
+def aggregate(t: ir.Table, zoned: bool, products: Mapping[str, str]) -> ir.Table:
+    """Return tracking summed per status, time bucket, influencer and brand.
 
     The bucket is the calendar day for naive timestamps (already local time) and 15 minutes
     of epoch seconds for zoned ones, fine enough to place every row on its local day in any
-    timezone (turned back into an instant locally, see ``_zoned_buckets``).
+    timezone (turned back into an instant locally, see ``_zoned_buckets``). The brand is the
+    row's own, else its product's in ``products`` (the catalogue); a row whose brand neither
+    gives keeps its product, for the finding that names it. Summing per brand rather than per
+    product makes the aggregate of 10M simulated rows 0.4M rows instead of 1M.
     """
     present, keep = present_rows(t, "tracking_data"), keep_rows(t, "tracking_data")
     status = ibis.cases((~present, "missing"), (~keep, "negative"), else_="ok")
     bucket = (t.date.epoch_seconds() // 900) * 900 if zoned else t.date.date()
-    t = t.mutate(status=status, bucket=bucket, src_brand=t.brand)
-    return t.group_by("status", "bucket", "influencer_id", "product", "src_brand").aggregate(
+    unknown = ibis.null(dt.string)
+    listed = t.product.cases(*products.items(), else_=unknown) if products else unknown
+    brand = t.brand.coalesce(listed)
+    product = ibis.ifelse(brand.isnull(), t.product, unknown)
+    t = t.mutate(status=status, bucket=bucket, brand=brand, product=product)
+    return t.group_by("status", "bucket", "influencer_id", "brand", "product").aggregate(
         orders=t.orders.sum().cast("int64"),
         # exact decimal sums: parallel float sums differ in the last bit run to run
         revenue=t.revenue.cast(dt.Decimal(18, 4)).sum(),
@@ -171,6 +178,7 @@ def _scan(
     key: str | None,
     dialect: Dialect,
     zoned: bool,
+    products: Mapping[str, str],
     *,
     unique: bool = False,
 ) -> dict[str, Any]:
@@ -194,7 +202,7 @@ def _scan(
         _check_money(ds, t, table, key, first, dialect)
         ids = lambda: first  # noqa: E731
     try:
-        _land_aggregate(ds, t, zoned, dialect)
+        _land_aggregate(ds, t, zoned, dialect, products)
     except BaseException:
         getattr(ids, "cancel", lambda: None)()  # the scan's error is the one to report
         raise
@@ -231,9 +239,11 @@ def _repeats(ds: Dataset, t: ir.Table, key: str, found: dict[str, Any], dialect:
     return int(dialect.fetch_row(ds, exact)["d"] or 0)
 
 
-def _land_aggregate(ds: Dataset, t: ir.Table, zoned: bool, dialect: Dialect) -> None:
+def _land_aggregate(
+    ds: Dataset, t: ir.Table, zoned: bool, dialect: Dialect, products: Mapping[str, str]
+) -> None:
     """Keep tracking's aggregate as the local table ``tracking_agg``."""
-    dialect.land(ds, "tracking_agg", aggregate(t, zoned), table=True)
+    dialect.land(ds, "tracking_agg", aggregate(t, zoned, products), table=True)
     if zoned:  # buckets came as epoch seconds: the one zoned type every engine shares
         ds.con.execute(
             "CREATE OR REPLACE TABLE tracking_agg AS SELECT * REPLACE "
