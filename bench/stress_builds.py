@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Log lines of reportgen.report.export that show a recovery (see reportgen/report/export.py).
+#: Log lines of chart export that show a recovery: the page loaded again
+#: (reportgen/report/browser.py), Chromium restarted (reportgen/report/export.py).
 PAGE_RELOAD = "chart page not ready"
 RESTART = "restarting Chromium"
 

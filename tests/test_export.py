@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from reportgen import cli
 from reportgen.errors import RenderError
-from reportgen.report import export
+from reportgen.report import browser, export
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -134,7 +134,7 @@ def test_without_the_readiness_check_the_blank_page_fails_as_in_the_issue(
     async def trusting(self, tab):
         return None
 
-    monkeypatch.setattr(export._Session, "wait_page", trusting)
+    monkeypatch.setattr(browser._Session, "wait_page", trusting)
     with export.ChartExporter(browser=CHROMIUM, timeout=20) as ex:
         session = ex._session
         assert session is not None

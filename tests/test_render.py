@@ -24,7 +24,7 @@ from plotly.offline import get_plotlyjs
 
 from reportgen.errors import RenderError
 from reportgen.model import Issue
-from reportgen.report import charts, export, fmt, render
+from reportgen.report import browser, charts, export, fmt, render
 from tests.factories import (
     HOSTILE,
     NA_ROAS_NAME,
@@ -504,9 +504,9 @@ SHELL = shutil.which("chromium-headless-shell")
 @pytest.mark.skipif(SHELL is None, reason="no chromium-headless-shell: apt-get install -y it")
 def test_the_headless_shell_draws_the_same_svgs_as_chromium(figures):
     svgs = {}
-    for browser in (CHROMIUM, SHELL):
-        with export.ChartExporter(browser=browser) as ex:
-            svgs[browser] = ex.to_svgs(figures)
+    for binary in (CHROMIUM, SHELL):
+        with export.ChartExporter(browser=binary) as ex:
+            svgs[binary] = ex.to_svgs(figures)
     assert len(svgs[CHROMIUM]) == len(figures) >= 5
 
     def drawn(svg: str) -> str:
@@ -522,13 +522,13 @@ def test_the_headless_shell_draws_the_same_svgs_as_chromium(figures):
 @needs_chromium
 def test_exporter_uses_one_browser_for_all_figures(monkeypatch, figures):
     opened = []
-    original = export._Session.open
+    original = browser._Session.open
 
     async def counting_open(self):
         opened.append(self)
         await original(self)
 
-    monkeypatch.setattr(export._Session, "open", counting_open)
+    monkeypatch.setattr(browser._Session, "open", counting_open)
     with export.ChartExporter(browser=CHROMIUM) as ex:
         svgs = {key: ex.to_svg(fig) for key, fig in figures.items()}
         svgs.update({f"{key}-again": ex.to_svg(fig) for key, fig in figures.items()})

@@ -1,7 +1,7 @@
 """Static SVG export of plotly figures (PDF charts, and the HTML report's charts without scripts).
 
-Kaleido 1.x drives a system Chromium, its headless shell when installed (see
-``find_chromium``). Starting a full Chromium took 0.9-1.1 s of wall time and 1.4-1.9 s
+Kaleido draws the charts in Chromium (``browser``: which Chromium, and the kaleido session that
+checks its page). Starting a full Chromium took 0.9-1.1 s of wall time and 1.4-1.9 s
 of CPU across its processes here (2026-12-02); plotly.js is a small part of that (a bare
 Chromium loading the 1.2 MB partial bundle the HTML report inlines, not the full 4.8 MB one,
 used 0.8 s of CPU against 0.6 s for a blank page). So ``ChartExporter`` opens one kaleido
@@ -20,14 +20,10 @@ page, and so re-parses the 4.8 MB plotly.js, after every figure, MathJax or not;
 itself takes 0.03-0.12 s. Its page draws each figure in a fresh detached div and purges it,
 so for our figures (no MathJax, no maps) the reload buys nothing. The sync server also blocks
 forever when its Chromium dies. So the exporter runs its own kaleido session on a private
-event-loop thread, with every wait bounded, and skips the reload.
+event-loop thread, with every wait bounded, and skips the reload (``browser._Session``).
 
-Skipping the reload means trusting the first page load, which kaleido does not check: on a
-busy machine its tab could keep a JavaScript context without plotly.js ("kaleido_scopes is
-not defined", 2 builds in 16). So the session checks, in the very context figures are sent
-to, that the page has loaded, and loads it again if not (``_Session.wait_page``). A batch
-that fails anyway (Chromium crashed or hung, the page was lost) is exported once more in a
-fresh Chromium before the build fails with a RenderError.
+A batch that fails anyway, its page checked or not (Chromium crashed or hung, the page was
+lost), is exported once more in a fresh Chromium before the build fails with a RenderError.
 """
 
 from __future__ import annotations
@@ -37,23 +33,19 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import sys
 import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import kaleido
-import plotly
-from choreographer.browsers.chromium import Chromium
-from kaleido._kaleido_tab import _devtools_utils as _devtools
-
 from reportgen.errors import RenderError
+from reportgen.report.browser import HEADLESS_SHELLS as HEADLESS_SHELLS
+from reportgen.report.browser import _plotlyjs, _Session
+from reportgen.report.browser import find_chromium as find_chromium
 
 logger = logging.getLogger(__name__)
 
@@ -69,107 +61,6 @@ NICENESS = 5
 #: Seconds Chromium may take to start, and one figure to render.
 START_TIMEOUT = 60.0
 FIGURE_TIMEOUT = 60.0
-#: Loads of kaleido's page a tab gets before the start fails, and seconds each may take.
-PAGE_LOADS = 3
-PAGE_LOAD_TIMEOUT = 15.0
-#: What the render page must hold before a figure is sent to it: kaleido's render function
-#: and plotly.js, run in the document the tab's stored JavaScript context belongs to.
-_PAGE_STATE_JS = (
-    "function(){return [document.URL, document.readyState,"
-    " typeof kaleido_scopes, typeof Plotly].join(' ');}"
-)
-
-
-class _Session(kaleido.Kaleido):
-    """A kaleido browser that checks its page is ready once, then reuses it without reloads."""
-
-    async def open(self) -> None:
-        """Start Chromium and wait until every tab runs kaleido's page with plotly.js loaded."""
-        await super().open()
-        tabs = [self.tabs_ready.get_nowait() for _ in range(self.tabs_ready.qsize())]
-        for tab in tabs:
-            await self.wait_page(tab)
-            self.tabs_ready.put_nowait(tab)
-
-    async def wait_page(self, tab: Any) -> None:
-        """Wait until ``tab`` can render, loading kaleido's page again when it cannot."""
-        # kaleido's navigate() takes the first JavaScript context Chromium reports after
-        # Runtime.enable. On a busy machine that can be the blank start page's context, or the
-        # page's own before its scripts ran: every figure then fails with "kaleido_scopes is
-        # not defined" (2 builds in 16 under load). So check, in that very context.
-        state = ""
-        for attempt in range(PAGE_LOADS):
-            if attempt:
-                logger.info("chart page not ready (%s); loading it again", state)
-                await asyncio.wait_for(tab.navigate(self._index), PAGE_LOAD_TIMEOUT)
-            state = await self._page_state(tab, PAGE_LOAD_TIMEOUT)
-            if state == "ready":
-                return
-        raise RuntimeError(f"the chart page did not become ready ({state})")
-
-    async def _page_state(self, tab: Any, timeout: float) -> str:
-        """Return "ready" once ``tab``'s context holds the loaded page, else what it holds."""
-        # _current_js_id and exec_js_fn are kaleido 1.5 internals (the context and call its
-        # own render uses); were they renamed, the start fails with a RenderError, not silently.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            reply = await _devtools.exec_js_fn(tab.tab, tab._current_js_id, _PAGE_STATE_JS)
-            state = str(reply.get("result", {}).get("result", {}).get("value", reply))
-            url, _, rest = state.partition(" ")
-            if url == self._index and rest == "complete object object":
-                return "ready"
-            # Another document's context never turns into the page's: load the page again.
-            if url != self._index or loop.time() > deadline:
-                return state[:200]
-            await asyncio.sleep(0.05)
-
-    async def _return_kaleido_tab(self, tab: Any) -> None:
-        # kaleido reloads here (~0.25 s); its render function keeps no state between figures,
-        # and wait_page checked the page once. Should kaleido rename this hook, the override
-        # goes unused and export is only slower.
-        await self.tabs_ready.put(tab)
-
-
-#: Chromium's headless shell (the old headless mode as its own binary, built for automation:
-#: Debian's ``chromium-headless-shell``, Chrome for Testing's ``chrome-headless-shell``),
-#: tried before a full browser. Same Blink, so the same SVGs (the default build's output was
-#: byte-identical), but it starts fewer and lighter processes: Chromium's start took
-#: 0.89-0.98 s against 1.34-1.53 s, and whole builds 0.85 of the wall time (farm-bench, 8
-#: pairs, 2026-12-02).
-HEADLESS_SHELLS = ("chromium-headless-shell", "chrome-headless-shell")
-
-
-def find_chromium() -> str | None:
-    """Return the browser to draw charts with: BROWSER_PATH, a headless shell, or Chromium."""
-    override = os.environ.get("BROWSER_PATH")
-    if override:
-        return override if os.access(override, os.X_OK) else None
-    for name in HEADLESS_SHELLS:
-        shell = shutil.which(name)
-        if shell is not None:
-            return shell
-    try:
-        found = Chromium.find_browser(skip_local=False)
-    except Exception:  # choreographer's search is best effort; a failure means "not found"
-        logger.debug("browser search failed", exc_info=True)
-        return None
-    return found if found and Path(found).is_file() else None
-
-
-def _plotlyjs() -> str | None:
-    """Return the plotly.js the HTML report inlines, so kaleido never falls back to its CDN copy.
-
-    The vendored partial bundle (1.2 MB) parses in a quarter of the time of plotly.py's full
-    one (4.8 MB), and the PDF's charts are drawn by the same code as the HTML's.
-    """
-    for path in (
-        Path(__file__).parent.parent / "assets" / "plotly-basic.min.js",
-        Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
-    ):
-        if path.is_file():
-            return str(path)
-    return None
 
 
 class ChartExporter:
