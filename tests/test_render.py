@@ -24,7 +24,7 @@ from plotly.offline import get_plotlyjs
 
 from reportgen.errors import RenderError
 from reportgen.model import Issue
-from reportgen.report import browser, charts, export, fmt, render
+from reportgen.report import browser, chart_style, charts, export, fmt, render
 from tests.factories import (
     HOSTILE,
     NA_ROAS_NAME,
@@ -671,7 +671,7 @@ def test_data_quality_rows_say_whether_they_cover_all_data_or_this_report(report
 
 
 def test_axis_ticks_have_no_float_noise(figures):
-    ticks = charts._money_ticks(0.19, "INR", "en_IN")
+    ticks = chart_style.money_ticks(0.19, "INR", "en_IN")
     assert ticks["ticktext"] == ["₹0", "₹0.05", "₹0.1", "₹0.15", "₹0.2"]  # not ₹0.150000000002
     # d3 ",.3~r": 2,000x rather than Plotly's SI default 2kx, and 0.5x stays 0.5x.
     assert figures["top_roas"].layout.xaxis.tickformat == ",.3~r"

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from reportgen.sources.simulate import _PRODUCT_PROFILE, _prefixed_ids
+from reportgen.sources.simulate import PRODUCT_PROFILE, prefixed_ids
 
 if TYPE_CHECKING:
     from reportgen.analysis.journeys import JourneySpec, _World
 
 SECONDS_PER_DAY = 86_400
-PRODUCTS = list(_PRODUCT_PROFILE)
+PRODUCTS = list(PRODUCT_PROFILE)
 
 
 def pool(values: pa.Array | list[str]) -> pd.CategoricalDtype:
@@ -59,7 +59,7 @@ def touchpoints_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -
     kind = np.repeat([0, 1, 2], [len(ev), len(clicks), len(codes)])
     post = np.concatenate([ev["post"], clicks["post"], np.zeros(len(codes), np.int64)])
     order = np.lexsort((kind, user, t))
-    posts = pool(_prefixed_ids("POST", np.arange(1, world.posts.sum() + 1), 4))
+    posts = pool(prefixed_ids("POST", np.arange(1, world.posts.sum() + 1), 4))
     return pd.DataFrame(
         {
             "user_id": strings(world.uid, user[order]),
@@ -73,7 +73,7 @@ def touchpoints_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -
 
 def _order_ids(n: int) -> pa.Array:
     """Return order ids ORD0000001, ... in time order."""
-    return _prefixed_ids("ORD", np.arange(1, n + 1), 7)
+    return prefixed_ids("ORD", np.arange(1, n + 1), 7)
 
 
 def conversions_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> pd.DataFrame:

@@ -42,11 +42,11 @@ from reportgen.errors import ConfigError
 # The seed simulator's end date, id formatting, product price table and payout layout are
 # reused so that both simulators produce data in one layout.
 from reportgen.sources.simulate import (
-    _PRODUCT_PROFILE,
     DEFAULT_END_DATE,
+    PRODUCT_PROFILE,
     SCHEMAS,
-    _prefixed_ids,
-    _rng,
+    prefixed_ids,
+    seeded_rng,
 )
 
 logger = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ def relabel_influencers(study: Study, ids: list[str]) -> Study:
 
 def influencer_ids(n: int) -> list[str]:
     """Return the ids of ``n`` simulated influencers (INF01, INF02, ...)."""
-    return _prefixed_ids("INF", np.arange(1, n + 1), 2).to_pylist()
+    return prefixed_ids("INF", np.arange(1, n + 1), 2).to_pylist()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def influencer_ids(n: int) -> list[str]:
 
 def _make_world(spec: JourneySpec) -> _World:
     """Draw users, influencers, audiences, holdouts and the realised views."""
-    rng = _rng(spec.seed, "journeys/world")
+    rng = seeded_rng(spec.seed, "journeys/world")
     n, k = spec.users, spec.influencers
     intent = np.exp(rng.normal(0.0, INTENT_SIGMA, n) - INTENT_SIGMA**2 / 2)  # mean 1
     reach = rng.uniform(0.15, 0.45, k)  # audience share at mean intent
@@ -214,7 +214,7 @@ def _make_world(spec: JourneySpec) -> _World:
         audience.append(idx)
         influencer_holdout.append(rng.random(len(idx)) < spec.influencer_holdout_share)
     events, posts = _views(spec, rng, intent, audience, program_holdout, influencer_holdout)
-    uid = pool(_prefixed_ids("U", np.arange(1, n + 1), 7))
+    uid = pool(prefixed_ids("U", np.arange(1, n + 1), 7))
     kid = pool(influencer_ids(k))
     return _World(
         intent, audience, program_holdout, influencer_holdout, beta, events, posts, uid, kid
@@ -279,7 +279,7 @@ def _order_prob(h0: np.ndarray, stimulus: np.ndarray) -> np.ndarray:
 
 def _candidate_cells(spec: JourneySpec, world: _World) -> dict[str, np.ndarray]:
     """Return the user-days that could order in some world, with their draws."""
-    rng = _rng(spec.seed, "journeys/orders")
+    rng = seeded_rng(spec.seed, "journeys/orders")
     season = _season(spec)
     cand_day, cand_user, cand_u = [], [], []
     for day in range(spec.days):
@@ -322,12 +322,12 @@ def _stimulus(spec: JourneySpec, world: _World, cells: dict[str, np.ndarray]) ->
 
 def _baskets(spec: JourneySpec, cells: dict[str, np.ndarray]) -> None:
     """Draw every candidate cell's basket, time and code draws (the same in every world)."""
-    rng = _rng(spec.seed, "journeys/baskets")
+    rng = seeded_rng(spec.seed, "journeys/baskets")
     n = len(cells["day"])
-    popularity = np.array([_PRODUCT_PROFILE[p][2] for p in PRODUCTS])
+    popularity = np.array([PRODUCT_PROFILE[p][2] for p in PRODUCTS])
     product = rng.choice(len(PRODUCTS), n, p=popularity / popularity.sum())
-    low = np.array([_PRODUCT_PROFILE[p][0] for p in PRODUCTS])[product]
-    high = np.array([_PRODUCT_PROFILE[p][1] for p in PRODUCTS])[product]
+    low = np.array([PRODUCT_PROFILE[p][0] for p in PRODUCTS])[product]
+    high = np.array([PRODUCT_PROFILE[p][1] for p in PRODUCTS])[product]
     qty = rng.choice([1, 2, 3], n, p=[0.86, 0.10, 0.04])
     cells["product"] = product
     cells["revenue"] = np.round(rng.uniform(low, high) * qty, 2)
@@ -362,7 +362,7 @@ def _last_touch(orders: pd.DataFrame, events: pd.DataFrame, days: int) -> np.nda
 
 def _tracked(spec: JourneySpec, world: _World, orders: pd.DataFrame) -> pd.DataFrame:
     """Add promo codes (own and leaked) and the tracked influencer (code, else last click)."""
-    leak = _rng(spec.seed, "journeys/leaks").uniform(0, 2 * spec.leak_rate, spec.influencers)
+    leak = seeded_rng(spec.seed, "journeys/leaks").uniform(0, 2 * spec.leak_rate, spec.influencers)
     reached = _last_touch(orders, world.events, CODE_RECENCY_DAYS)
     own = (reached >= 0) & (orders["code_u"].to_numpy() < spec.code_share)
     # A leaked code is used by any buyer, reached or not, held out or not; rescale the draw.
@@ -380,7 +380,7 @@ def _tracked(spec: JourneySpec, world: _World, orders: pd.DataFrame) -> pd.DataF
 
 def _payout_terms(spec: JourneySpec) -> tuple[np.ndarray, np.ndarray]:
     """Draw each influencer's payout basis and rate, priced from visible data only."""
-    rng = _rng(spec.seed, "journeys/payouts")
+    rng = seeded_rng(spec.seed, "journeys/payouts")
     basis = rng.choice(
         ["per_post", "per_order", "revenue_share"], spec.influencers, p=[0.6, 0.25, 0.15]
     )

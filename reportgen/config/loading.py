@@ -44,14 +44,44 @@ def from_located(src: Located, root: Path | None = None) -> Config:
         raise ConfigError(f"{src.where('')}: the config must be a mapping of keys")
     top = _check(Section("", TOP_FIELDS), data, "", src)
     root = root or (src.path.parent.resolve() if src.path else Path.cwd())
+    products, categories, platforms = _catalogue(top["catalogue"])
+    vocab = {"brand": sorted(set(products.values())), "category": categories, "platform": platforms}
+    presets = _presets(data, src, vocab)
+    config = Config(
+        path=src.path,
+        root=root,
+        source=_source_config(top["source"], root, src),
+        products=products,
+        categories=categories,
+        platforms=platforms,
+        output_dir=_resolve(root, top["output"]["dir"]),
+        templates_dir=_resolve(root, top["output"]["templates"]),
+        presets=presets,
+        email=EmailConfig(**top["email"]),
+        schedule=ScheduleConfig(
+            state_dir=_resolve(root, top["schedule"]["state_dir"]),
+            misfire_grace_seconds=top["schedule"]["misfire_grace_seconds"],
+            coalesce=top["schedule"]["coalesce"],
+        ),
+        raw=data,
+        engine=_check_engine(top, src),
+    )
+    config_checks.folders(config, src)
+    config_checks.check_output_dir(config, src)
+    return config
 
-    cat = top["catalogue"]
+
+def _catalogue(cat: dict[str, Any]) -> tuple[dict[str, str], tuple[str, ...], tuple[str, ...]]:
+    """Return the products (extras added), categories and platforms, the defaults where unset."""
     products = dict(cat["products"] if cat["products"] is not None else catalogue.DEFAULT_PRODUCTS)
     products.update(cat["extra_products"])
     categories = tuple(cat["categories"] or catalogue.DEFAULT_CATEGORIES)
     platforms = tuple(cat["platforms"] or catalogue.DEFAULT_PLATFORMS)
-    vocab = {"brand": sorted(set(products.values())), "category": categories, "platform": platforms}
+    return products, categories, platforms
 
+
+def _presets(data: dict[str, Any], src: Located, vocab: dict) -> dict[str, Preset]:
+    """Return the presets by name, each built over the checked defaults."""
     defaults_raw = data.get("defaults") or {}
     defaults = {
         k: _check_preset_field(k, v, f"defaults.{k}", src, vocab) for k, v in defaults_raw.items()
@@ -72,48 +102,29 @@ def from_located(src: Located, root: Path | None = None) -> Config:
         if not isinstance(body, dict):
             raise ConfigError(f"{src.where(kp)}: {kp}: expected a mapping of preset options")
         presets[name] = _build_preset(name, body, defaults, src, vocab)
+    return presets
 
-    source = top["source"]
-    sim = source["simulate"]
-    config = Config(
-        path=src.path,
-        root=root,
-        source=SourceConfig(
-            kind=source["kind"],
-            path=_resolve(root, source["path"]),
-            format=source["format"],
-            files=_check_tables(source["files"], "source.files", src),
-            url=_check_url(source, src),
-            schema=source["schema"],
-            password_env=source["password_env"],
-            timeout=source["timeout"],
-            tables=_check_tables(source["tables"], "source.tables", src),
-            columns=_check_tables(source["columns"], "source.columns", src),
-            values=source["values"],
-            decimal=source["decimal"],
-            thousands=_check_thousands(source, src),
-            delimiter=source["delimiter"],
-            allow_empty=tuple(source["allow_empty"]),
-            simulate=SimulateConfig(**sim),
-        ),
-        products=products,
-        categories=categories,
-        platforms=platforms,
-        output_dir=_resolve(root, top["output"]["dir"]),
-        templates_dir=_resolve(root, top["output"]["templates"]),
-        presets=presets,
-        email=EmailConfig(**top["email"]),
-        schedule=ScheduleConfig(
-            state_dir=_resolve(root, top["schedule"]["state_dir"]),
-            misfire_grace_seconds=top["schedule"]["misfire_grace_seconds"],
-            coalesce=top["schedule"]["coalesce"],
-        ),
-        raw=data,
-        engine=_check_engine(top, src),
+
+def _source_config(source: dict[str, Any], root: Path, src: Located) -> SourceConfig:
+    """Return the source settings: path resolved against root; tables, url and marks checked."""
+    return SourceConfig(
+        kind=source["kind"],
+        path=_resolve(root, source["path"]),
+        format=source["format"],
+        files=_check_tables(source["files"], "source.files", src),
+        url=_check_url(source, src),
+        schema=source["schema"],
+        password_env=source["password_env"],
+        timeout=source["timeout"],
+        tables=_check_tables(source["tables"], "source.tables", src),
+        columns=_check_tables(source["columns"], "source.columns", src),
+        values=source["values"],
+        decimal=source["decimal"],
+        thousands=_check_thousands(source, src),
+        delimiter=source["delimiter"],
+        allow_empty=tuple(source["allow_empty"]),
+        simulate=SimulateConfig(**source["simulate"]),
     )
-    config_checks.folders(config, src)
-    config_checks.check_output_dir(config, src)
-    return config
 
 
 def _check_engine(top: dict[str, Any], src: Located) -> EngineConfig:

@@ -63,36 +63,10 @@ def ad_hoc_preset(
 def _build_preset(
     name: str, body: dict[str, Any], defaults: dict[str, Any], src: Located, vocab: dict
 ) -> Preset:
+    """Return preset ``name`` built from its body, the checked defaults and the vocabularies."""
     kp = f"presets.{name}"
-    values: dict[str, Any] = {}
-    for key in body:
-        if key not in PRESET_FIELDS:
-            from reportgen.config.options import suggest
-
-            hint = suggest(key, list(PRESET_FIELDS))
-            raise ConfigError(
-                f"{src.where(f'{kp}.{key}')}: {kp}.{key}: unknown key{hint}; "
-                f"allowed: {', '.join(PRESET_FIELDS)}"
-            )
-        values[key] = _check_preset_field(key, body[key], f"{kp}.{key}", src, vocab)
-    for key, opt in PRESET_FIELDS.items():
-        if key not in values:
-            if key in defaults:
-                values[key] = defaults[key]
-            else:
-                values[key] = opt.default() if callable(opt.default) else opt.default
-    groups = tuple(
-        Group(
-            name=g["name"],
-            filters=Filters(tuple(g["brands"]), tuple(g["categories"]), tuple(g["platforms"])),
-            to=tuple(g["to"]),
-            cc=tuple(g["cc"]),
-            bcc=tuple(g["bcc"]),
-        )
-        for g in values["groups"]
-    )
-    if len({g.name for g in groups}) != len(groups):
-        raise ConfigError(f"{src.where(f'{kp}.groups')}: {kp}.groups: group names must be unique")
+    values = _preset_values(kp, body, defaults, src, vocab)
+    groups = _groups(values["groups"], kp, src)
     if not values["formats"]:
         raise ConfigError(f"{src.where(f'{kp}.formats')}: {kp}.formats: list at least one format")
     values["attach"] = config_checks.attach(name, body, defaults, values, src)
@@ -123,6 +97,47 @@ def _build_preset(
         compare=values["compare"],
         roas_min_payout=values["roas_min_payout"],
     )
+
+
+def _preset_values(
+    kp: str, body: dict[str, Any], defaults: dict[str, Any], src: Located, vocab: dict
+) -> dict[str, Any]:
+    """Return every preset option: the body's checked, else the default's, else the built-in."""
+    values: dict[str, Any] = {}
+    for key in body:
+        if key not in PRESET_FIELDS:
+            from reportgen.config.options import suggest
+
+            hint = suggest(key, list(PRESET_FIELDS))
+            raise ConfigError(
+                f"{src.where(f'{kp}.{key}')}: {kp}.{key}: unknown key{hint}; "
+                f"allowed: {', '.join(PRESET_FIELDS)}"
+            )
+        values[key] = _check_preset_field(key, body[key], f"{kp}.{key}", src, vocab)
+    for key, opt in PRESET_FIELDS.items():
+        if key not in values:
+            if key in defaults:
+                values[key] = defaults[key]
+            else:
+                values[key] = opt.default() if callable(opt.default) else opt.default
+    return values
+
+
+def _groups(raw: list[dict[str, Any]], kp: str, src: Located) -> tuple[Group, ...]:
+    """Return a preset's recipient groups, refusing two groups of one name."""
+    groups = tuple(
+        Group(
+            name=g["name"],
+            filters=Filters(tuple(g["brands"]), tuple(g["categories"]), tuple(g["platforms"])),
+            to=tuple(g["to"]),
+            cc=tuple(g["cc"]),
+            bcc=tuple(g["bcc"]),
+        )
+        for g in raw
+    )
+    if len({g.name for g in groups}) != len(groups):
+        raise ConfigError(f"{src.where(f'{kp}.groups')}: {kp}.groups: group names must be unique")
+    return groups
 
 
 def _check_preset_field(key: str, value: Any, kp: str, src: Located, vocab: dict) -> Any:

@@ -61,7 +61,7 @@ TEMPLATE = go.layout.Template(
 )
 
 
-def _layout(title: str, caption: str, *, height: int) -> dict[str, Any]:
+def layout(title: str, caption: str, *, height: int) -> dict[str, Any]:
     """Return the layout every chart shares: template, height and the heading/caption meta."""
     return {
         "template": TEMPLATE,
@@ -71,10 +71,10 @@ def _layout(title: str, caption: str, *, height: int) -> dict[str, Any]:
     }
 
 
-def _empty(title: str, *, height: int, caption: str = "") -> go.Figure:
+def empty(title: str, *, height: int, caption: str = "") -> go.Figure:
     """Return a chart that says there is nothing to show instead of drawing empty axes."""
     fig = go.Figure()
-    fig.update_layout(_layout(title, caption, height=min(height, 200)))
+    fig.update_layout(layout(title, caption, height=min(height, 200)))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.add_annotation(
@@ -89,11 +89,12 @@ def _empty(title: str, *, height: int, caption: str = "") -> go.Figure:
     return fig
 
 
-def _money_args(report: ReportData) -> tuple[str, str]:
+def money_args(report: ReportData) -> tuple[str, str]:
+    """Return the report's currency and locale, the last two arguments of money formatting."""
     return report.preset.currency, report.preset.locale
 
 
-def _label(value: Any) -> str:
+def label(value: Any) -> str:
     """Return data text clipped for display and made safe for plotly's pseudo-HTML labels."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "(none)"
@@ -101,12 +102,12 @@ def _label(value: Any) -> str:
     return html.escape(fmt.clip(value), quote=False)
 
 
-def _day_labels(dates: pd.Series) -> list[str]:
+def day_labels(dates: pd.Series) -> list[str]:
     """Return ISO day strings: stable JSON whatever type the frame stores days as."""
     return pd.to_datetime(dates).dt.strftime("%Y-%m-%d").tolist()
 
 
-def _category_axis(fig: go.Figure, labels: Sequence[str], ids: Any = None) -> None:
+def category_axis(fig: go.Figure, labels: Sequence[str], ids: Any = None) -> None:
     """Put ``labels`` on the y axis top-down; ids keep two equal names as separate bars."""
     vals = [str(v) for v in ids] if ids is not None else [str(i) for i in range(len(labels))]
     fig.update_yaxes(
@@ -126,7 +127,8 @@ def _shorten(label: str, limit: int = 28) -> str:
     return label if len(raw) <= limit else html.escape(fmt.clip(raw, limit), quote=False)
 
 
-def _bar_height(n: int) -> int:
+def bar_height(n: int) -> int:
+    """Return the height of a bar chart of ``n`` horizontal bars."""
     return max(200, 70 + 34 * n)
 
 
@@ -144,7 +146,7 @@ def _nice_step(span: float, target: int = 4) -> float:
     return 10 * magnitude
 
 
-def _money_ticks(top: float, currency: str, locale: str) -> dict[str, Any]:
+def money_ticks(top: float, currency: str, locale: str) -> dict[str, Any]:
     """Return tick values and compact labels (₹12.5L, ₹1Cr) for a money axis from 0 to top."""
     top = float(top) if top and math.isfinite(float(top)) else 0.0
     if top <= 0:
@@ -159,7 +161,7 @@ def _money_ticks(top: float, currency: str, locale: str) -> dict[str, Any]:
     }
 
 
-def _signed_money_ticks(lo: float, hi: float, currency: str, locale: str) -> dict[str, Any]:
+def signed_money_ticks(lo: float, hi: float, currency: str, locale: str) -> dict[str, Any]:
     """Return ticks and compact labels (−₹5L, ₹0, ₹10L) for a money axis from lo to hi."""
     if hi - lo <= 0:
         return {}
@@ -170,7 +172,8 @@ def _signed_money_ticks(lo: float, hi: float, currency: str, locale: str) -> dic
     return {"tickmode": "array", "tickvals": ticks, "ticktext": text}
 
 
-def _log_ticks(lo: float, hi: float) -> list[float]:
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Return 1-2-5 tick values that span lo to hi on a log axis."""
     ticks = []
     for exp in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
         for mult in (1, 2, 5):
@@ -180,11 +183,12 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
     return ticks
 
 
-def _ratio_tick(value: float) -> str:
+def ratio_tick(value: float) -> str:
+    """Return a ROAS tick label (2x, 0.5x)."""
     return f"{value:g}x"
 
 
-def _break_even_line(fig: go.Figure, *, annotate: bool, log: bool = False) -> None:
+def break_even_line(fig: go.Figure, *, annotate: bool, log: bool = False) -> None:
     """Draw the dashed break-even line at ROAS = 1 across the plot."""
     fig.add_shape(
         type="line",

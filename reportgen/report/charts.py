@@ -33,19 +33,19 @@ from reportgen.report.chart_style import (
     MUTED,
     PRIMARY,
     SECONDARY,
-    _bar_height,
-    _category_axis,
-    _day_labels,
-    _empty,
-    _label,
-    _layout,
-    _money_args,
-    _money_ticks,
+    bar_height,
+    category_axis,
+    day_labels,
+    empty,
+    label,
+    layout,
+    money_args,
+    money_ticks,
 )
 from reportgen.report.chart_style import NO_DATA as NO_DATA
 from reportgen.report.chart_style import RATIO_TICKS as RATIO_TICKS
 from reportgen.report.chart_style import TEMPLATE as TEMPLATE
-from reportgen.report.chart_style import _break_even_line as _break_even_line
+from reportgen.report.chart_style import break_even_line as break_even_line
 from reportgen.report.influencer_charts import LABELLED as LABELLED
 from reportgen.report.influencer_charts import LOG_FLOOR as LOG_FLOOR
 from reportgen.report.influencer_charts import LOG_SPREAD as LOG_SPREAD
@@ -89,9 +89,9 @@ def daily_trend(report: ReportData) -> go.Figure:
     title = "Daily revenue and orders"
     daily = report.daily
     if daily.empty or not (daily["revenue"].fillna(0).any() or daily["orders"].fillna(0).any()):
-        return _empty(title, height=360)
-    cur, loc = _money_args(report)
-    days = _day_labels(daily["date"])
+        return empty(title, height=360)
+    cur, loc = money_args(report)
+    days = day_labels(daily["date"])
     revenue = daily["revenue"].astype(float).fillna(0.0)
     orders = daily["orders"].astype(float).fillna(0.0)
     fig = make_subplots(
@@ -126,7 +126,7 @@ def daily_trend(report: ReportData) -> go.Figure:
         col=1,
     )
     fig.update_layout(
-        _layout(title, _trend_caption(report, revenue), height=380),
+        layout(title, _trend_caption(report, revenue), height=380),
         hovermode="x unified",
         showlegend=False,
     )
@@ -134,7 +134,7 @@ def daily_trend(report: ReportData) -> go.Figure:
     fig.update_yaxes(
         title={"text": "Revenue", "font": {"size": 11, "color": MUTED}},
         rangemode="tozero",
-        **_money_ticks(float(revenue.max()), cur, loc),
+        **money_ticks(float(revenue.max()), cur, loc),
         row=1,
         col=1,
     )
@@ -154,10 +154,10 @@ def breakdown(report: ReportData, dimension: str) -> go.Figure:
     title = f"Revenue by {dimension}"
     frame = getattr(report, f"by_{dimension}")
     if frame.empty or not frame["revenue"].fillna(0).any():
-        return _empty(title, height=240)
-    cur, loc = _money_args(report)
+        return empty(title, height=240)
+    cur, loc = money_args(report)
     frame = frame.sort_values("revenue", ascending=False, kind="stable")
-    labels = [_label(v) for v in frame[dimension]]
+    labels = [label(v) for v in frame[dimension]]
     revenue = frame["revenue"].astype(float).fillna(0.0)
     text = [
         f"{fmt.money(r, cur, loc)} · {fmt.pct(s, signed=False)}"
@@ -186,18 +186,16 @@ def breakdown(report: ReportData, dimension: str) -> go.Figure:
             ),
         )
     )
-    fig.update_layout(_layout(title, "", height=_bar_height(len(labels))), showlegend=False)
-    _category_axis(fig, labels)
-    fig.update_xaxes(
-        range=[0, float(revenue.max()) * 1.12], **_money_ticks(revenue.max(), cur, loc)
-    )
+    fig.update_layout(layout(title, "", height=bar_height(len(labels))), showlegend=False)
+    category_axis(fig, labels)
+    fig.update_xaxes(range=[0, float(revenue.max()) * 1.12], **money_ticks(revenue.max(), cur, loc))
     return fig
 
 
 def _trend_caption(report: ReportData, revenue: pd.Series) -> str:
-    cur, loc = _money_args(report)
+    cur, loc = money_args(report)
     best = int(revenue.to_numpy().argmax())
-    day = _day_labels(report.daily["date"])[best]
+    day = day_labels(report.daily["date"])[best]
     return (
         f"Best day {day}: {fmt.money(revenue.iloc[best], cur, loc)}. "
         f"Days are calendar days in {report.preset.timezone}."

@@ -22,17 +22,17 @@ from reportgen.report.chart_style import (
     MUTED,
     PRIMARY,
     RATIO_TICKS,
-    _bar_height,
-    _break_even_line,
-    _category_axis,
-    _empty,
-    _label,
-    _layout,
-    _log_ticks,
-    _money_args,
-    _money_ticks,
-    _ratio_tick,
-    _signed_money_ticks,
+    bar_height,
+    break_even_line,
+    category_axis,
+    empty,
+    label,
+    layout,
+    log_ticks,
+    money_args,
+    money_ticks,
+    ratio_tick,
+    signed_money_ticks,
 )
 
 #: ROAS spread (max / min) above which the break-even chart switches to a log x axis.
@@ -73,8 +73,8 @@ def _influencer_bars(
             hovertemplate=_INFLUENCER_HOVER,
         )
     )
-    fig.update_layout(_layout(title, caption, height=_bar_height(len(frame))), showlegend=False)
-    _category_axis(fig, [_label(n) for n in frame["name"]], frame["influencer_id"])
+    fig.update_layout(layout(title, caption, height=bar_height(len(frame))), showlegend=False)
+    category_axis(fig, [label(n) for n in frame["name"]], frame["influencer_id"])
     return fig
 
 
@@ -83,17 +83,15 @@ def top_by_revenue(report: ReportData) -> go.Figure:
     frame = report.top_by_revenue
     title = f"Top {_top_n(report)} influencers by revenue"
     if frame.empty or not frame["revenue"].fillna(0).any():
-        return _empty(title, height=300)
-    cur, loc = _money_args(report)
+        return empty(title, height=300)
+    cur, loc = money_args(report)
     revenue = frame["revenue"].astype(float).fillna(0.0)
     loss = _loss_makers(frame)
     caption = "Revenue attributed in this window." + _loss_caption(loss)
     fig = _influencer_bars(
         frame, revenue, loss, PRIMARY, fmt.money, title, caption, cur=cur, loc=loc
     )
-    fig.update_xaxes(
-        range=[0, float(revenue.max()) * 1.45], **_money_ticks(revenue.max(), cur, loc)
-    )
+    fig.update_xaxes(range=[0, float(revenue.max()) * 1.45], **money_ticks(revenue.max(), cur, loc))
     return fig
 
 
@@ -106,8 +104,8 @@ def net_return(report: ReportData) -> go.Figure:
     worst = ranked[ranked["net"] < 0].tail(half)
     frame = pd.concat([best, worst])
     if frame.empty:
-        return _empty(title, height=300)
-    cur, loc = _money_args(report)
+        return empty(title, height=300)
+    cur, loc = money_args(report)
     net = frame["net"].astype(float)
     loss = [v < 0 for v in net]
     caption = (
@@ -121,7 +119,7 @@ def net_return(report: ReportData) -> go.Figure:
     pad = 0.45 * (hi - lo or 1.0)
     fig.update_xaxes(
         range=[lo - (pad if lo < 0 else 0), hi + (pad if hi > 0 else 0)],
-        **_signed_money_ticks(lo, hi, cur, loc),
+        **signed_money_ticks(lo, hi, cur, loc),
     )
     return fig
 
@@ -131,8 +129,8 @@ def top_by_roas(report: ReportData) -> go.Figure:
     frame = report.top_by_roas.dropna(subset=["roas"])
     title = f"Top {_top_n(report)} influencers by ROAS"
     if frame.empty:
-        return _empty(title, height=300)
-    cur, loc = _money_args(report)
+        return empty(title, height=300)
+    cur, loc = money_args(report)
     roas = frame["roas"].astype(float)
     good = _profitable(frame)
     fig = go.Figure(
@@ -157,12 +155,12 @@ def top_by_roas(report: ReportData) -> go.Figure:
         f"influencers paid at least {fmt.money(report.roas_min_payout, cur, loc)} in the window"
         f" (roas_min_payout {_min_payout_rule(report)}), so small payouts do not lead."
     )
-    fig.update_layout(_layout(title, caption, height=_bar_height(len(frame))), showlegend=False)
-    _category_axis(fig, [_label(n) for n in frame["name"]], frame["influencer_id"])
+    fig.update_layout(layout(title, caption, height=bar_height(len(frame))), showlegend=False)
+    category_axis(fig, [label(n) for n in frame["name"]], frame["influencer_id"])
     fig.update_xaxes(
         range=[0, max(float(roas.max()), 1.0) * 1.35], ticksuffix="x", tickformat=RATIO_TICKS
     )
-    _break_even_line(fig, annotate=False)
+    break_even_line(fig, annotate=False)
     return fig
 
 
@@ -173,8 +171,8 @@ def roas_break_even(report: ReportData) -> go.Figure:
     known = infl.dropna(subset=["roas"])
     excluded = len(infl) - len(known)
     if known.empty:
-        return _empty(title, height=420, caption=_na_note(excluded))
-    cur, loc = _money_args(report)
+        return empty(title, height=420, caption=_na_note(excluded))
+    cur, loc = money_args(report)
     roas = known["roas"].astype(float)
     positive = roas[roas > 0]
     log = not positive.empty and float(positive.max() / positive.min()) > LOG_SPREAD
@@ -203,8 +201,7 @@ def roas_break_even(report: ReportData) -> go.Figure:
                     "line": {"width": 1, "color": "#ffffff" if is_good else color},
                 },
                 text=[
-                    _label(known["name"].iloc[i]) if known.index[i] in labelled else ""
-                    for i in rows
+                    label(known["name"].iloc[i]) if known.index[i] in labelled else "" for i in rows
                 ],
                 textposition="top center",
                 textfont={"size": 10, "color": INK},
@@ -213,23 +210,23 @@ def roas_break_even(report: ReportData) -> go.Figure:
             )
         )
     caption = _scatter_caption(len(known), excluded, int((roas < floor).sum()) if log else 0, floor)
-    fig.update_layout(_layout(title, caption, height=440), hovermode="closest")
+    fig.update_layout(layout(title, caption, height=440), hovermode="closest")
     top = float(known["payout"].max())
     fig.update_yaxes(
         title={"text": "Payout in window", "font": {"size": 11, "color": MUTED}},
         # Padding below zero keeps marks of tiny payouts from being cut by the axis.
         range=[-0.05 * top, 1.12 * top] if top > 0 else None,
-        **_money_ticks(top, cur, loc),
+        **money_ticks(top, cur, loc),
     )
     xaxis: dict[str, Any] = {"title": {"text": "ROAS (revenue / payout)", "font": {"size": 11}}}
     if log:
         lo, hi = min(float(drawn.min()), 1.0), max(float(drawn.max()), 1.0)
-        ticks = _log_ticks(lo, hi)
+        ticks = log_ticks(lo, hi)
         xaxis.update(
             type="log",
             range=[math.log10(lo) - 0.15, math.log10(hi) + 0.15],
             tickvals=ticks,
-            ticktext=[_ratio_tick(t) for t in ticks],
+            ticktext=[ratio_tick(t) for t in ticks],
         )
     else:
         xaxis.update(
@@ -239,7 +236,7 @@ def roas_break_even(report: ReportData) -> go.Figure:
             range=[0, max(roas.max(), 1.0) * 1.1],
         )
     fig.update_xaxes(**xaxis)
-    _break_even_line(fig, annotate=True, log=log)
+    break_even_line(fig, annotate=True, log=log)
     return fig
 
 
@@ -282,7 +279,7 @@ def _min_payout_rule(report: ReportData) -> str:
     rule = getattr(report.preset, "roas_min_payout", "")
     if isinstance(rule, str) and rule.endswith("%"):
         return f"{rule} of the window's payout"
-    return fmt.money(rule, *_money_args(report)) if rule != "" else "not set"
+    return fmt.money(rule, *money_args(report)) if rule != "" else "not set"
 
 
 _INFLUENCER_HOVER = (
@@ -306,8 +303,8 @@ def _profitable(frame: pd.DataFrame) -> list[bool]:
 def _influencer_hover(frame: pd.DataFrame, cur: str, loc: str) -> list[list[str]]:
     return [
         [
-            _label(r.name),
-            _label(r.platform),
+            label(r.name),
+            label(r.platform),
             fmt.money(r.revenue, cur, loc),
             fmt.money(r.payout, cur, loc),
             fmt.ratio(r.roas),

@@ -22,11 +22,11 @@ from reportgen.report.chart_style import (
     MUTED,
     PRIMARY,
     RATIO_TICKS,
-    _break_even_line,
-    _category_axis,
-    _label,
-    _layout,
-    _money_ticks,
+    break_even_line,
+    category_axis,
+    label,
+    layout,
+    money_ticks,
 )
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def attribution_chart(
     top = wide.sort_values([rank, "influencer_id"], ascending=[False, True], kind="stable")
     top = top.head(SHOWN)
     ids = [str(i) for i in top["influencer_id"]]
-    shown = [_label(names.get(i) or i) for i in ids]
+    shown = [label(names.get(i) or i) for i in ids]
     fig = go.Figure()
     for m in drawn:
         # To the paisa, as summary.json: the figure does not carry float summation noise.
@@ -109,7 +109,7 @@ def attribution_chart(
     )
     per_group = 12 + 9 * len(drawn)  # a bar per model, and a gap between influencers
     fig.update_layout(
-        _layout(title, caption, height=max(260, 110 + per_group * len(top))),
+        layout(title, caption, height=max(260, 110 + per_group * len(top))),
         barmode="group",
         bargap=0.22,
         bargroupgap=0.05,
@@ -118,9 +118,9 @@ def attribution_chart(
         showlegend=True,
         legend={"traceorder": "normal"},
     )
-    _category_axis(fig, shown, ids)
+    category_axis(fig, shown, ids)
     peak = float(top[drawn].to_numpy().max())
-    fig.update_xaxes(range=[0, peak * 1.05], **_money_ticks(peak, currency, locale))
+    fig.update_xaxes(range=[0, peak * 1.05], **money_ticks(peak, currency, locale))
     return fig
 
 
@@ -151,14 +151,14 @@ def iroas_chart(rows: Sequence[Mapping[str, Any]], *, confidence: float) -> go.F
             fig.add_trace(_iroas_trace(part, decided, level))
     fig.add_trace(_direct_trace(drawn))
     fig.update_layout(
-        _layout(title, _iroas_caption(rows, known, drawn, level, cut), height=_height(drawn)),
+        layout(title, _iroas_caption(rows, known, drawn, level, cut), height=_height(drawn)),
         hovermode="closest",
         # The legend says which mark is which ROAS, also with one kind of mark, and in the PDF.
         showlegend=True,
         legend={"traceorder": "normal"},
     )
     ids = [str(r["scope"]) for r in drawn]
-    _category_axis(fig, [_label(r.get("name") or r["scope"]) for r in drawn], ids)
+    category_axis(fig, [label(r.get("name") or r["scope"]) for r in drawn], ids)
     fig.update_xaxes(
         range=[lo, hi],
         ticksuffix="x",
@@ -166,7 +166,7 @@ def iroas_chart(rows: Sequence[Mapping[str, Any]], *, confidence: float) -> go.F
         title={"text": "Return per unit of payout", "font": {"size": 11, "color": MUTED}},
         zeroline=True,
     )
-    _break_even_line(fig, annotate=True)
+    break_even_line(fig, annotate=True)
     return fig
 
 
@@ -213,7 +213,7 @@ def _iroas_trace(rows: Sequence[Mapping[str, Any]], decided: bool, level: str) -
         textfont={"size": 10, "color": INK if decided else MUTED},
         cliponaxis=False,
         customdata=[
-            [_label(r.get("name") or r["scope"]), h] for r, h in zip(rows, hover, strict=True)
+            [label(r.get("name") or r["scope"]), h] for r, h in zip(rows, hover, strict=True)
         ],
         hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>",
     )
@@ -240,7 +240,7 @@ def _direct_trace(rows: Sequence[Mapping[str, Any]]) -> go.Scatter:
         cliponaxis=False,
         customdata=[
             [
-                _label(r.get("name") or r["scope"]),
+                label(r.get("name") or r["scope"]),
                 f"Direct ROAS {fmt.ratio(v)} (tracked revenue / payout)",
             ]
             for r, v in zip(have, values, strict=True)

@@ -46,7 +46,6 @@ from reportgen.sources.simulate.panel import (
     _posts_table,
 )
 from reportgen.sources.simulate.payouts import _payout_terms, _payouts_table
-from reportgen.sources.simulate.profiles import _PRODUCT_PROFILE as _PRODUCT_PROFILE
 from reportgen.sources.simulate.profiles import CONV_BASE as CONV_BASE
 from reportgen.sources.simulate.profiles import CONV_SIGMA as CONV_SIGMA
 from reportgen.sources.simulate.profiles import LAG_MEAN_HOURS as LAG_MEAN_HOURS
@@ -54,14 +53,15 @@ from reportgen.sources.simulate.profiles import ORGANIC_SHARE as ORGANIC_SHARE
 from reportgen.sources.simulate.profiles import PER_ORDER_SHARE as PER_ORDER_SHARE
 from reportgen.sources.simulate.profiles import PER_POST_SHARE as PER_POST_SHARE
 from reportgen.sources.simulate.profiles import PER_POST_TARGET_ROAS as PER_POST_TARGET_ROAS
+from reportgen.sources.simulate.profiles import PRODUCT_PROFILE as PRODUCT_PROFILE
 from reportgen.sources.simulate.profiles import SCHEMAS, WARMUP_DAYS
 from reportgen.sources.simulate.profiles import TABLES as TABLES
 from reportgen.sources.simulate.profiles import USER_POOL_PER_ROW as USER_POOL_PER_ROW
-from reportgen.sources.simulate.randomness import _multinomial, _rng
+from reportgen.sources.simulate.randomness import _multinomial, seeded_rng
 from reportgen.sources.simulate.tracking import _order_intensity, _TrackingContext
 from reportgen.sources.simulate.writing import CSV_SLICE_ROWS as CSV_SLICE_ROWS
-from reportgen.sources.simulate.writing import _prefixed_ids as _prefixed_ids
 from reportgen.sources.simulate.writing import _sink, _write_table
+from reportgen.sources.simulate.writing import prefixed_ids as prefixed_ids
 
 logger = logging.getLogger(__name__)
 
@@ -122,16 +122,16 @@ def simulate(spec: SimulationSpec, out_dir: Path) -> dict[str, int]:
 
     fake = Faker("en_IN")
     fake.seed_instance(spec.seed)
-    infl = _make_influencers(spec.influencers, _rng(spec.seed, "influencers"), fake)
+    infl = _make_influencers(spec.influencers, seeded_rng(spec.seed, "influencers"), fake)
     cal = _make_calendar(first_day, n_days)
-    posts = _make_posts(infl, cal, _rng(spec.seed, "posts"))
+    posts = _make_posts(infl, cal, seeded_rng(spec.seed, "posts"))
     lam = _order_intensity(infl, cal, posts)
     expected = float(lam.sum())
 
-    rng_orders = _rng(spec.seed, "tracking")
+    rng_orders = seeded_rng(spec.seed, "tracking")
     n_rows = int(rng_orders.poisson(expected)) if spec.rows is None else spec.rows
     scale = n_rows / expected if expected > 0 else 0.0
-    basis, rate = _payout_terms(infl, cal, scale, _rng(spec.seed, "payouts"))
+    basis, rate = _payout_terms(infl, cal, scale, seeded_rng(spec.seed, "payouts"))
 
     ext = spec.fmt
     counts: dict[str, int] = {}

@@ -33,12 +33,12 @@ from reportgen.sources.simulate.profiles import (
     SCHEMAS,
     WARMUP_DAYS,
 )
-from reportgen.sources.simulate.randomness import _lognormal, _pick, _rng
+from reportgen.sources.simulate.randomness import _lognormal, _pick, seeded_rng
 from reportgen.sources.simulate.writing import (
     _labels,
-    _prefixed_ids,
     _random_codes,
     _timestamps,
+    prefixed_ids,
 )
 
 _TWITTER_EPOCH_MS = 1288834974657
@@ -124,7 +124,7 @@ def _make_influencers(n: int, rng: np.random.Generator, fake: Faker) -> _Influen
     names, handles = _names_and_handles(fake, rng, gender, category)
     width = max(4, len(str(n)))
     return _Influencers(
-        ids=_prefixed_ids("INF", np.arange(1, n + 1), width),
+        ids=prefixed_ids("INF", np.arange(1, n + 1), width),
         names=names,
         handles=pa.array(handles, pa.string()),
         category=category,
@@ -316,7 +316,7 @@ def _posts_table(
     second = posts.second[keep]
     brand = posts.brand[keep]
     n = len(idx)
-    rng = _rng(seed, "post-text")
+    rng = seeded_rng(seed, "post-text")
     stamps = _timestamps(first_day, second)
     platform = infl.platform[idx]
     handle = pc.take(infl.handles, pa.array(idx))
@@ -346,7 +346,7 @@ def _posts_table(
     width = max(6, len(str(n)))
     table = pa.table(
         {
-            "post_id": _prefixed_ids("POST", np.arange(1, n + 1), width),
+            "post_id": prefixed_ids("POST", np.arange(1, n + 1), width),
             "influencer_id": pc.take(infl.ids, pa.array(idx)),
             "platform": _labels(_PLATFORMS, platform),
             "date": pa.array(stamps, _TS),

@@ -134,7 +134,7 @@ _CATEGORY_PROFILE: dict[str, dict[str, Any]] = {
 _DEFAULT_CATEGORY = {"share": 0.1, "brands": {}, "gender": [0.5, 0.46, 0.04], "handle": ["x"]}
 
 # Price range of one unit in INR and popularity within its brand.
-_PRODUCT_PROFILE: dict[str, tuple[float, float, float]] = {
+PRODUCT_PROFILE: dict[str, tuple[float, float, float]] = {
     "Whey Protein": (2000, 4500, 0.50),
     "BCAA": (900, 1800, 0.15),
     "Creatine": (600, 1200, 0.20),

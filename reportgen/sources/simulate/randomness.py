@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 
 
-def _rng(seed: int, stream: str) -> np.random.Generator:
+def seeded_rng(seed: int, stream: str) -> np.random.Generator:
     """Return an independent generator for one part of the model, derived from the seed."""
     # One stream per part keeps, say, the posts unchanged when the tracking model changes.
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _crc(stream)])))

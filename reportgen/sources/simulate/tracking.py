@@ -16,7 +16,6 @@ from reportgen.sources.simulate.profiles import (
     _CATEGORIES,
     _DEFAULT_PRODUCT,
     _ORDER_QTY_P,
-    _PRODUCT_PROFILE,
     _PRODUCT_TILT,
     _PRODUCTS,
     _TOD_ORDERS,
@@ -24,12 +23,13 @@ from reportgen.sources.simulate.profiles import (
     _WEEKDAY_ORDERS,
     LAG_MEAN_HOURS,
     ORGANIC_SHARE,
+    PRODUCT_PROFILE,
     SCHEMAS,
     USER_POOL_PER_ROW,
     WARMUP_DAYS,
 )
 from reportgen.sources.simulate.randomness import _pick
-from reportgen.sources.simulate.writing import _labels, _prefixed_ids, _timestamps
+from reportgen.sources.simulate.writing import _labels, _timestamps, prefixed_ids
 
 
 def _order_intensity(infl: _Influencers, cal: _Calendar, posts: _Posts) -> np.ndarray:
@@ -142,7 +142,7 @@ class _TrackingContext:
         campaign = self.campaign_of[brand, self.cal.month[day]]
         return pa.table(
             {
-                "tracking_id": _prefixed_ids(
+                "tracking_id": prefixed_ids(
                     "TRK", np.arange(first_id, first_id + n), self.id_width
                 ),
                 "source": pa.repeat(pa.scalar("influencer_marketing", pa.string()), n),
@@ -173,12 +173,12 @@ class _TrackingContext:
         offset = np.floor(u * self.audience_size[inf_idx]).astype(np.int64)
         user = (self.audience_start[inf_idx] + offset) % self.pool
         # An affine bijection of the pool index makes ids look random but stay stable.
-        return _prefixed_ids("U", (user * 37_139_213 + 10_456_789) % 100_000_000, 8)
+        return prefixed_ids("U", (user * 37_139_213 + 10_456_789) % 100_000_000, 8)
 
 
 def _product(name: str) -> tuple[float, float, float]:
     """Return (low price, high price, popularity) of a product, with a fallback."""
-    return _PRODUCT_PROFILE.get(name, _DEFAULT_PRODUCT)
+    return PRODUCT_PROFILE.get(name, _DEFAULT_PRODUCT)
 
 
 def _product_tables() -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ _DICTIONARY_COLUMNS = {
 # ---------------------------------------------------------------------------------------------
 
 
-def _prefixed_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+def prefixed_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     """Return ids like ``TRK0000042``: prefix plus zero-padded non-negative numbers."""
     numbers = np.asarray(numbers, np.int64)
     head = np.frombuffer(prefix.encode(), np.uint8)
