@@ -3,8 +3,10 @@ page or browser (issue #7: "kaleido_scopes is not defined" in 2 builds of 16 und
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,47 @@ def test_a_lost_browser_or_page_is_restarted_once_and_the_batch_exported(figures
         assert ex._session is not first, "a fresh Chromium took over"
         _assert_svgs(ex.to_svgs(figures), figures)  # and keeps working
         assert ex.restarts == 1
+
+
+def test_a_browser_that_never_answers_close_is_killed_with_its_profile(figures, monkeypatch):
+    # choreographer can lose Chromium's reply to Browser.close (reply and goodbye in one
+    # read): its close then waits forever. Builds took 30 s longer, and a daemon would keep
+    # the browser.
+    async def never(self):
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(export, "CLOSE_TIMEOUT", 0.5)
+    ex = export.ChartExporter().start()
+    ex.wait_ready()
+    _assert_svgs(ex.to_svgs(figures), figures)
+    session = ex._session
+    assert session is not None
+    process, profile = session.subprocess, Path(session._browser_impl.tmp_dir.path)
+    assert profile.is_dir()
+    monkeypatch.setattr(browser._Session, "close", never)
+    started = time.perf_counter()
+    ex.close()
+    assert time.perf_counter() - started < 5
+    assert process.poll() is not None
+    assert _live_in_group(process.pid) == []  # the whole group: the renderers too
+    assert not profile.exists()
+
+
+def _live_in_group(group: int) -> list[int]:
+    """Return the processes of ``group`` that still run (zombies wait for init, not us)."""
+    deadline = time.monotonic() + 5
+    while True:
+        live = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":
+                live.append(int(stat.parent.name))
+        if not live or time.monotonic() > deadline:
+            return live
+        time.sleep(0.05)
 
 
 def test_a_second_failure_is_one_render_error(figures, tmp_path):

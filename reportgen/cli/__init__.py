@@ -364,8 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    for noisy in ("fontTools", "weasyprint", "choreographer", "kaleido", "PIL"):
+    for noisy in ("fontTools", "weasyprint", "kaleido", "PIL"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # choreographer logs a message it cannot decode with its traceback, at ERROR, and goes
+    # on; what it means for the build (a browser that will not close) is handled in export.
+    logging.getLogger("choreographer").setLevel(logging.CRITICAL)
     # When Chromium fails to start, its watchdog task is garbage-collected at exit and asyncio
     # reports it ("Task was destroyed but it is pending!") after the one-line error, at ERROR.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
