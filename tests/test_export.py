@@ -91,12 +91,15 @@ def test_a_browser_that_never_answers_close_is_killed_with_its_profile(figures, 
     process, profile = session.subprocess, Path(session._browser_impl.tmp_dir.path)
     assert profile.is_dir()
     monkeypatch.setattr(browser._Session, "close", never)
+    open_fds = len(os.listdir("/proc/self/fd"))
     started = time.perf_counter()
     ex.close()
     assert time.perf_counter() - started < 5
     assert process.poll() is not None
     assert _live_in_group(process.pid) == []  # the whole group: the renderers too
     assert not profile.exists()
+    # The pipes to it are closed too (a daemon would otherwise leak 6 per browser).
+    assert len(os.listdir("/proc/self/fd")) < open_fds
 
 
 def _live_in_group(group: int) -> list[int]:

@@ -273,18 +273,12 @@ class ChartExporter:
             return
         except RenderError as error:
             # A browser whose reply was lost, or that lost its DevTools pipe, may never
-            # close: no orphan is left behind, in a daemon least of all.
+            # close: no orphan and no open pipe is left behind, in a daemon least of all.
             logger.debug("%s; killing it", error)
-        process = session.subprocess
-        with contextlib.suppress(OSError):  # gone already
-            if sys.platform == "win32":
-                process.kill()
-            else:  # choreographer starts Chromium in a session of its own: its renderers go too
-                os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            process.wait(timeout=CLOSE_TIMEOUT)
-        with contextlib.suppress(Exception):  # its temporary profile (choreographer's own)
-            session._browser_impl.clean()
+        try:  # on the export thread, after the cancelled close
+            self._wait(_kill(session), 2 * CLOSE_TIMEOUT + 5, "killing Chromium")
+        except RenderError as error:
+            logger.debug("%s", error)
 
     def _wait(self, coro: Any, timeout: float, doing: str) -> Any:
         """Run ``coro`` on the export thread and return its result within ``timeout``."""
@@ -346,6 +340,31 @@ _WARM_UP: dict[str, Any] = {
 
 class StalledExport(RuntimeError):
     """No figure of a batch finished in time (not a TimeoutError: that means the outer wait)."""
+
+
+async def _kill(session: Any) -> None:
+    """Kill ``session``'s Chromium and its process group; release what a close would."""
+    process = session.subprocess
+    with contextlib.suppress(OSError):  # gone already
+        if sys.platform == "win32":
+            process.kill()
+        else:  # choreographer starts Chromium in a session of its own: its renderers go too
+            os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        process.wait(timeout=CLOSE_TIMEOUT)
+    # What choreographer's own close does once the browser is gone: its futures, the log
+    # pipe, the DevTools pipe, the temporary profile, its thread pool (choreographer 1.x
+    # internals; each step is best effort, and a renamed one only leaves something open).
+    steps = (
+        lambda: session._broker.clean(),
+        lambda: os.close(session._logger_pipe) if session._logger_pipe else None,
+        lambda: session._channel.close(),
+        lambda: session._browser_impl.clean(),
+        lambda: session._process_executor.shutdown(wait=False, cancel_futures=True),
+    )
+    for step in steps:
+        with contextlib.suppress(Exception):
+            step()
 
 
 async def _batch(calls: list[Any], timeout: float) -> list[Any]:
