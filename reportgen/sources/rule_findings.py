@@ -43,7 +43,7 @@ class Origin:
     empty: str = ""
 
 
-def _examples(
+def example_rows(
     ds: Dataset, t: ir.Table, cond: ir.BooleanValue, key: str | None, origin: Origin, dialect
 ) -> list[str]:
     """Return how to find the first rows matching ``cond``: rows of a file, or their ids."""
@@ -58,7 +58,7 @@ def _examples(
     return [f"{key} {v}" for v in dialect.fetch(ds, ids).column(0).to_pylist()]
 
 
-def _record_missing_ids(
+def record_missing_ids(
     ds: Dataset,
     t: ir.Table,
     table: str,
@@ -82,11 +82,11 @@ def _record_missing_ids(
         file=origin.name,
         rows=n,
         revenue=revenue,
-        examples=_examples(ds, t, t[key].isnull(), None, origin, dialect),
+        examples=example_rows(ds, t, t[key].isnull(), None, origin, dialect),
     )
 
 
-def _repeated_dimension_ids(
+def repeated_dimension_ids(
     ds: Dataset, t: ir.Table, table: str, key: str | None, n_dup: int, origin: Origin, dialect
 ) -> None:
     """Stop on an influencer (or its payout terms) listed twice: which row would be right?"""
@@ -171,7 +171,7 @@ def drop_repeats(
     return dedup
 
 
-def _check_empty(ds: Dataset, table: str, origin: Origin, config: Config) -> None:
+def check_empty(ds: Dataset, table: str, origin: Origin, config: Config) -> None:
     """Stop on a table with no rows, unless source.allow_empty lists it (then record it)."""
     if ds.rows[table]:
         return

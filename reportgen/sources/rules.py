@@ -30,13 +30,13 @@ from reportgen.sources.dialects import Dialect
 from reportgen.sources.rule_findings import EVENT as EVENT
 from reportgen.sources.rule_findings import REVENUE_TABLES as REVENUE_TABLES
 from reportgen.sources.rule_findings import Origin as Origin
-from reportgen.sources.rule_findings import (
-    _check_empty,
-    _examples,
-    _record_missing_ids,
-    _repeated_dimension_ids,
-)
 from reportgen.sources.rule_findings import check_conflicts as check_conflicts
+from reportgen.sources.rule_findings import (
+    check_empty,
+    example_rows,
+    record_missing_ids,
+    repeated_dimension_ids,
+)
 from reportgen.sources.rule_findings import drop_repeats as drop_repeats
 from reportgen.sources.schema import BASIS_ALIASES, KEYS, MAX_MONEY, MONEY, SCHEMA
 
@@ -79,11 +79,11 @@ def check_table(
         if stats.get("max_date") is not None:
             ds.provenance["tables"][table]["max_date"] = str(stats["max_date"])
     if stats["n_dup"] and table in ("influencers", "payouts"):
-        _repeated_dimension_ids(ds, t, table, key, stats["n_dup"], origin, dialect)
+        repeated_dimension_ids(ds, t, table, key, stats["n_dup"], origin, dialect)
     _record_exclusions(ds, t, table, key, keep, stats, origin, dialect)
     valid = t.filter(keep)
     if key and stats["n_ids"] < stats["total"] and table in EVENT:
-        _record_missing_ids(
+        record_missing_ids(
             ds, t, table, key, keep, stats["total"] - stats["n_ids"], origin, dialect
         )
     if key and stats["n_dup"]:
@@ -96,7 +96,7 @@ def check_table(
             dialect.land(ds, "tracking_valid", valid)
     else:
         dialect.land(ds, f"{table}_valid", valid)
-    _check_empty(ds, table, origin, config)
+    check_empty(ds, table, origin, config)
 
 
 def value_maps(t: ir.Table, table: str, config: Config) -> dict[str, ir.Value]:
@@ -364,7 +364,7 @@ def _record_exclusions(
             file=origin.name,
             rows=stats["n_null"],
             revenue=stats["rev_null"],
-            examples=_examples(ds, t, ~present, key, origin, dialect),
+            examples=example_rows(ds, t, ~present, key, origin, dialect),
         )
     if stats["n_neg"]:
         record_finding(
@@ -376,5 +376,5 @@ def _record_exclusions(
             file=origin.name,
             rows=stats["n_neg"],
             revenue=stats["rev_neg"],
-            examples=_examples(ds, t, present & ~keep, key, origin, dialect),
+            examples=example_rows(ds, t, present & ~keep, key, origin, dialect),
         )
