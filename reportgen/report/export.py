@@ -65,8 +65,8 @@ FIGURE_TIMEOUT = 60.0
 #: Seconds Chromium may take to close when asked before it is killed (it closes in 0.07 s, the
 #: headless shell, or 0.18 s, Chromium, measured here; killing a browser whose charts are all
 #: exported loses nothing). choreographer can miss the browser's reply: when the reply and
-#: Chromium's goodbye arrive in one read, it logs a JSONError and waits forever (1 build in
-#: 30-45 with the headless shell, each then 30 s longer before this bound).
+#: Chromium's goodbye arrive in one read, it logs a JSONError and waits forever (3 builds in
+#: about 50 with the headless shell, each then 30 s longer before this bound).
 CLOSE_TIMEOUT = 1.0
 
 
