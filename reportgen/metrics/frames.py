@@ -196,30 +196,30 @@ def engagement_table(t: pd.DataFrame, posts: pd.DataFrame, dim: pd.DataFrame) ->
 def window_findings(loaded: list[Issue], infl: pd.DataFrame) -> list[Issue]:
     """Return the load-time findings plus what this window's numbers leave out."""
     out = list(loaded)
-    no_terms = infl[infl["payout"].isna()]
-    if len(no_terms):
-        out.append(
-            Issue(
-                "window_no_payout_terms",
-                "warning",
-                f"In this window {len(no_terms)} influencer(s) with revenue have no payout terms: "
-                "ROAS n/a, ranked last, and left out of the ROAS KPI",
-                rows=len(no_terms),
-                revenue=float(no_terms["revenue"].sum()),
-                examples=list(no_terms["influencer_id"].head(3)),
+    left_out = (
+        (
+            "window_no_payout_terms",
+            infl["payout"].isna(),
+            "with revenue have no payout terms: ROAS n/a, ranked last, and left out of the "
+            "ROAS KPI",
+        ),
+        (
+            "window_zero_payout",
+            infl["payout"].notna() & (infl["payout"] == 0),
+            "earned no payout (no posts or orders under their basis): ROAS n/a and ranked last",
+        ),
+    )
+    for code, mask, what in left_out:
+        rows = infl[mask]
+        if len(rows):
+            out.append(
+                Issue(
+                    code,
+                    "warning",
+                    f"In this window {len(rows)} influencer(s) {what}",
+                    rows=len(rows),
+                    revenue=float(rows["revenue"].sum()),
+                    examples=list(rows["influencer_id"].head(3)),
+                )
             )
-        )
-    zero = infl[infl["payout"].notna() & (infl["payout"] == 0)]
-    if len(zero):
-        out.append(
-            Issue(
-                "window_zero_payout",
-                "warning",
-                f"In this window {len(zero)} influencer(s) earned no payout (no posts or orders "
-                "under their basis): ROAS n/a and ranked last",
-                rows=len(zero),
-                revenue=float(zero["revenue"].sum()),
-                examples=list(zero["influencer_id"].head(3)),
-            )
-        )
     return out
