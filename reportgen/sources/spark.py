@@ -115,16 +115,18 @@ def _zoned(t: Any, df: Any) -> Any:
 def session(config: Config) -> Iterator[Any]:
     """Yield a SparkSession in UTC with quiet logs; stop it after, unless it was running.
 
-    A session already active in this process (a notebook's, a test module's) is used as it
-    is and left running: its owner stops it.
+    A session already active in this process (a notebook's, a test module's) on the
+    configured master is used as it is and left running: its owner stops it. One on another
+    master is stopped first, so the build runs where ``engine.master`` says.
     """
     SparkSession = _pyspark()
+    engine = config.engine
     active = SparkSession.getActiveSession()
-    if active is not None:
+    if active is not None and _same_master(active.sparkContext.master, engine.master):
         active.conf.set("spark.sql.session.timeZone", "UTC")
         yield active
         return
-    engine = config.engine
+    _stop_other_context(engine.master)
     settings = {**_DEFAULT_CONF, **engine.conf, "spark.sql.session.timeZone": "UTC"}
     try:
         _start_java(settings)
@@ -142,6 +144,38 @@ def session(config: Config) -> Iterator[Any]:
         yield spark
     finally:
         spark.stop()
+
+
+def _same_master(running: str, configured: str) -> bool:
+    """Return whether a running session's master serves a build configured for ``configured``.
+
+    Local mode of any size counts as one master: the figures do not depend on the cores, and
+    the default ``local[2]`` must not stop a notebook's ``local[*]`` session.
+    """
+    if running.startswith("local") and configured.startswith("local"):
+        return True
+    return running == configured
+
+
+def _stop_other_context(master: str) -> None:
+    """Stop a Spark context running on another master than ``master``.
+
+    A process holds one SparkContext, and the builder would hand back the running one
+    whatever master it is asked for: a build configured for a cluster would silently run in
+    a leftover local session (or the other way round).
+    """
+    from pyspark import SparkContext
+
+    running = SparkContext._active_spark_context
+    if running is None or _same_master(running.master or "", master):
+        return
+    logger.warning(
+        "engine.master is %s but a Spark session on %s is running in this process; "
+        "stopping it (a process holds one Spark context)",
+        master,
+        running.master,
+    )
+    running.stop()
 
 
 def _start_java(settings: dict[str, str]) -> None:
