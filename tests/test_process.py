@@ -10,8 +10,8 @@ import re
 import subprocess
 import sys
 import textwrap
-from urllib.parse import quote
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 

@@ -185,7 +185,7 @@ def _figures(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if k not in ("source", "config")}
 
 
-def test_presets_on_a_standalone_cluster_match_duckdb(cluster, sim, tmp_path):
+def test_presets_on_a_standalone_cluster_match_duckdb(cluster, sim, tmp_path, capsys):
     from pyspark import SparkContext
 
     from reportgen.sources.spark import session
@@ -202,10 +202,16 @@ def test_presets_on_a_standalone_cluster_match_duckdb(cluster, sim, tmp_path):
     )
     cfg = _config(tmp_path / "spark-ws" / "config.yaml", sim, engine)
     # A local session left active (by a notebook, or another test module) must not take the
-    # build: the configured master is honoured, and the local session is stopped first.
+    # build, nor be stopped by it: the build stops with a line saying what to do (exit 4).
     with session(config_mod.loads("presets: {x: {}}\nengine: {kind: spark}\n")) as local:
         assert local.sparkContext.master.startswith("local")
-        assert main(["-q", "-c", str(cfg), "build", "--as-of", AS_OF, "--out", str(spk)]) == 0
+        argv = ["-c", str(cfg), "build", "--as-of", AS_OF, "--out", str(spk)]
+        assert main(argv) == 4
+        err = capsys.readouterr().err
+        assert "a Spark session on local" in err and "is already running" in err, err
+        assert local.range(3).count() == 3  # still running, untouched
+        assert not spk.exists()  # nothing written
+    assert main(["-q", *argv]) == 0  # the local session is gone: the build runs on the cluster
     assert SparkContext._active_spark_context is None  # the build stopped its own session
 
     for preset in ("november", "muscleblaze-30d"):

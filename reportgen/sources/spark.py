@@ -117,7 +117,7 @@ def session(config: Config) -> Iterator[Any]:
 
     A session already active in this process (a notebook's, a test module's) on the
     configured master is used as it is and left running: its owner stops it. One on another
-    master is stopped first, so the build runs where ``engine.master`` says.
+    master stops the build (see ``_refuse_other_context``).
     """
     SparkSession = _pyspark()
     engine = config.engine
@@ -126,7 +126,7 @@ def session(config: Config) -> Iterator[Any]:
         active.conf.set("spark.sql.session.timeZone", "UTC")
         yield active
         return
-    _stop_other_context(engine.master)
+    _refuse_other_context(engine.master)
     settings = {**_DEFAULT_CONF, **engine.conf, "spark.sql.session.timeZone": "UTC"}
     try:
         _start_java(settings)
@@ -157,25 +157,24 @@ def _same_master(running: str, configured: str) -> bool:
     return running == configured
 
 
-def _stop_other_context(master: str) -> None:
-    """Stop a Spark context running on another master than ``master``.
+def _refuse_other_context(master: str) -> None:
+    """Raise SourceUnavailable when a Spark context runs on another master than ``master``.
 
-    A process holds one SparkContext, and the builder would hand back the running one
-    whatever master it is asked for: a build configured for a cluster would silently run in
-    a leftover local session (or the other way round).
+    A process holds one SparkContext, and the builder hands back the running one whatever
+    master it is asked for: a build configured for a cluster would silently run in a leftover
+    local session (or the other way round). Stopping that context is not ours to do (it may be
+    a notebook's, with its cached data), so the build stops and says what to change.
     """
     from pyspark import SparkContext
 
     running = SparkContext._active_spark_context
     if running is None or _same_master(running.master or "", master):
         return
-    logger.warning(
-        "engine.master is %s but a Spark session on %s is running in this process; "
-        "stopping it (a process holds one Spark context)",
-        master,
-        running.master,
+    raise SourceUnavailable(
+        f"engine spark (master {master}): a Spark session on {running.master} is already "
+        "running in this process, and a process holds only one; set engine.master to "
+        f"{running.master} to build on it, or stop that session first"
     )
-    running.stop()
 
 
 def _start_java(settings: dict[str, str]) -> None:
