@@ -54,7 +54,7 @@ def child(data: Path, profile: bool, dump: Path | None) -> dict:
 
     from reportgen import config, sources
     from reportgen.metrics import engine as metrics
-    from reportgen.sections import _registry
+    from reportgen.sections import section_registry
 
     # The report's window is the study period the assignments state.
     sql = f"SELECT min(start)::DATE, max(\"end\")::DATE FROM '{data}/assignments.parquet'"
@@ -75,7 +75,7 @@ def child(data: Path, profile: bool, dump: Path | None) -> dict:
         t0 = time.perf_counter()
         (report,) = metrics.compute_all(engine, [(preset, preset.window_for(end), end)])
         out["overview metrics"] = time.perf_counter() - t0
-        registry = _registry()
+        registry = section_registry()
         prof = cProfile.Profile() if profile else None
         found: dict = {"issues": [i.__dict__ for i in ds.issues]}
         for name in ("attribution", "incrementality"):

@@ -324,9 +324,9 @@ def test_shapley_matches_marketing_attribution_models_where_values_are_positive(
 
 def _our_shapley_weights(jr: Journeys) -> np.ndarray:
     """Return our per-touch Shapley weights for journeys (the model's seam for this check)."""
-    from reportgen.analysis.attribution import _touch_weights
+    from reportgen.analysis.attribution import touch_weights
 
-    return _touch_weights(jr, "shapley", 7.0)[0]
+    return touch_weights(jr, "shapley", 7.0)[0]
 
 
 def test_no_touchpoints_credits_nothing_and_keeps_the_revenue_unattributed() -> None:

@@ -90,7 +90,7 @@ def test_a_browser_that_never_answers_close_is_killed_with_its_profile(figures, 
     assert session is not None
     process, profile = session.subprocess, Path(session._browser_impl.tmp_dir.path)
     assert profile.is_dir()
-    monkeypatch.setattr(browser._Session, "close", never)
+    monkeypatch.setattr(browser.KaleidoSession, "close", never)
     open_fds = len(os.listdir("/proc/self/fd"))
     started = time.perf_counter()
     ex.close()
@@ -180,7 +180,7 @@ def test_without_the_readiness_check_the_blank_page_fails_as_in_the_issue(
     async def trusting(self, tab):
         return None
 
-    monkeypatch.setattr(browser._Session, "wait_page", trusting)
+    monkeypatch.setattr(browser.KaleidoSession, "wait_page", trusting)
     with export.ChartExporter(browser=CHROMIUM, timeout=20) as ex:
         session = ex._session
         assert session is not None

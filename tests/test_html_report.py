@@ -16,7 +16,7 @@ import pytest
 from markupsafe import escape
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
-from reportgen.report import charts, export, render
+from reportgen.report import charts, embed, export, render
 from tests.conftest import ROOT, TINY
 from tests.factories import HOSTILE, empty_report, make_preset, make_report
 from tests.test_render import CHROMIUM, fake_svgs, needs_chromium, squash, tags_of
@@ -95,7 +95,7 @@ def test_each_chart_has_its_static_svg_and_the_script_swaps_it(page, figures):
 
 def test_svg_uri_cannot_leave_its_attribute():
     svg = '<svg><text>O\'Brien & <b>"x"</b> 100%#</text></svg>'
-    uri = str(render._svg_uri(svg))
+    uri = str(embed.svg_uri(svg))
     assert not set("'\"<>&#") & set(uri)
     assert svg_of(uri) == svg
 

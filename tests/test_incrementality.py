@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from reportgen.analysis.incrementality import (
     MIN_HOLDOUT_USERS,
-    _decision,
+    break_even_decision,
     estimate_incrementality,
     plan_holdout,
 )
@@ -141,7 +141,7 @@ def test_assignment_period_is_inclusive_calendar_days() -> None:
      (0.8, 1.5, "inconclusive"), (0.3, 2.5, "too wide to decide"), (-1.0, 1.9, "inconclusive")],
 )  # fmt: skip
 def test_break_even_decision(low: float, high: float, decision: str) -> None:
-    assert _decision(low, high) == decision
+    assert break_even_decision(low, high) == decision
 
 
 @settings(max_examples=40, deadline=None)

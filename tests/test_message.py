@@ -313,11 +313,11 @@ def test_email_names_attachments_and_says_data_up_to_window_end(built):
 
 
 def test_email_from_an_older_summary_formats_with_the_same_spec(built):
-    from reportgen.delivery.deliver import _kpis
+    from reportgen.delivery.compose import summary_kpi_cards
 
     cfg, out = built
     old = {k: v for k, v in out.summary.items() if k != "kpi_cards"}
-    cards = _kpis(old, cfg.presets["weekly"])
+    cards = summary_kpi_cards(old, cfg.presets["weekly"])
     now = {c["key"]: c["value_text"] for c in out.summary["kpi_cards"]}
     assert {c["key"]: c["value_text"] for c in cards} == now
 

@@ -522,13 +522,13 @@ def test_the_headless_shell_draws_the_same_svgs_as_chromium(figures):
 @needs_chromium
 def test_exporter_uses_one_browser_for_all_figures(monkeypatch, figures):
     opened = []
-    original = browser._Session.open
+    original = browser.KaleidoSession.open
 
     async def counting_open(self):
         opened.append(self)
         await original(self)
 
-    monkeypatch.setattr(browser._Session, "open", counting_open)
+    monkeypatch.setattr(browser.KaleidoSession, "open", counting_open)
     with export.ChartExporter(browser=CHROMIUM) as ex:
         svgs = {key: ex.to_svg(fig) for key, fig in figures.items()}
         svgs.update({f"{key}-again": ex.to_svg(fig) for key, fig in figures.items()})

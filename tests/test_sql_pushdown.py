@@ -11,9 +11,9 @@ import pytest
 
 from reportgen.errors import DataError
 from reportgen.sources import Dataset
-from reportgen.sources.database import _connect, open_database
+from reportgen.sources.database import connect, open_database
 from reportgen.sources.dialects import Dialect, declared_unique
-from reportgen.sources.rules import _whole
+from reportgen.sources.rules import whole_aggregates
 from reportgen.sources.url import parse_url
 from tests.conftest import make_config
 from tests.test_load import PG, run
@@ -58,8 +58,10 @@ def test_a_declared_key_is_not_checked_for_repeats():
     con.execute("INSERT INTO tracking_data VALUES ('T1', 10), ('T2', 20), ('T3', 30)")
     t = ibis.duckdb.from_connection(con).table("tracking_data")
     dialect = Dialect("duckdb", "test")
-    checked, rel = _whole(t, "tracking_data", "tracking_id", dialect, lag=True)
-    declared, rel2 = _whole(t, "tracking_data", "tracking_id", dialect, lag=True, unique=True)
+    checked, rel = whole_aggregates(t, "tracking_data", "tracking_id", dialect, lag=True)
+    declared, rel2 = whole_aggregates(
+        t, "tracking_data", "tracking_id", dialect, lag=True, unique=True
+    )
     assert "LAG(" in ibis.to_sql(rel.aggregate(**checked))
     sql = ibis.to_sql(rel2.aggregate(**declared))
     assert "LAG(" not in sql and "DISTINCT" not in sql  # one plain, parallel scan
@@ -101,7 +103,7 @@ def _backend(tmp_path: Path, schema: str, timeout: float = 60):
         f"source: {{kind: sql, url: '{PG}', schema: {schema}, timeout: {timeout}}}\n"
         "presets: {a: {}}\n",
     )
-    return _connect(parse_url(PG, tmp_path), cfg)
+    return connect(parse_url(PG, tmp_path), cfg)
 
 
 def test_results_come_back_whole_in_batches(tmp_path, pg):

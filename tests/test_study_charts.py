@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import pytest
 
-from reportgen.delivery.deliver import _iroas
+from reportgen.delivery.compose import iroas_line
 from reportgen.metrics import kpis
 from reportgen.sections.attribution import LABELS
 from reportgen.sections.study_charts import attribution_chart, iroas_chart
@@ -53,12 +53,12 @@ def test_email_iroas_comes_from_the_summary():
     overall = {"iroas": 0.1143, "iroas_low": -0.0769, "iroas_high": 0.3054}
     overall["decision"] = "below break-even"
     stored = "Programme iROAS (incremental revenue / payout): 0.11x (90% interval -0.08x to 0.31x), below break-even (1x)"
-    assert _iroas({"incrementality": {"iroas_text": stored, "overall": overall}}) == stored
+    assert iroas_line({"incrementality": {"iroas_text": stored, "overall": overall}}) == stored
     # A build from before the text was stored: the same formatter on its fields.
-    assert _iroas({"incrementality": {"confidence": 0.9, "overall": overall}}) == stored
-    assert _iroas({"incrementality": {"iroas_text": None, "overall": {"iroas": None}}}) is None
-    assert _iroas({"incrementality": None}) is None  # the section was not done
-    assert _iroas({"kpis": {}}) is None  # the preset does not list it
+    assert iroas_line({"incrementality": {"confidence": 0.9, "overall": overall}}) == stored
+    assert iroas_line({"incrementality": {"iroas_text": None, "overall": {"iroas": None}}}) is None
+    assert iroas_line({"incrementality": None}) is None  # the section was not done
+    assert iroas_line({"kpis": {}}) is None  # the preset does not list it
 
 
 # --- the iROAS chart ---------------------------------------------------------------------------

@@ -243,7 +243,7 @@ def attribute(
     jr = build_journeys(touchpoints, conversions, lookback_days=lookback_days, kinds=kinds)
     frames, fallbacks, removal = [], {}, {}
     for model in models:
-        weights, fallback, extra = _touch_weights(jr, model, half_life_days)
+        weights, fallback, extra = touch_weights(jr, model, half_life_days)
         fallbacks[model] = fallback
         removal.update(extra)
         credit = np.bincount(
@@ -285,7 +285,7 @@ def _normalise(jr: Journeys, raw: np.ndarray) -> tuple[np.ndarray, int]:
     return w * jr.converted[jr.touch_journey], int(empty.sum())
 
 
-def _touch_weights(
+def touch_weights(
     jr: Journeys, model: str, half_life: float
 ) -> tuple[np.ndarray, int, dict[str, float]]:
     """Return per-touch weights for ``model``, fallback journeys and removal effects."""

@@ -284,7 +284,7 @@ def _estimate(scope: str, out: Outcomes | None, terms: pd.DataFrame, z: float) -
         est.reason = "no payout in the study period: iROAS n/a"
         return est
     est.iroas, est.iroas_low, est.iroas_high = (x / payout for x in rev)
-    est.decision = _decision(est.iroas_low, est.iroas_high)
+    est.decision = break_even_decision(est.iroas_low, est.iroas_high)
     if est.commission is not None:
         # Tracked orders beyond the incremental ones would have happened anyway; incremental
         # orders need not be tracked, so this is a lower bound on that commission.
@@ -321,7 +321,7 @@ def _ratio(num: float, den: float | None) -> float | None:
     return num / den if den else None
 
 
-def _decision(low: float, high: float) -> str:
+def break_even_decision(low: float, high: float) -> str:
     """Return the break-even decision an iROAS interval supports."""
     if low > 1:
         return "above break-even"

@@ -12,7 +12,7 @@ import pyarrow as pa
 from reportgen.sources.simulate import PRODUCT_PROFILE, prefixed_ids
 
 if TYPE_CHECKING:
-    from reportgen.analysis.journeys import JourneySpec, _World
+    from reportgen.analysis.journeys import JourneySpec, World
 
 SECONDS_PER_DAY = 86_400
 PRODUCTS = list(PRODUCT_PROFILE)
@@ -42,7 +42,7 @@ def _times(spec: JourneySpec, day: Any, second: Any) -> np.ndarray:
     ).astype("datetime64[us]")
 
 
-def touchpoints_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> pd.DataFrame:
+def touchpoints_table(spec: JourneySpec, world: World, tracked: pd.DataFrame) -> pd.DataFrame:
     """Return views, clicks (two minutes after the view) and code uses, in time order."""
     ev = world.events
     clicks = ev[ev["click"].to_numpy()]
@@ -76,7 +76,7 @@ def _order_ids(n: int) -> pa.Array:
     return prefixed_ids("ORD", np.arange(1, n + 1), 7)
 
 
-def conversions_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> pd.DataFrame:
+def conversions_table(spec: JourneySpec, world: World, tracked: pd.DataFrame) -> pd.DataFrame:
     """Return every order of the study's users (attributed or not)."""
     return pd.DataFrame(
         {
@@ -89,7 +89,7 @@ def conversions_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -
     )
 
 
-def tracking_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> pd.DataFrame:
+def tracking_table(spec: JourneySpec, world: World, tracked: pd.DataFrame) -> pd.DataFrame:
     """Return the attributed subset of orders in the seed's tracking_data layout."""
     mine = tracked["influencer"].to_numpy() >= 0
     rows = tracked[mine]
@@ -108,7 +108,7 @@ def tracking_table(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> p
     )
 
 
-def assignments_table(spec: JourneySpec, world: _World) -> pd.DataFrame:
+def assignments_table(spec: JourneySpec, world: World) -> pd.DataFrame:
     """Return programme-wide rows for every user and per-influencer rows for its audience."""
     groups = pool(["treatment", "holdout"])
     frames = [

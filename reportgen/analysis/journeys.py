@@ -116,7 +116,7 @@ class Study:
 
 
 @dataclass
-class _World:
+class World:
     """Latent state shared by the factual and every counterfactual world."""
 
     intent: np.ndarray  # (users,)
@@ -198,7 +198,7 @@ def influencer_ids(n: int) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _make_world(spec: JourneySpec) -> _World:
+def _make_world(spec: JourneySpec) -> World:
     """Draw users, influencers, audiences, holdouts and the realised views."""
     rng = seeded_rng(spec.seed, "journeys/world")
     n, k = spec.users, spec.influencers
@@ -216,7 +216,7 @@ def _make_world(spec: JourneySpec) -> _World:
     events, posts = _views(spec, rng, intent, audience, program_holdout, influencer_holdout)
     uid = pool(prefixed_ids("U", np.arange(1, n + 1), 7))
     kid = pool(influencer_ids(k))
-    return _World(
+    return World(
         intent, audience, program_holdout, influencer_holdout, beta, events, posts, uid, kid
     )
 
@@ -277,7 +277,7 @@ def _order_prob(h0: np.ndarray, stimulus: np.ndarray) -> np.ndarray:
     return 1 - np.exp(-h0 * (1 + lift))
 
 
-def _candidate_cells(spec: JourneySpec, world: _World) -> dict[str, np.ndarray]:
+def _candidate_cells(spec: JourneySpec, world: World) -> dict[str, np.ndarray]:
     """Return the user-days that could order in some world, with their draws."""
     rng = seeded_rng(spec.seed, "journeys/orders")
     season = _season(spec)
@@ -299,7 +299,7 @@ def _candidate_cells(spec: JourneySpec, world: _World) -> dict[str, np.ndarray]:
     }
 
 
-def _stimulus(spec: JourneySpec, world: _World, cells: dict[str, np.ndarray]) -> np.ndarray:
+def _stimulus(spec: JourneySpec, world: World, cells: dict[str, np.ndarray]) -> np.ndarray:
     """Return each candidate cell's carried-over stimulus per influencer, (cells, influencers)."""
     out = np.zeros((len(cells["day"]), spec.influencers))
     ev = world.events
@@ -360,7 +360,7 @@ def _last_touch(orders: pd.DataFrame, events: pd.DataFrame, days: int) -> np.nda
     return hit["k"].fillna(-1).to_numpy(np.int64)
 
 
-def _tracked(spec: JourneySpec, world: _World, orders: pd.DataFrame) -> pd.DataFrame:
+def _tracked(spec: JourneySpec, world: World, orders: pd.DataFrame) -> pd.DataFrame:
     """Add promo codes (own and leaked) and the tracked influencer (code, else last click)."""
     leak = seeded_rng(spec.seed, "journeys/leaks").uniform(0, 2 * spec.leak_rate, spec.influencers)
     reached = _last_touch(orders, world.events, CODE_RECENCY_DAYS)
@@ -404,7 +404,7 @@ def _commission(
     )
 
 
-def _payouts(spec: JourneySpec, world: _World, tracked: pd.DataFrame) -> pd.DataFrame:
+def _payouts(spec: JourneySpec, world: World, tracked: pd.DataFrame) -> pd.DataFrame:
     """Return the study window's payouts per influencer in the seed layout."""
     basis, rate = _payout_terms(spec)
     k = tracked["influencer"].to_numpy()

@@ -24,14 +24,14 @@ from reportgen.config.options import (
 )
 from reportgen.config.values import (
     MASTER,
-    _check_cron,
-    _check_currency,
-    _check_email,
-    _check_locale,
-    _check_master,
-    _check_min_payout,
-    _conf_value,
-    _mapping,
+    check_cron,
+    check_currency,
+    check_email,
+    check_locale,
+    check_mapping,
+    check_master,
+    check_min_payout,
+    conf_value,
 )
 
 TABLES = ("influencers", "posts", "tracking_data", "payouts")
@@ -71,7 +71,7 @@ WINDOW_SCHEMA = {
 
 
 def _email(doc: str, default: Any = None) -> Custom:
-    return Custom(doc, _check_email, default, schema=EMAIL_SCHEMA)
+    return Custom(doc, check_email, default, schema=EMAIL_SCHEMA)
 
 
 EMAILS = ListOf("Email addresses.", _email("An email address."), default=list)
@@ -90,13 +90,13 @@ PRESET_FIELDS: dict[str, Option] = {
     "timezone": TimeZone("IANA timezone of the window and of naive timestamps.", "Asia/Kolkata"),
     "currency": Custom(
         "ISO 4217 currency of money columns.",
-        _check_currency,
+        check_currency,
         default="INR",
         schema={"type": "string", "pattern": "^[A-Za-z]{3}$", "examples": ["INR", "USD"]},
     ),
     "locale": Custom(
         "Locale for number formatting (en_IN: 12,34,567).",
-        _check_locale,
+        check_locale,
         "en_IN",
         schema={"type": "string", "examples": ["en_IN", "en_US"]},
     ),
@@ -123,7 +123,7 @@ PRESET_FIELDS: dict[str, Option] = {
     "roas_min_payout": Custom(
         "Top by ROAS ranks only influencers paid at least this much in the window: an amount "
         "(25000) or a share of the window's payout ('2%').",
-        _check_min_payout,
+        check_min_payout,
         default=DEFAULT_MIN_PAYOUT,
         schema={
             "anyOf": [
@@ -158,7 +158,7 @@ PRESET_FIELDS: dict[str, Option] = {
     ),
     "schedule": Custom(
         "Cron expression (5 fields, crontab numbering: 0 or 7 = Sunday) in the preset's timezone.",
-        _check_cron,
+        check_cron,
         None,
         schema={"type": ["string", "null"], "examples": ["0 7 * * 1", "30 6 1 * *"]},
     ),
@@ -296,7 +296,7 @@ ENGINE_FIELDS: dict[str, Option] = {
     ),
     "master": Custom(
         "Spark master: local[N] (N cores of this machine) or a cluster URL spark://host:7077.",
-        _check_master,
+        check_master,
         default="local[2]",
         schema={"type": "string", "pattern": f"^(?:{MASTER})$"},
     ),
@@ -305,7 +305,7 @@ ENGINE_FIELDS: dict[str, Option] = {
         "stays UTC).",
         Custom(
             "",
-            _conf_value,
+            conf_value,
             schema={"type": ["string", "number", "boolean"]},
         ),
         default=dict,
@@ -345,13 +345,13 @@ TOP_FIELDS: dict[str, Option] = {
     ),
     "defaults": Custom(
         "Preset options applied to every preset unless it sets its own.",
-        _mapping,
+        check_mapping,
         default=dict,
         schema=PRESET_REF,
     ),
     "presets": Custom(
         "Reports to build, by name.",
-        _mapping,
+        check_mapping,
         default=dict,
         schema={
             "type": "object",

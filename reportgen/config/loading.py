@@ -10,7 +10,7 @@ from reportgen.config import catalogue
 from reportgen.config import checks as config_checks
 from reportgen.config.fields import ALL_TABLES, NAME, TOP_FIELDS
 from reportgen.config.options import Section
-from reportgen.config.presets import _build_preset, _check_preset_field
+from reportgen.config.presets import build_preset, check_preset_field
 from reportgen.config.settings import (
     Config,
     EmailConfig,
@@ -20,7 +20,7 @@ from reportgen.config.settings import (
     SimulateConfig,
     SourceConfig,
 )
-from reportgen.config.values import _check
+from reportgen.config.values import check_option
 from reportgen.config.yamlsrc import Located, load_yaml, loads_yaml
 from reportgen.errors import ConfigError
 
@@ -42,7 +42,7 @@ def from_located(src: Located, root: Path | None = None) -> Config:
     data = src.data
     if not isinstance(data, dict):
         raise ConfigError(f"{src.where('')}: the config must be a mapping of keys")
-    top = _check(Section("", TOP_FIELDS), data, "", src)
+    top = check_option(Section("", TOP_FIELDS), data, "", src)
     root = root or (src.path.parent.resolve() if src.path else Path.cwd())
     products, categories, platforms = _catalogue(top["catalogue"])
     vocab = {"brand": sorted(set(products.values())), "category": categories, "platform": platforms}
@@ -84,7 +84,7 @@ def _presets(data: dict[str, Any], src: Located, vocab: dict) -> dict[str, Prese
     """Return the presets by name, each built over the checked defaults."""
     defaults_raw = data.get("defaults") or {}
     defaults = {
-        k: _check_preset_field(k, v, f"defaults.{k}", src, vocab) for k, v in defaults_raw.items()
+        k: check_preset_field(k, v, f"defaults.{k}", src, vocab) for k, v in defaults_raw.items()
     }
     presets: dict[str, Preset] = {}
     raw_presets = data.get("presets") or {}
@@ -101,7 +101,7 @@ def _presets(data: dict[str, Any], src: Located, vocab: dict) -> dict[str, Prese
             body = {}
         if not isinstance(body, dict):
             raise ConfigError(f"{src.where(kp)}: {kp}: expected a mapping of preset options")
-        presets[name] = _build_preset(name, body, defaults, src, vocab)
+        presets[name] = build_preset(name, body, defaults, src, vocab)
     return presets
 
 

@@ -9,7 +9,7 @@ from reportgen.config import checks as config_checks
 from reportgen.config.fields import FORMATS, PRESET_FIELDS
 from reportgen.config.options import Invalid, ListOf, Option, Section, Vocabulary
 from reportgen.config.settings import Config, Filters, Group, Preset
-from reportgen.config.values import _check
+from reportgen.config.values import check_option
 from reportgen.config.yamlsrc import Located
 from reportgen.errors import ConfigError
 from reportgen.model import Window
@@ -60,7 +60,7 @@ def ad_hoc_preset(
     )
 
 
-def _build_preset(
+def build_preset(
     name: str, body: dict[str, Any], defaults: dict[str, Any], src: Located, vocab: dict
 ) -> Preset:
     """Return preset ``name`` built from its body, the checked defaults and the vocabularies."""
@@ -113,7 +113,7 @@ def _preset_values(
                 f"{src.where(f'{kp}.{key}')}: {kp}.{key}: unknown key{hint}; "
                 f"allowed: {', '.join(PRESET_FIELDS)}"
             )
-        values[key] = _check_preset_field(key, body[key], f"{kp}.{key}", src, vocab)
+        values[key] = check_preset_field(key, body[key], f"{kp}.{key}", src, vocab)
     for key, opt in PRESET_FIELDS.items():
         if key not in values:
             if key in defaults:
@@ -140,7 +140,8 @@ def _groups(raw: list[dict[str, Any]], kp: str, src: Located) -> tuple[Group, ..
     return groups
 
 
-def _check_preset_field(key: str, value: Any, kp: str, src: Located, vocab: dict) -> Any:
+def check_preset_field(key: str, value: Any, kp: str, src: Located, vocab: dict) -> Any:
+    """Return one preset field's checked value; unknown keys and bad values raise ConfigError."""
     opt = PRESET_FIELDS.get(key)
     if opt is None:
         from reportgen.config.options import suggest
@@ -149,7 +150,7 @@ def _check_preset_field(key: str, value: Any, kp: str, src: Located, vocab: dict
             f"{src.where(kp)}: {kp}: unknown key{suggest(key, list(PRESET_FIELDS))}; "
             f"allowed: {', '.join(PRESET_FIELDS)}"
         )
-    value = _check(opt, value, kp, src)
+    value = check_option(opt, value, kp, src)
     return _apply_vocab(opt, value, kp, src, vocab)
 
 

@@ -1,5 +1,6 @@
 """Checks of one option's value (locale, currency, cron line, payout floor, email, Spark
-master), each raising Invalid, and ``_check``, which names file, line and key on failure."""
+master), each raising Invalid, and ``check_option``, which names file, line and key on
+failure."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from reportgen.config.yamlsrc import Located
 from reportgen.errors import ConfigError
 
 
-def _check_locale(value: Any) -> str:
+def check_locale(value: Any) -> str:
+    """Return a locale name with underscores; refuse one Babel does not know."""
     try:
         Locale.parse(str(value).replace("-", "_"))
     except (UnknownLocaleError, ValueError):
@@ -22,14 +24,16 @@ def _check_locale(value: Any) -> str:
     return str(value).replace("-", "_")
 
 
-def _check_currency(value: Any) -> str:
+def check_currency(value: Any) -> str:
+    """Return an ISO 4217 currency code in capitals; refuse unknown codes."""
     code = str(value).upper()
     if len(code) != 3 or get_currency_name(code) == code:
         raise Invalid(f"unknown currency {value!r}; use an ISO 4217 code such as INR or USD")
     return code
 
 
-def _check_cron(value: Any) -> Any:
+def check_cron(value: Any) -> Any:
+    """Return a cron line the scheduler accepts and that fires, or None."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -54,7 +58,8 @@ def _check_cron(value: Any) -> Any:
     return value
 
 
-def _check_min_payout(value: Any) -> float | str:
+def check_min_payout(value: Any) -> float | str:
+    """Return a payout floor: an amount >= 0, or a share of the window's payout as "N%"."""
     # A number is an amount in the preset's currency; "N%" a share of the window's payout.
     if isinstance(value, bool):
         raise Invalid(f"expected an amount such as 25000 or a share such as '2%', got {value!r}")
@@ -76,7 +81,8 @@ def _check_min_payout(value: Any) -> float | str:
     )
 
 
-def _check_email(value: Any) -> str:
+def check_email(value: Any) -> str:
+    """Return one email address, stripped; refuse lists and header-breaking characters."""
     if not isinstance(value, str) or "@" not in value or any(c in value for c in "\r\n<>,;"):
         raise Invalid(f"expected one email address, got {value!r}")
     return value.strip()
@@ -86,7 +92,7 @@ def _check_email(value: Any) -> str:
 MASTER = r"local(\[(\d+|\*)(,\d+)?\])?|(spark|k8s|mesos)://\S+|yarn"
 
 
-def _check_master(value: Any) -> str:
+def check_master(value: Any) -> str:
     """Return a Spark master; refuse what Spark would only reject after starting Java."""
     import re
 
@@ -98,7 +104,7 @@ def _check_master(value: Any) -> str:
     return value
 
 
-def _conf_value(value: Any) -> str:
+def conf_value(value: Any) -> str:
     """Return a Spark setting's value as Spark reads it (text); refuse lists and mappings."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -107,7 +113,8 @@ def _conf_value(value: Any) -> str:
     raise Invalid(f"expected a text, number or true/false value, got {type(value).__name__}")
 
 
-def _mapping(value: Any) -> dict[str, Any]:
+def check_mapping(value: Any) -> dict[str, Any]:
+    """Return a mapping (empty for None); refuse anything else."""
     # Presets and defaults are checked key by key later, so errors name presets.<name>.<key>.
     if value is None:
         return {}
@@ -116,7 +123,8 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value
 
 
-def _check(opt: Option, value: Any, kp: str, src: Located) -> Any:
+def check_option(opt: Option, value: Any, kp: str, src: Located) -> Any:
+    """Return ``value`` checked by ``opt``, or raise ConfigError naming file, line and key."""
     try:
         return opt.check(value)
     except Invalid as exc:

@@ -78,7 +78,8 @@ def clean_header(value: str, limit: int = 250) -> str:
     return " ".join(_CONTROL.sub(" ", str(value)).split())[:limit]
 
 
-def _num(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
+    """Return a summary figure (or its ``value`` entry) as a float; None if missing or NaN."""
     if isinstance(value, Mapping):
         value = value.get("value")
     if value is None or isinstance(value, bool):
@@ -93,7 +94,7 @@ def _num(value: Any) -> float | None:
 # -- composing ------------------------------------------------------------------------------------
 
 
-def _kpis(summary: Mapping[str, Any], preset: Preset) -> list[dict[str, Any]]:
+def summary_kpi_cards(summary: Mapping[str, Any], preset: Preset) -> list[dict[str, Any]]:
     """Return the KPI cards as the report shows them (summary.json holds them verbatim)."""
     cards = summary.get("kpi_cards")
     if not isinstance(cards, list):  # a build from before kpi_cards: same spec, same formatter
@@ -101,7 +102,7 @@ def _kpis(summary: Mapping[str, Any], preset: Preset) -> list[dict[str, Any]]:
     return [dict(c) | {"colour": TONES.get(str(c.get("tone")), TONES["neutral"])} for c in cards]
 
 
-def _iroas(summary: Mapping[str, Any]) -> str | None:
+def iroas_line(summary: Mapping[str, Any]) -> str | None:
     """Return the programme's iROAS line as the report prints it (None without an estimate)."""
     # summary.json has "incrementality" only when the preset listed that section.
     study = summary.get("incrementality")
@@ -120,12 +121,12 @@ def _iroas(summary: Mapping[str, Any]) -> str | None:
 def _top(summary: Mapping[str, Any], preset: Preset, limit: int) -> list[dict[str, Any]]:
     rows = []
     for i, row in enumerate(list(summary.get("top_influencers_by_revenue") or [])[:limit], 1):
-        roas = _num(row.get("roas"))
+        roas = as_number(row.get("roas"))
         rows.append(
             {
                 "rank": i,
                 "name": str(row.get("name") or row.get("influencer_id") or "?"),
-                "revenue": fmt.money(_num(row.get("revenue")), preset.currency, preset.locale),
+                "revenue": fmt.money(as_number(row.get("revenue")), preset.currency, preset.locale),
                 "roas": fmt.ratio(roas),
                 "below": roas is not None and roas < 1,
             }
@@ -249,8 +250,8 @@ def context(
         "timezone": output.preset.timezone,
         "filters": output.preset.filters.describe(),
         "group": output.group,
-        "kpis": _kpis(summary, preset),
-        "iroas": _iroas(summary),
+        "kpis": summary_kpi_cards(summary, preset),
+        "iroas": iroas_line(summary),
         "top": _top(summary, preset, min(preset.top_n, 10)),
         "reason": reason,
         "notes": notes,

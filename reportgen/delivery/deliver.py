@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen.config import Config, Preset
-from reportgen.delivery.compose import Recipients, _num, clean_header, compose
-from reportgen.delivery.compose import _iroas as _iroas  # tests import it from here
-from reportgen.delivery.compose import _kpis as _kpis  # tests import it from here
+from reportgen.delivery.compose import Recipients, as_number, clean_header, compose
 from reportgen.delivery.ledger import Ledger, utcnow
 from reportgen.delivery.smtp import Mailer, Outcome
 from reportgen.errors import DeliveryError
@@ -75,7 +73,7 @@ def has_data(output: PresetOutput) -> bool:
         return bool(report.has_data)
     # A build reused from disk has only summary.json: orders, revenue or payouts mean data.
     kpis = output.summary.get("kpis") or {}
-    return any((_num(kpis.get(k)) or 0) > 0 for k in ("orders", "revenue", "payout"))
+    return any((as_number(kpis.get(k)) or 0) > 0 for k in ("orders", "revenue", "payout"))
 
 
 def top_below_break_even(output: PresetOutput, top_n: int) -> list[str]:
@@ -83,7 +81,7 @@ def top_below_break_even(output: PresetOutput, top_n: int) -> list[str]:
     rows = list(output.summary.get("top_influencers_by_revenue") or [])[:top_n]
     out = []
     for row in rows:
-        roas = _num(row.get("roas"))
+        roas = as_number(row.get("roas"))
         if roas is not None and roas < 1:
             out.append(str(row.get("name") or row.get("influencer_id")))
     return out
@@ -91,8 +89,8 @@ def top_below_break_even(output: PresetOutput, top_n: int) -> list[str]:
 
 def revenue_drop_pct(output: PresetOutput) -> float | None:
     """Return how far revenue fell against the previous window, in %, or None if undefined."""
-    now = _num((output.summary.get("kpis") or {}).get("revenue"))
-    before = _num((output.summary.get("kpis_previous") or {}).get("revenue"))
+    now = as_number((output.summary.get("kpis") or {}).get("revenue"))
+    before = as_number((output.summary.get("kpis_previous") or {}).get("revenue"))
     change = relative_change(now, before) if before and before > 0 else None
     return None if change is None else -change * 100
 

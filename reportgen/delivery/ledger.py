@@ -26,16 +26,16 @@ from reportgen.delivery import ledger_file
 from reportgen.delivery.ledger_claim import Claim
 from reportgen.delivery.ledger_file import LEDGER_FILE, NEW_LEDGER
 from reportgen.delivery.ledger_rows import (
-    _SCHEMA,
     DELIVERY_STATES,
     DONE,
+    SCHEMA,
     TRIGGERS,
     Delivery,
     Run,
-    _delivery,
-    _iso,
-    _recipient_key,
-    _run,
+    delivery_from_row,
+    iso_utc,
+    recipient_key,
+    run_from_row,
     utcnow,
 )
 from reportgen.delivery.ledger_rows import output_names as output_names
@@ -55,7 +55,7 @@ class Ledger:
         self.clock = clock
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            ledger_file.open_checked(self.path, _SCHEMA)
+            ledger_file.open_checked(self.path, SCHEMA)
         except OSError as exc:
             raise OutputError(
                 f"{self.path}: cannot use the run ledger: {exc.strerror or exc}; make "
@@ -125,7 +125,7 @@ class Ledger:
             ) from None
 
     def _now(self) -> str:
-        return _iso(self.clock())
+        return iso_utc(self.clock())
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -228,7 +228,7 @@ class Ledger:
             "SELECT * FROM runs WHERE preset=? AND window_start=? AND window_end=?",
             (preset, start, end),
         ).fetchone()
-        previous = _run(row) if row else None
+        previous = run_from_row(row) if row else None
         if previous and previous.state == "running":
             # We hold its window lock, so the process that wrote 'running' is gone.
             logger.warning(
@@ -241,7 +241,7 @@ class Ledger:
             )
             previous.state = "crashed"
         values = (as_of.isoformat(), self._now(), os.getpid(), trigger)
-        fired_text = _iso(fired) if fired else None
+        fired_text = iso_utc(fired) if fired else None
         if previous is None:
             cur = db.execute(
                 "INSERT INTO runs (preset, window_start, window_end, as_of, state, "
@@ -312,7 +312,7 @@ class Ledger:
                     os.getpid(),
                     reason,
                     trigger,
-                    _iso(fired) if fired else None,
+                    iso_utc(fired) if fired else None,
                 ),
             )
             return cur.rowcount > 0
@@ -320,7 +320,7 @@ class Ledger:
     def mark_crashed(self) -> list[Run]:
         """Mark 'running' rows whose owner no longer holds the window lock as crashed."""
         with self._read() as db:
-            rows = [_run(r) for r in db.execute("SELECT * FROM runs WHERE state='running'")]
+            rows = [run_from_row(r) for r in db.execute("SELECT * FROM runs WHERE state='running'")]
         marked = []
         for run in rows:
             lock = run_lock(
@@ -356,7 +356,7 @@ class Ledger:
                 "SELECT * FROM runs WHERE preset=? AND window_start=? AND window_end=?",
                 (preset, window.start.isoformat(), window.end.isoformat()),
             ).fetchone()
-        return _run(row) if row else None
+        return run_from_row(row) if row else None
 
     def recent_runs(self, preset: str | None = None, limit: int = 20) -> list[Run]:
         """Return the most recently started runs, newest first."""
@@ -367,7 +367,7 @@ class Ledger:
             args = (preset,)
         sql += " ORDER BY COALESCE(started, '') DESC, id DESC LIMIT ?"
         with self._read() as db:
-            return [_run(r) for r in db.execute(sql, (*args, limit))]
+            return [run_from_row(r) for r in db.execute(sql, (*args, limit))]
 
     # -- deliveries -----------------------------------------------------------------------
 
@@ -378,14 +378,14 @@ class Ledger:
                 "SELECT * FROM deliveries WHERE preset=? AND window_start=? AND window_end=?",
                 (preset, window.start.isoformat(), window.end.isoformat()),
             ).fetchall()
-        return {r["recipient"]: _delivery(r) for r in rows}
+        return {r["recipient"]: delivery_from_row(r) for r in rows}
 
     def pending_recipients(self, preset: str, window: Window, recipients: list[str]) -> list[str]:
         """Return the recipients not yet sent (or permanently refused) this window, in order."""
         done = {k for k, d in self.deliveries(preset, window).items() if d.state in DONE}
         out, seen = [], set()
         for addr in recipients:
-            key = _recipient_key(addr)
+            key = recipient_key(addr)
             if key not in done and key not in seen:
                 seen.add(key)
                 out.append(addr)
@@ -416,7 +416,7 @@ class Ledger:
                     preset,
                     window.start.isoformat(),
                     window.end.isoformat(),
-                    _recipient_key(recipient),
+                    recipient_key(recipient),
                     state,
                     self._now(),
                     message_id,
@@ -480,7 +480,7 @@ class Ledger:
 
     def advance_cursor(self, preset: str, fire: datetime) -> None:
         """Move the preset's cursor forward to ``fire``; never moves it back."""
-        when = _iso(fire)
+        when = iso_utc(fire)
         with self._tx() as db:
             row = db.execute("SELECT last_fire FROM cursors WHERE preset=?", (preset,)).fetchone()
             if row and datetime.fromisoformat(row["last_fire"]) >= fire:

@@ -19,7 +19,7 @@ DELIVERY_STATES = ("sent", "refused", "failed")
 #: Delivery states that are final: such a recipient is never sent the same window again.
 DONE = ("sent", "refused")
 
-_SCHEMA = f"""
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     preset TEXT NOT NULL,
@@ -105,11 +105,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(when: datetime) -> str:
+def iso_utc(when: datetime) -> str:
+    """Return ``when`` in UTC as ISO 8601 text to the second."""
     return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _recipient_key(address: str) -> str:
+def recipient_key(address: str) -> str:
+    """Return the key a recipient's deliveries are recorded under."""
     # Mail systems treat addresses case-insensitively in practice; one key per mailbox.
     return address.strip().lower()
 
@@ -120,7 +122,8 @@ def output_names(run: Run) -> list[str]:
     return [o["name"] for o in outputs] or [run.preset]
 
 
-def _run(row: sqlite3.Row) -> Run:
+def run_from_row(row: sqlite3.Row) -> Run:
+    """Return the run a ledger row records."""
     return Run(
         id=row["id"],
         preset=row["preset"],
@@ -140,7 +143,8 @@ def _run(row: sqlite3.Row) -> Run:
     )
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def delivery_from_row(row: sqlite3.Row) -> Delivery:
+    """Return the delivery a ledger row records."""
     return Delivery(
         preset=row["preset"],
         window=Window(

@@ -46,7 +46,7 @@ def files_record(outputs: list[Any]) -> dict[str, Any]:
     }
 
 
-def _jobs(preset: Preset) -> list[Preset]:
+def build_jobs(preset: Preset) -> list[Preset]:
     """Return what the build makes of a preset: itself, or one preset per group."""
     from reportgen.build import expand
 
@@ -81,7 +81,7 @@ def build_presets(
             batch = [p.name for p in presets if days[p.name] == day]
             outputs += (build_fn or default_build)(config, presets=batch, as_of=day, **build_args)
         for claim, preset in zip(claims, presets, strict=True):
-            names_built = {job.name for job in _jobs(preset)}
+            names_built = {job.name for job in build_jobs(preset)}
             mine = [o for o in outputs if o.preset.name in names_built]
             claim.finish("succeeded", files=files_record(mine))
     return outputs

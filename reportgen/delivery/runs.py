@@ -26,7 +26,7 @@ from reportgen.delivery.deliver import (
     recipients_of,
 )
 from reportgen.delivery.ledger import Ledger, output_names
-from reportgen.delivery.manual import _jobs, default_build, files_record
+from reportgen.delivery.manual import build_jobs, default_build, files_record
 from reportgen.errors import DeliveryError
 from reportgen.model import Window
 
@@ -93,7 +93,7 @@ def load_stored(
 
 def _group_view(preset: Preset, group: Group, name: str) -> Preset:
     """Return the preset copy the build uses for one group."""
-    for view in _jobs(preset):
+    for view in build_jobs(preset):
         if view.name == name:
             return view
     return dataclasses.replace(

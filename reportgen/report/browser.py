@@ -1,14 +1,15 @@
 """The browser charts are drawn in: finding Chromium, and the kaleido session on it.
 
 Kaleido 1.x drives a system Chromium, its headless shell when installed (see
-``find_chromium``), with the plotly.js the HTML report inlines (``_plotlyjs``). The session
-(``_Session``) loads kaleido's page once and then reuses it, where kaleido would reload it after
-every figure (why the reload is skipped: the ``export`` module's docstring).
+``find_chromium``), with the plotly.js the HTML report inlines (``plotlyjs_path``). The
+session (``KaleidoSession``) loads kaleido's page once and then reuses it, where kaleido
+would reload it after every figure (why the reload is skipped: the ``export`` module's
+docstring).
 
 Skipping the reload means trusting the first page load, which kaleido does not check: on a
 busy machine its tab could keep a JavaScript context without plotly.js ("kaleido_scopes is
 not defined", 2 builds in 16). So the session checks, in the very context figures are sent
-to, that the page has loaded, and loads it again if not (``_Session.wait_page``).
+to, that the page has loaded, and loads it again if not (``KaleidoSession.wait_page``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _PAGE_STATE_JS = (
 )
 
 
-class _Session(kaleido.Kaleido):
+class KaleidoSession(kaleido.Kaleido):
     """A kaleido browser that checks its page is ready once, then reuses it without reloads."""
 
     async def open(self) -> None:
@@ -115,7 +116,7 @@ def find_chromium() -> str | None:
     return found if found and Path(found).is_file() else None
 
 
-def _plotlyjs() -> str | None:
+def plotlyjs_path() -> str | None:
     """Return the plotly.js the HTML report inlines, so kaleido never falls back to its CDN copy.
 
     The vendored partial bundle (1.2 MB) parses in a quarter of the time of plotly.py's full

@@ -31,7 +31,10 @@ def plotly_bundle() -> str:
     return text
 
 
-def _charts(figures: Mapping[str, Any], *, with_json: bool = True) -> dict[str, dict[str, Any]]:
+def chart_entries(
+    figures: Mapping[str, Any], *, with_json: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Return each chart's context entry; its figure JSON only ``with_json``."""
     from reportgen.report import charts
 
     out = {}
@@ -94,7 +97,7 @@ _DECIMALS = re.compile(r"(\d\.\d\d)\d+")
 _FONT_FAMILY = re.compile(r"font-family: ([^;\"]*);\s?")
 
 
-def _svg_uri(svg: str) -> Markup:
+def svg_uri(svg: str) -> Markup:
     """Return ``svg`` as a data: URI, percent-encoded: a sixth smaller than base64 for SVG.
 
     Quotes, ``<``, ``>`` and ``&`` are encoded, so the URI is safe in any attribute as is.

@@ -20,7 +20,7 @@ page, and so re-parses the 4.8 MB plotly.js, after every figure, MathJax or not;
 itself takes 0.03-0.12 s. Its page draws each figure in a fresh detached div and purges it,
 so for our figures (no MathJax, no maps) the reload buys nothing. The sync server also blocks
 forever when its Chromium dies. So the exporter runs its own kaleido session on a private
-event-loop thread, with every wait bounded, and skips the reload (``browser._Session``).
+event-loop thread, with every wait bounded, and skips the reload (``browser.KaleidoSession``).
 
 A batch that fails anyway, its page checked or not (Chromium crashed or hung, the page was
 lost), is exported once more in a fresh Chromium before the build fails with a RenderError.
@@ -45,7 +45,7 @@ from typing import Any
 
 from reportgen.errors import RenderError
 from reportgen.report.browser import HEADLESS_SHELLS as HEADLESS_SHELLS
-from reportgen.report.browser import _plotlyjs, _Session
+from reportgen.report.browser import KaleidoSession, plotlyjs_path
 from reportgen.report.browser import find_chromium as find_chromium
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class ChartExporter:
         self._browser_path: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._session: _Session | None = None
+        self._session: KaleidoSession | None = None
         self._opening: Future[Any] | None = None
         self._started_at = 0.0
 
@@ -256,9 +256,11 @@ class ChartExporter:
             self._open(self._browser_path), START_TIMEOUT, "restarting Chromium"
         )
 
-    async def _open(self, browser: str) -> _Session:
+    async def _open(self, browser: str) -> KaleidoSession:
         # kaleido bounds each figure too, so a hung page fails its figure, not the whole batch.
-        session = _Session(mathjax=False, plotlyjs=_plotlyjs(), path=browser, timeout=self.timeout)
+        session = KaleidoSession(
+            mathjax=False, plotlyjs=plotlyjs_path(), path=browser, timeout=self.timeout
+        )
         await session.open()  # waits until every tab's page is ready (wait_page)
         try:
             await session.calc_fig(_WARM_UP, opts={"format": "svg", "width": 200, "height": 150})

@@ -20,7 +20,7 @@ class PdfJob:
     allowed: tuple[str, ...]
 
 
-class _Captured(logging.Handler):
+class LogCapture(logging.Handler):
     """Collect log records as (logger, level, message) to send back to the build process."""
 
     def __init__(self) -> None:
@@ -31,7 +31,7 @@ class _Captured(logging.Handler):
         self.records.append((record.name, record.levelno, record.getMessage()))
 
 
-def _relay(done: Future[Any], out: Future[bytes]) -> None:
+def relay(done: Future[Any], out: Future[bytes]) -> None:
     """Pass a worker's result to ``out`` and log its warnings in this process."""
     try:
         data, records = done.result()
@@ -40,7 +40,7 @@ def _relay(done: Future[Any], out: Future[bytes]) -> None:
         out.set_exception(RenderError(str(error)))
         return
     except BrokenProcessPool as error:
-        out.set_exception(_worker_died(error))
+        out.set_exception(worker_died(error))
         return
     except BaseException as error:  # an unexpected bug in the worker: keep its traceback
         out.set_exception(error)
@@ -50,5 +50,6 @@ def _relay(done: Future[Any], out: Future[bytes]) -> None:
     out.set_result(data)
 
 
-def _worker_died(error: BaseException) -> RenderError:
+def worker_died(error: BaseException) -> RenderError:
+    """Return the error a build reports when a PDF worker process died."""
     return RenderError(f"PDF rendering failed: a worker process died ({error})")

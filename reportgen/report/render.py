@@ -32,21 +32,21 @@ from reportgen.errors import RenderError
 from reportgen.model import ReportData
 from reportgen.report import weasy
 from reportgen.report.embed import PLOTLY_BUNDLE as PLOTLY_BUNDLE
-from reportgen.report.embed import _charts, _svg_uri, compact_svg, plotly_bundle
+from reportgen.report.embed import chart_entries, compact_svg, plotly_bundle, svg_uri
 from reportgen.report.fetcher import safe_fetcher
-from reportgen.report.pdf_jobs import PdfJob, _Captured, _relay, _worker_died
+from reportgen.report.pdf_jobs import LogCapture, PdfJob, relay, worker_died
 from reportgen.report.rows import BASIS_LABELS as BASIS_LABELS
 from reportgen.report.rows import (
-    _breakdown_rows,
-    _has_data,
-    _influencer_rows,
-    _kpis,
-    _provenance,
-    _records,
-    _table_info,
-    _window,
+    breakdown_rows,
+    has_data,
+    influencer_rows,
+    kpi_cards,
+    provenance_rows,
+    records,
+    table_info,
+    window_info,
 )
-from reportgen.report.templating import ASSETS_DIR, _render, make_environment, template_dirs
+from reportgen.report.templating import ASSETS_DIR, make_environment, render_template, template_dirs
 from reportgen.report.templating import TEMPLATES_DIR as TEMPLATES_DIR
 
 logger = logging.getLogger(__name__)
@@ -134,47 +134,47 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
     """
     preset = report.preset
     locale = preset.locale
-    influencers = _influencer_rows(report.influencers, preset.currency, locale)
-    engagement = _records(report.engagement)
+    influencers = influencer_rows(report.influencers, preset.currency, locale)
+    engagement = records(report.engagement)
     limit = _table_limit(preset.formats) if mode == "pdf" else None
     return {
         "title": preset.title,
         "description": preset.description or "",
         "preset": preset.name,
-        "window": _window(report.window, locale),
-        "previous_window": _window(report.previous_window, locale),
+        "window": window_info(report.window, locale),
+        "previous_window": window_info(report.previous_window, locale),
         "timezone": preset.timezone,
         "currency": preset.currency,
         "locale": locale,
         "lang": locale.split("_")[0],
         "filters": preset.filters.describe(),
-        "has_data": _has_data(report),
-        "kpis": _kpis(report),
-        "charts": _charts(figures, with_json=mode != "pdf"),
+        "has_data": has_data(report),
+        "kpis": kpi_cards(report),
+        "charts": chart_entries(figures, with_json=mode != "pdf"),
         "influencers": influencers[:limit],
         "engagement": engagement[:limit],
         "tables": {
-            "influencers": _table_info("influencers", len(influencers), limit, preset.formats),
-            "engagement": _table_info("engagement", len(engagement), limit, preset.formats),
+            "influencers": table_info("influencers", len(influencers), limit, preset.formats),
+            "engagement": table_info("engagement", len(engagement), limit, preset.formats),
         },
         "downloads": dict(CSV_FILES) if "csv" in preset.formats else {},
         "collapse": COLLAPSE_ROWS,
         "decimal": get_decimal_symbol(locale),
         "breakdowns": {
-            dim: _breakdown_rows(getattr(report, f"by_{dim}"), dim)
+            dim: breakdown_rows(getattr(report, f"by_{dim}"), dim)
             for dim in ("brand", "category", "platform")
         },
         "daily": [
             {"date": str(r["date"]), "revenue": r["revenue"], "orders": r["orders"]}
-            for r in _records(report.daily)
+            for r in records(report.daily)
         ],
-        "top_by_revenue": _influencer_rows(report.top_by_revenue, preset.currency, locale),
-        "top_by_roas": _influencer_rows(report.top_by_roas, preset.currency, locale),
+        "top_by_revenue": influencer_rows(report.top_by_revenue, preset.currency, locale),
+        "top_by_roas": influencer_rows(report.top_by_roas, preset.currency, locale),
         "headline": list(report.headline.get("sentences", [])),
         "compare_label": report.compare_label,
         "data_quality": [issue.as_dict() for issue in report.data_quality],
         "assumptions": [str(a) for a in report.assumptions],
-        "provenance": _provenance(report.provenance),
+        "provenance": provenance_rows(report.provenance),
         "generator": GENERATOR,
         "mode": mode,
         "plotlyjs": "",
@@ -196,9 +196,9 @@ def render_html(
     env = env or make_environment(None)
     ctx = context(report, figures)
     for key, chart in ctx["charts"].items():
-        chart["svg"] = _svg_uri(compact_svg((svgs or {}).get(key, "")))
+        chart["svg"] = svg_uri(compact_svg((svgs or {}).get(key, "")))
     ctx["plotlyjs"] = Markup(plotly_bundle())  # noqa: S704 - vendored library code, not data
-    return _render(env, "report.html", ctx)
+    return render_template(env, "report.html", ctx)
 
 
 def render_pdf(
@@ -232,8 +232,8 @@ def print_job(
     figures = figures if figures is not None else charts.build_figures(report)
     ctx = context(report, figures, mode="pdf")
     for key, chart in ctx["charts"].items():
-        chart["svg"] = _svg_uri(svgs.get(key, ""))
-    html = _render(env, "report_print.html", ctx)
+        chart["svg"] = svg_uri(svgs.get(key, ""))
+    html = render_template(env, "report_print.html", ctx)
     dirs = template_dirs(env)
     base = Path(base_dir) if base_dir is not None else dirs[0]
     allowed = tuple(str(d) for d in (*dirs, ASSETS_DIR, base))
@@ -385,14 +385,14 @@ class PdfRenderer:
         if self._starting is not None:
             self._starting.join()
         if self._start_error is not None:
-            out.set_exception(_worker_died(self._start_error))
+            out.set_exception(worker_died(self._start_error))
             return out
         try:
             remote = self._pool.submit(_pdf_in_worker, job)
         except BrokenProcessPool as error:
-            out.set_exception(_worker_died(error))
+            out.set_exception(worker_died(error))
             return out
-        remote.add_done_callback(lambda done: _relay(done, out))
+        remote.add_done_callback(lambda done: relay(done, out))
         return out
 
     def result(self, future: Future[bytes]) -> bytes:
@@ -430,7 +430,7 @@ def _pdf_in_worker(job: PdfJob) -> tuple[bytes, list[tuple[str, int, str]]]:
     # once, then leave the collector off for this one (about 25 MB of garbage a report).
     gc.collect()
     gc.disable()
-    captured = _Captured()
+    captured = LogCapture()
     root = logging.getLogger()
     root.addHandler(captured)
     try:
@@ -461,7 +461,7 @@ def render_index(builds: Iterable[Mapping[str, Any]], env: jinja2.Environment | 
     """Return the output index page listing every build (newest first as given)."""
     env = env or make_environment(None)
     rows = [dict(b) for b in builds]
-    return _render(env, "index.html", {"builds": rows, "generator": GENERATOR})
+    return render_template(env, "index.html", {"builds": rows, "generator": GENERATOR})
 
 
 # --- context helpers -------------------------------------------------------------------------

@@ -32,7 +32,9 @@ _FULL_TABLES = {
 }
 
 
-def _window(window: Window, locale: str) -> dict[str, Any]:
+def window_info(window: Window, locale: str) -> dict[str, Any]:
+    """Return the window's dates as the templates show them."""
+
     def day(d: date) -> str:
         return format_date(d, "d MMM y", locale=locale)
 
@@ -45,21 +47,22 @@ def _window(window: Window, locale: str) -> dict[str, Any]:
     }
 
 
-def _has_data(report: ReportData) -> bool:
+def has_data(report: ReportData) -> bool:
+    """Return whether the report has any data to show."""
     try:
         return bool(report.has_data)
     except (KeyError, AttributeError):
         return not report.influencers.empty
 
 
-def _kpis(report: ReportData) -> list[dict[str, Any]]:
+def kpi_cards(report: ReportData) -> list[dict[str, Any]]:
+    """Return the report's KPI cards."""
     # One spec and one formatter (reportgen/metrics/kpis.py): the email shows the same texts.
     return kpis.cards(report.kpis, report.preset.currency, report.preset.locale)
 
 
-def _table_info(
-    table: str, total: int, limit: int | None, formats: Iterable[str]
-) -> dict[str, Any]:
+def table_info(table: str, total: int, limit: int | None, formats: Iterable[str]) -> dict[str, Any]:
+    """Return how many rows of a table are shown and where the rest are."""
     shown = total if limit is None else min(total, limit)
     where = [place for fmt_, place in _FULL_TABLES[table].items() if fmt_ in set(formats)]
     return {
@@ -84,7 +87,8 @@ def _clean(value: Any, isna: Callable[[Any], Any]) -> Any:
     return value
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return a frame's rows as dicts with NaN/NA as None and plain Python numbers."""
     from pandas import isna
 
     columns = [str(c) for c in frame.columns]
@@ -94,8 +98,9 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _influencer_rows(frame: pd.DataFrame, currency: str, locale: str) -> list[dict[str, Any]]:
-    rows = _records(frame)
+def influencer_rows(frame: pd.DataFrame, currency: str, locale: str) -> list[dict[str, Any]]:
+    """Return the influencer table's rows with payout basis and rate texts added."""
+    rows = records(frame)
     for row in rows:
         basis = row.get("basis")
         row["basis_label"] = BASIS_LABELS.get(str(basis), "n/a" if basis is None else str(basis))
@@ -112,7 +117,8 @@ def _rate_text(basis: Any, rate: Any, currency: str, locale: str) -> str:
     return fmt.money(rate, currency, locale) + unit
 
 
-def _breakdown_rows(frame: pd.DataFrame, dimension: str) -> list[dict[str, Any]]:
+def breakdown_rows(frame: pd.DataFrame, dimension: str) -> list[dict[str, Any]]:
+    """Return a breakdown table's rows: name, revenue, orders and share."""
     return [
         {
             "name": row.get(dimension),
@@ -120,11 +126,12 @@ def _breakdown_rows(frame: pd.DataFrame, dimension: str) -> list[dict[str, Any]]
             "orders": row.get("orders"),
             "share": row.get("share"),
         }
-        for row in _records(frame)
+        for row in records(frame)
     ]
 
 
-def _provenance(provenance: Mapping[str, Any]) -> list[dict[str, str]]:
+def provenance_rows(provenance: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Return the provenance as key/value text rows."""
     out = []
     for key, value in provenance.items():
         if isinstance(value, Mapping | list | tuple):

@@ -54,7 +54,7 @@ def template_dirs(env: jinja2.Environment) -> list[Path]:
     return dirs
 
 
-def _render(env: jinja2.Environment, name: str, ctx: dict[str, Any]) -> str:
+def render_template(env: jinja2.Environment, name: str, ctx: dict[str, Any]) -> str:
     """Render template ``name``; template mistakes become one-line RenderErrors with file:line."""
     try:
         return env.get_template(name).render(ctx)

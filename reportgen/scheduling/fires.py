@@ -77,14 +77,14 @@ def plan(
                             f,
                             "skip",
                             "catch-up",
-                            f"missed; missed: latest ran the {_local(stand_in)} run instead",
+                            f"missed; missed: latest ran the {minute_text(stand_in)} run instead",
                         )
                     )
     if timely:
         if coalesce:
             newest = timely[-1]
             actions += [
-                Action(f, "skip", "scheduled", f"coalesced into the {_local(newest)} run")
+                Action(f, "skip", "scheduled", f"coalesced into the {minute_text(newest)} run")
                 for f in timely[:-1]
             ]
             actions.append(Action(newest, "run", "scheduled"))
@@ -93,5 +93,6 @@ def plan(
     return sorted(actions, key=lambda a: a.fire)
 
 
-def _local(when: datetime) -> str:
+def minute_text(when: datetime) -> str:
+    """Return ``when`` as date and time to the minute, for log lines and reasons."""
     return when.isoformat(sep=" ", timespec="minutes")

@@ -39,7 +39,7 @@ from reportgen.delivery.manual import default_build
 from reportgen.delivery.runs import RunOutcome, execute
 from reportgen.errors import ConfigError, ReportgenError, RunBusy
 from reportgen.model import Window
-from reportgen.scheduling.fires import Action, _local, as_of_for, fires_between, plan
+from reportgen.scheduling.fires import Action, as_of_for, fires_between, minute_text, plan
 from reportgen.scheduling.lock import scheduler_lock
 from reportgen.scheduling.triggers import EitherDayTrigger as EitherDayTrigger
 from reportgen.scheduling.triggers import LocalCronTrigger as LocalCronTrigger
@@ -230,19 +230,19 @@ class ReportScheduler:
                 logger.warning(
                     "%s: missed the run due %s (window %s): %s",
                     name,
-                    _local(local),
+                    minute_text(local),
                     window.label(),
                     "running it now" if action.kind == "run" else action.reason,
                 )
             elif action.kind == "skip":
-                logger.info("%s: run due %s %s", name, _local(local), action.reason)
+                logger.info("%s: run due %s %s", name, minute_text(local), action.reason)
             if action.kind == "skip":
                 self.ledger.record_skipped(
                     name,
                     window,
                     as_of,
                     action.trigger,
-                    f"{_local(local)}: {action.reason}",
+                    f"{minute_text(local)}: {action.reason}",
                     fired=action.fire,
                 )
             else:
@@ -262,7 +262,7 @@ class ReportScheduler:
         logger.info(
             "%s: run due %s for %s",
             preset.name,
-            _local(action.fire.astimezone(ZoneInfo(preset.timezone))),
+            minute_text(action.fire.astimezone(ZoneInfo(preset.timezone))),
             window.label(),
         )
         mailer = self.mailer_factory(config)
@@ -377,7 +377,7 @@ class ReportScheduler:
                 name,
                 preset.schedule,
                 preset.timezone,
-                _local(nxt) if nxt else "never",
+                minute_text(nxt) if nxt else "never",
             )
 
     def stop(self, wait: bool = True) -> None:

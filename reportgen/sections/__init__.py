@@ -53,7 +53,8 @@ class Section(Protocol):
         ...
 
 
-def _registry() -> dict[str, Section]:
+def section_registry() -> dict[str, Section]:
+    """Return every section (overview excluded) by name."""
     from reportgen.sections.attribution import AttributionSection
     from reportgen.sections.incrementality import IncrementalitySection
 
@@ -64,7 +65,7 @@ def _registry() -> dict[str, Section]:
 
 def compute(report: ReportData, ds: Dataset) -> list[SectionOutput]:
     """Return the outputs of the report's listed sections (overview excluded), in order."""
-    registry = _registry()
+    registry = section_registry()
     return [registry[n].compute(report, ds) for n in report.preset.sections if n != OVERVIEW]
 
 

@@ -42,7 +42,7 @@ def open_database(url_text: str, config: Config) -> Dataset:
     except UrlError as exc:
         raise SourceUnavailable(f"{url_text}: {exc}") from None
     where = url.shown()
-    backend, dialect = _connect(url, config)
+    backend, dialect = connect(url, config)
     schema = config.source.schema or ("public" if url.backend == "postgres" else "main")
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # zoned timestamps are converted per report
@@ -101,7 +101,7 @@ def _table_names(backend: Any, url: DbUrl, schema: str) -> set[str]:
     return set(backend.list_tables(database=schema))
 
 
-def _connect(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
+def connect(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
     """Return the Ibis backend over the database and the dialect that runs queries in it."""
     where, timeout = url.shown(), config.source.timeout
     if url.backend == "duckdb":

@@ -183,10 +183,10 @@ def _scan(
     in one process, and it would make the whole first query serial.
     """
     if table != "tracking_data":
-        whole, rel = _whole(t, table, key, dialect, lag=False, unique=unique)
+        whole, rel = whole_aggregates(t, table, key, dialect, lag=False, unique=unique)
         found = dialect.fetch_row(ds, rel.aggregate(**_counts(rel, table), **whole))
         return _checked(ds, t, table, key, found, dialect)
-    whole, rel = _whole(t, table, key, dialect, lag=True, unique=unique)
+    whole, rel = whole_aggregates(t, table, key, dialect, lag=True, unique=unique)
     if dialect.local:
         ids = dialect.beside(ds, rel.aggregate(**whole))
     else:  # money is checked before the aggregate casts it (a NaN cannot become a decimal)
@@ -212,7 +212,7 @@ def duplicate_ids(ds: Dataset, t: ir.Table, key: str, dialect: Dialect) -> tuple
 
 
 def _lag_counts(lagged: ir.Table, key: str) -> dict[str, Any]:
-    """Return the counts that prove ids unique in one pass (see ``_whole``)."""
+    """Return the counts that prove ids unique in one pass (see ``whole_aggregates``)."""
     return {
         "n_ids": lagged[key].count(),
         "heads": lagged._prev.isnull().sum(),
@@ -270,7 +270,7 @@ def _counts(t: ir.Table, table: str) -> dict[str, Any]:
     return out
 
 
-def _whole(
+def whole_aggregates(
     t: ir.Table, table: str, key: str | None, dialect: Dialect, *, lag: bool, unique: bool = False
 ) -> tuple[dict[str, Any], ir.Table]:
     """Return the aggregates over every row (ids; for databases money range and latest date).

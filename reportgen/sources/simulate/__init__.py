@@ -37,15 +37,15 @@ from faker import Faker
 
 from reportgen.errors import ConfigError
 from reportgen.sources.simulate.panel import (
-    _Calendar,
-    _Influencers,
-    _influencers_table,
-    _make_calendar,
-    _make_influencers,
-    _make_posts,
-    _posts_table,
+    Calendar,
+    Influencers,
+    build_posts_table,
+    influencers_table,
+    make_calendar,
+    make_influencers,
+    make_posts,
 )
-from reportgen.sources.simulate.payouts import _payout_terms, _payouts_table
+from reportgen.sources.simulate.payouts import payout_terms, payouts_table
 from reportgen.sources.simulate.profiles import CONV_BASE as CONV_BASE
 from reportgen.sources.simulate.profiles import CONV_SIGMA as CONV_SIGMA
 from reportgen.sources.simulate.profiles import LAG_MEAN_HOURS as LAG_MEAN_HOURS
@@ -57,10 +57,10 @@ from reportgen.sources.simulate.profiles import PRODUCT_PROFILE as PRODUCT_PROFI
 from reportgen.sources.simulate.profiles import SCHEMAS, WARMUP_DAYS
 from reportgen.sources.simulate.profiles import TABLES as TABLES
 from reportgen.sources.simulate.profiles import USER_POOL_PER_ROW as USER_POOL_PER_ROW
-from reportgen.sources.simulate.randomness import _multinomial, seeded_rng
-from reportgen.sources.simulate.tracking import _order_intensity, _TrackingContext
+from reportgen.sources.simulate.randomness import multinomial, seeded_rng
+from reportgen.sources.simulate.tracking import TrackingContext, order_intensity
 from reportgen.sources.simulate.writing import CSV_SLICE_ROWS as CSV_SLICE_ROWS
-from reportgen.sources.simulate.writing import _sink, _write_table
+from reportgen.sources.simulate.writing import atomic_sink, write_table
 from reportgen.sources.simulate.writing import prefixed_ids as prefixed_ids
 
 logger = logging.getLogger(__name__)
@@ -122,32 +122,32 @@ def simulate(spec: SimulationSpec, out_dir: Path) -> dict[str, int]:
 
     fake = Faker("en_IN")
     fake.seed_instance(spec.seed)
-    infl = _make_influencers(spec.influencers, seeded_rng(spec.seed, "influencers"), fake)
-    cal = _make_calendar(first_day, n_days)
-    posts = _make_posts(infl, cal, seeded_rng(spec.seed, "posts"))
-    lam = _order_intensity(infl, cal, posts)
+    infl = make_influencers(spec.influencers, seeded_rng(spec.seed, "influencers"), fake)
+    cal = make_calendar(first_day, n_days)
+    posts = make_posts(infl, cal, seeded_rng(spec.seed, "posts"))
+    lam = order_intensity(infl, cal, posts)
     expected = float(lam.sum())
 
     rng_orders = seeded_rng(spec.seed, "tracking")
     n_rows = int(rng_orders.poisson(expected)) if spec.rows is None else spec.rows
     scale = n_rows / expected if expected > 0 else 0.0
-    basis, rate = _payout_terms(infl, cal, scale, seeded_rng(spec.seed, "payouts"))
+    basis, rate = payout_terms(infl, cal, scale, seeded_rng(spec.seed, "payouts"))
 
     ext = spec.fmt
     counts: dict[str, int] = {}
-    counts["influencers"] = _write_table(
-        out_dir / f"influencers.{ext}", ext, _influencers_table(infl)
+    counts["influencers"] = write_table(
+        out_dir / f"influencers.{ext}", ext, influencers_table(infl)
     )
-    posts_table, posts_per_inf = _posts_table(infl, cal, posts, first_day, fake, spec.seed)
-    counts["posts"] = _write_table(out_dir / f"posts.{ext}", ext, posts_table)
+    posts_table, posts_per_inf = build_posts_table(infl, cal, posts, first_day, fake, spec.seed)
+    counts["posts"] = write_table(out_dir / f"posts.{ext}", ext, posts_table)
 
     chunks = _tracking_chunks(infl, cal, lam, n_rows, first_day, rng_orders)
     tracking_path = out_dir / f"tracking_data.{ext}"
     orders_per_inf, revenue_per_inf = _write_tracking(tracking_path, ext, len(infl), chunks)
     counts["tracking_data"] = n_rows
 
-    payouts = _payouts_table(infl, basis, rate, posts_per_inf, orders_per_inf)
-    counts["payouts"] = _write_table(out_dir / f"payouts.{ext}", ext, payouts)
+    payouts = payouts_table(infl, basis, rate, posts_per_inf, orders_per_inf)
+    counts["payouts"] = write_table(out_dir / f"payouts.{ext}", ext, payouts)
 
     _log_summary(payouts, revenue_per_inf, counts, time.perf_counter() - started)
     return counts
@@ -159,8 +159,8 @@ def simulate(spec: SimulationSpec, out_dir: Path) -> dict[str, int]:
 
 
 def _tracking_chunks(
-    infl: _Influencers,
-    cal: _Calendar,
+    infl: Influencers,
+    cal: Calendar,
     lam: np.ndarray,
     n_rows: int,
     first_day: np.datetime64,
@@ -172,13 +172,13 @@ def _tracking_chunks(
     total = per_hour.sum()
     bounds = _chunk_bounds(n_rows * per_hour / total if total > 0 else per_hour)
     masses = np.array([per_hour[a:b].sum() for a, b in bounds])
-    sizes = _multinomial(rng, n_rows, masses)
+    sizes = multinomial(rng, n_rows, masses)
 
-    context = _TrackingContext.build(infl, cal, n_rows, lam, rng)
+    context = TrackingContext.build(infl, cal, n_rows, lam, rng)
     next_id = 1
     for (h0, h1), size in zip(bounds, sizes, strict=True):
         # Exact counts per (hour, influencer) cell; same shape for any total.
-        counts = _multinomial(rng, int(size), lam[h0:h1].ravel())
+        counts = multinomial(rng, int(size), lam[h0:h1].ravel())
         cells = np.repeat(np.arange(len(counts)), counts)
         hour = h0 + cells // n_inf
         inf_idx = cells % n_inf
@@ -196,7 +196,7 @@ def _write_tracking(
     """Write tracking chunks to one file; return lifetime orders and revenue per influencer."""
     orders = np.zeros(n_inf, np.int64)
     revenue = np.zeros(n_inf)
-    with _sink(path, SCHEMAS["tracking_data"], fmt) as sink:
+    with atomic_sink(path, SCHEMAS["tracking_data"], fmt) as sink:
         for table, inf_idx in chunks:
             sink.write(table)
             qty = table.column("orders").to_numpy()

@@ -15,47 +15,47 @@ import pyarrow.compute as pc
 from faker import Faker
 
 from reportgen.sources.simulate.profiles import (
-    _BRAND_PROFILE,
-    _BRANDS,
-    _CATEGORIES,
-    _CATEGORY_PROFILE,
-    _DEFAULT_CATEGORY,
-    _DIWALI,
-    _EVENTS,
-    _GENDERS,
-    _PLATFORM_PROFILE,
-    _PLATFORMS,
-    _TOD_POSTS,
-    _TS,
-    _WEEKDAY_POSTS,
+    BRAND_PROFILE,
+    BRANDS,
+    CATEGORIES,
+    CATEGORY_PROFILE,
     CONV_BASE,
     CONV_SIGMA,
+    DEFAULT_CATEGORY,
+    DIWALI,
+    EVENTS,
+    GENDERS,
+    PLATFORM_PROFILE,
+    PLATFORMS,
     SCHEMAS,
+    TOD_POSTS,
+    TS,
     WARMUP_DAYS,
+    WEEKDAY_POSTS,
 )
-from reportgen.sources.simulate.randomness import _lognormal, _pick, seeded_rng
+from reportgen.sources.simulate.randomness import lognormal, pick_index, seeded_rng
 from reportgen.sources.simulate.writing import (
-    _labels,
-    _random_codes,
-    _timestamps,
+    labels,
     prefixed_ids,
+    random_codes,
+    timestamps,
 )
 
 _TWITTER_EPOCH_MS = 1288834974657
 
 
 @dataclass
-class _Influencers:
+class Influencers:
     """Visible attributes and hidden traits of every influencer, one array slot each."""
 
     ids: pa.Array
     names: list[str]
     handles: pa.Array
-    category: np.ndarray  # index into _CATEGORIES
-    gender: np.ndarray  # index into _GENDERS
+    category: np.ndarray  # index into CATEGORIES
+    gender: np.ndarray  # index into GENDERS
     followers: np.ndarray
-    platform: np.ndarray  # index into _PLATFORMS
-    primary: np.ndarray  # index into _BRANDS
+    platform: np.ndarray  # index into PLATFORMS
+    primary: np.ndarray  # index into BRANDS
     mix: np.ndarray  # (n, brands): share of orders per brand before seasonality
     cadence: np.ndarray  # posts per month
     reach_rate: np.ndarray  # median reach per follower
@@ -70,7 +70,7 @@ class _Influencers:
 
 
 @dataclass
-class _Calendar:
+class Calendar:
     """Per-day factors for the warm-up plus the window (day 0 = first warm-up day)."""
 
     days: np.ndarray  # datetime64[D]
@@ -81,7 +81,7 @@ class _Calendar:
 
 
 @dataclass
-class _Posts:
+class Posts:
     """Every post including the warm-up ones, sorted by time."""
 
     influencer: np.ndarray
@@ -98,17 +98,17 @@ class _Posts:
 # ---------------------------------------------------------------------------------------------
 
 
-def _make_influencers(n: int, rng: np.random.Generator, fake: Faker) -> _Influencers:
+def make_influencers(n: int, rng: np.random.Generator, fake: Faker) -> Influencers:
     """Draw the influencer panel: visible profile plus hidden performance traits."""
-    cat_share = np.array([_cat(c)["share"] for c in _CATEGORIES])
-    category = rng.choice(len(_CATEGORIES), n, p=cat_share / cat_share.sum())
-    gender = _pick(rng, np.array([np.cumsum(_cat(_CATEGORIES[c])["gender"]) for c in category]))
-    plat_share = np.array([_PLATFORM_PROFILE[p]["share"] for p in _PLATFORMS])
-    platform = rng.choice(len(_PLATFORMS), n, p=plat_share / plat_share.sum())
+    cat_share = np.array([_cat(c)["share"] for c in CATEGORIES])
+    category = rng.choice(len(CATEGORIES), n, p=cat_share / cat_share.sum())
+    gender = pick_index(rng, np.array([np.cumsum(_cat(CATEGORIES[c])["gender"]) for c in category]))
+    plat_share = np.array([PLATFORM_PROFILE[p]["share"] for p in PLATFORMS])
+    platform = rng.choice(len(PLATFORMS), n, p=plat_share / plat_share.sum())
     followers = _followers(rng, n)
 
-    affinity = np.array([_affinity(_CATEGORIES[c]) for c in category])
-    primary = _pick(rng, np.cumsum(affinity, axis=1))
+    affinity = np.array([_affinity(CATEGORIES[c]) for c in category])
+    primary = pick_index(rng, np.cumsum(affinity, axis=1))
     spill = rng.uniform(0.08, 0.30, n)  # share of orders for the other brands
     others = affinity.copy()
     others[np.arange(n), primary] = 0.0
@@ -116,14 +116,14 @@ def _make_influencers(n: int, rng: np.random.Generator, fake: Faker) -> _Influen
     mix = spill[:, None] * others
     mix[np.arange(n), primary] = 1.0 - spill
 
-    prof = [_PLATFORM_PROFILE[_PLATFORMS[p]] for p in platform]
+    prof = [PLATFORM_PROFILE[PLATFORMS[p]] for p in platform]
     # Smaller accounts reach a larger share of their followers, engage and convert better.
     size = (followers / 100_000.0) ** -0.15
     plat_conv = np.array([p["conv"] for p in prof])
     market_conv = CONV_BASE * plat_conv * size
     names, handles = _names_and_handles(fake, rng, gender, category)
     width = max(4, len(str(n)))
-    return _Influencers(
+    return Influencers(
         ids=prefixed_ids("INF", np.arange(1, n + 1), width),
         names=names,
         handles=pa.array(handles, pa.string()),
@@ -133,24 +133,24 @@ def _make_influencers(n: int, rng: np.random.Generator, fake: Faker) -> _Influen
         platform=platform,
         primary=primary,
         mix=mix,
-        cadence=np.clip(np.rint(5.0 * _lognormal(rng, 0.55, n)), 1, 12),
-        reach_rate=np.array([p["reach"] for p in prof]) * size**0.7 * _lognormal(rng, 0.3, n),
-        er=np.array([p["er"] for p in prof]) * size * _lognormal(rng, 0.3, n),
-        cr=np.array([p["cr"] for p in prof]) * _lognormal(rng, 0.3, n),
-        conv=market_conv * _lognormal(rng, CONV_SIGMA, n),
+        cadence=np.clip(np.rint(5.0 * lognormal(rng, 0.55, n)), 1, 12),
+        reach_rate=np.array([p["reach"] for p in prof]) * size**0.7 * lognormal(rng, 0.3, n),
+        er=np.array([p["er"] for p in prof]) * size * lognormal(rng, 0.3, n),
+        cr=np.array([p["cr"] for p in prof]) * lognormal(rng, 0.3, n),
+        conv=market_conv * lognormal(rng, CONV_SIGMA, n),
         market_conv=market_conv,
     )
 
 
 def _cat(category: str) -> dict[str, Any]:
     """Return the profile of a category, with a neutral fallback for new ones."""
-    return _CATEGORY_PROFILE.get(category, _DEFAULT_CATEGORY)
+    return CATEGORY_PROFILE.get(category, DEFAULT_CATEGORY)
 
 
 def _affinity(category: str) -> np.ndarray:
-    """Return the category's brand preference as probabilities over _BRANDS."""
+    """Return the category's brand preference as probabilities over BRANDS."""
     prefs = _cat(category)["brands"]
-    weights = np.array([prefs.get(b, 0.05) for b in _BRANDS], dtype=float)
+    weights = np.array([prefs.get(b, 0.05) for b in BRANDS], dtype=float)
     return weights / weights.sum()
 
 
@@ -178,7 +178,7 @@ def _names_and_handles(
         last = fake.last_name()
         names.append(f"{first} {last}")
         a, b = _slug(first), _slug(last)
-        tags = _cat(_CATEGORIES[c])["handle"]
+        tags = _cat(CATEGORIES[c])["handle"]
         base = [f"{a}{b}", f"{a}.{b}", f"{a}_{tags[suffix % len(tags)]}", f"the{a}{b}"][style]
         handle, k = base, suffix % 97
         while handle in seen:  # Faker repeats names; a number keeps handles unique
@@ -194,16 +194,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z]", "", ascii_text.lower()) or "hk"
 
 
-def _influencers_table(infl: _Influencers) -> pa.Table:
+def influencers_table(infl: Influencers) -> pa.Table:
     """Build the influencers table."""
     return pa.table(
         {
             "influencer_id": infl.ids,
             "name": pa.array(infl.names, pa.string()),
-            "category": _labels(_CATEGORIES, infl.category),
-            "gender": _labels(_GENDERS, infl.gender),
+            "category": labels(CATEGORIES, infl.category),
+            "gender": labels(GENDERS, infl.gender),
             "follower_count": pa.array(infl.followers, pa.int64()),
-            "platform": _labels(_PLATFORMS, infl.platform),
+            "platform": labels(PLATFORMS, infl.platform),
         },
         schema=SCHEMAS["influencers"],
     )
@@ -214,15 +214,15 @@ def _influencers_table(infl: _Influencers) -> pa.Table:
 # ---------------------------------------------------------------------------------------------
 
 
-def _make_calendar(first_day: np.datetime64, n_days: int) -> _Calendar:
+def make_calendar(first_day: np.datetime64, n_days: int) -> Calendar:
     """Compute the per-day factors from the first warm-up day to the window's end."""
     days = first_day + np.arange(n_days).astype("timedelta64[D]")
-    bumps = {name: _event_bump(days, name) for name in _EVENTS}
-    season = np.ones((len(_BRANDS), n_days))
-    for b, brand in enumerate(_BRANDS):
-        for name, amp in _BRAND_PROFILE.get(brand, {}).get("season", {}).items():
+    bumps = {name: _event_bump(days, name) for name in EVENTS}
+    season = np.ones((len(BRANDS), n_days))
+    for b, brand in enumerate(BRANDS):
+        for name, amp in BRAND_PROFILE.get(brand, {}).get("season", {}).items():
             season[b] += amp * bumps[name]
-    return _Calendar(
+    return Calendar(
         days=days,
         weekday=(days.astype(np.int64) + 3) % 7,  # 1970-01-01 was a Thursday
         month=days.astype("datetime64[M]").astype(np.int64) % 12 + 1,
@@ -233,7 +233,7 @@ def _make_calendar(first_day: np.datetime64, n_days: int) -> _Calendar:
 
 def _event_bump(days: np.ndarray, event: str) -> np.ndarray:
     """Return a 0..1 Gaussian bump around the nearest occurrence of a yearly event."""
-    centre, width = _EVENTS[event]
+    centre, width = EVENTS[event]
     years = days.astype("datetime64[Y]").astype(np.int64) + 1970
     nearest = np.full(len(days), np.inf)
     for shift in (-1, 0, 1):
@@ -246,18 +246,18 @@ def _event_bump(days: np.ndarray, event: str) -> np.ndarray:
 def _event_day(centre: Any, year: int) -> np.datetime64:
     """Return the day an event peaks in a given year."""
     if centre == "diwali":
-        diwali = np.datetime64(_DIWALI.get(year, f"{year}-11-01"), "D")
+        diwali = np.datetime64(DIWALI.get(year, f"{year}-11-01"), "D")
         return diwali - np.timedelta64(6, "D")  # the sale peaks before the festival
     month, day = centre
     return np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "D")
 
 
-def _campaign_lookup() -> tuple[list[str], np.ndarray]:
+def campaign_lookup() -> tuple[list[str], np.ndarray]:
     """Return campaign names and a (brand, month 1-12) -> campaign index table."""
     names: list[str] = []
-    table = np.zeros((len(_BRANDS), 13), np.int64)
-    for b, brand in enumerate(_BRANDS):
-        campaigns = _BRAND_PROFILE.get(brand, {}).get("campaigns") or {
+    table = np.zeros((len(BRANDS), 13), np.int64)
+    for b, brand in enumerate(BRANDS):
+        campaigns = BRAND_PROFILE.get(brand, {}).get("campaigns") or {
             f"{_slug(brand).upper()[:3]}_AlwaysOn": tuple(range(1, 13))
         }
         for name, months in campaigns.items():
@@ -271,41 +271,41 @@ def _campaign_lookup() -> tuple[list[str], np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _make_posts(infl: _Influencers, cal: _Calendar, rng: np.random.Generator) -> _Posts:
+def make_posts(infl: Influencers, cal: Calendar, rng: np.random.Generator) -> Posts:
     """Draw every post (warm-up included) with its reach, engagement and order impact."""
     n_inf, n_days = len(infl), len(cal.days)
     # Brands book more posts in their season; the square root splits the seasonal uplift
     # between more posts and better-converting posts.
     season = np.sqrt(cal.season[infl.primary])  # (n_inf, days)
-    rate = (infl.cadence / 30.44)[:, None] * season * _WEEKDAY_POSTS[cal.weekday][None, :]
+    rate = (infl.cadence / 30.44)[:, None] * season * WEEKDAY_POSTS[cal.weekday][None, :]
     per_cell = rng.poisson(rate).ravel()  # cells in (influencer, day) order
     cells = np.repeat(np.arange(n_inf * n_days), per_cell)
     influencer, day = cells // n_days, cells % n_days
     n = len(cells)
-    hour = rng.choice(24, n, p=_TOD_POSTS / _TOD_POSTS.sum())
+    hour = rng.choice(24, n, p=TOD_POSTS / TOD_POSTS.sum())
     second = day * 86_400 + hour * 3_600 + rng.integers(0, 3_600, n)
     order = np.lexsort((influencer, second))  # chronological; ties by influencer
     influencer, second = influencer[order], second[order]
 
-    brand = _pick(rng, np.cumsum(infl.mix[influencer], axis=1))
+    brand = pick_index(rng, np.cumsum(infl.mix[influencer], axis=1))
     followers = infl.followers[influencer]
     reach = np.rint(
-        np.minimum(followers * infl.reach_rate[influencer] * _lognormal(rng, 0.5, n), 5 * followers)
+        np.minimum(followers * infl.reach_rate[influencer] * lognormal(rng, 0.5, n), 5 * followers)
     ).astype(np.int64)
-    er = np.minimum(infl.er[influencer] * _lognormal(rng, 0.3, n), 0.5)
+    er = np.minimum(infl.er[influencer] * lognormal(rng, 0.3, n), 0.5)
     likes = rng.binomial(reach, er)
     comments = rng.binomial(likes, np.minimum(infl.cr[influencer], 0.5))
     # A post's orders scale with the people it reached, the influencer's hidden quality and
-    # the creative; viral posts therefore drive many orders. (_order_intensity assumes
+    # the creative; viral posts therefore drive many orders. (order_intensity assumes
     # these two noise terms when it sizes the organic baseline.)
-    impact = reach * infl.conv[influencer] * _lognormal(rng, 0.35, n)
-    return _Posts(influencer, second, brand, reach, likes, comments, impact)
+    impact = reach * infl.conv[influencer] * lognormal(rng, 0.35, n)
+    return Posts(influencer, second, brand, reach, likes, comments, impact)
 
 
-def _posts_table(
-    infl: _Influencers,
-    cal: _Calendar,
-    posts: _Posts,
+def build_posts_table(
+    infl: Influencers,
+    cal: Calendar,
+    posts: Posts,
     first_day: np.datetime64,
     fake: Faker,
     seed: int,
@@ -317,10 +317,10 @@ def _posts_table(
     brand = posts.brand[keep]
     n = len(idx)
     rng = seeded_rng(seed, "post-text")
-    stamps = _timestamps(first_day, second)
+    stamps = timestamps(first_day, second)
     platform = infl.platform[idx]
     handle = pc.take(infl.handles, pa.array(idx))
-    code = _random_codes(rng, n, 11)
+    code = random_codes(rng, n, 11)
     snowflake = (stamps.astype(np.int64) // 1000 - _TWITTER_EPOCH_MS) * (1 << 22) + rng.integers(
         0, 1 << 22, n
     )
@@ -335,11 +335,11 @@ def _posts_table(
             "",
         ),
     }
-    url = url_by_platform[_PLATFORMS[0]]
-    for p, name in enumerate(_PLATFORMS[1:], start=1):
+    url = url_by_platform[PLATFORMS[0]]
+    for p, name in enumerate(PLATFORMS[1:], start=1):
         url = pc.if_else(pa.array(platform == p), url_by_platform[name], url)
 
-    campaigns, by_month = _campaign_lookup()
+    campaigns, by_month = campaign_lookup()
     day = second // 86_400
     campaign = by_month[brand, cal.month[day]]
     caption = _captions(fake, rng, brand, campaign, campaigns)
@@ -348,8 +348,8 @@ def _posts_table(
         {
             "post_id": prefixed_ids("POST", np.arange(1, n + 1), width),
             "influencer_id": pc.take(infl.ids, pa.array(idx)),
-            "platform": _labels(_PLATFORMS, platform),
-            "date": pa.array(stamps, _TS),
+            "platform": labels(PLATFORMS, platform),
+            "date": pa.array(stamps, TS),
             "url": url,
             "caption": caption,
             "reach": pa.array(posts.reach[keep], pa.int64()),
@@ -371,15 +371,15 @@ def _captions(
     """Return a short caption per post from a small Faker pool plus brand and campaign tags."""
     pool_size = 24
     pool: list[str] = []
-    for b in _BRANDS:
-        words = _BRAND_PROFILE.get(b, {}).get("words", "healthy daily routine energy").split()
+    for b in BRANDS:
+        words = BRAND_PROFILE.get(b, {}).get("words", "healthy daily routine energy").split()
         for _ in range(pool_size):
             picked = fake.words(nb=fake.random_int(3, 6), ext_word_list=words, unique=True)
             pool.append(" ".join(picked).capitalize())
     pick = brand * pool_size + rng.integers(0, pool_size, len(brand))
     return pc.binary_join_element_wise(
         pc.take(pa.array(pool, pa.string()), pa.array(pick)),
-        pc.take(pa.array([f"#{b}" for b in _BRANDS], pa.string()), pa.array(brand)),
+        pc.take(pa.array([f"#{b}" for b in BRANDS], pa.string()), pa.array(brand)),
         pc.take(pa.array([f"#{c}" for c in campaigns], pa.string()), pa.array(campaign)),
         " ",
     )

@@ -6,23 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from reportgen.sources.simulate.panel import _Calendar, _Influencers
+from reportgen.sources.simulate.panel import Calendar, Influencers
 from reportgen.sources.simulate.profiles import (
-    _MEAN_QTY,
-    _PRODUCTS,
+    MEAN_QTY,
     PER_ORDER_SHARE,
     PER_POST_SHARE,
     PER_POST_TARGET_ROAS,
+    PRODUCTS,
     SCHEMAS,
     WARMUP_DAYS,
 )
-from reportgen.sources.simulate.randomness import _lognormal
-from reportgen.sources.simulate.tracking import _product, _product_tables
-from reportgen.sources.simulate.writing import _labels
+from reportgen.sources.simulate.randomness import lognormal
+from reportgen.sources.simulate.tracking import product_profile, product_tables
+from reportgen.sources.simulate.writing import labels
 
 
-def _payout_terms(
-    infl: _Influencers, cal: _Calendar, scale: float, rng: np.random.Generator
+def payout_terms(
+    infl: Influencers, cal: Calendar, scale: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Choose each influencer's basis (1 = per post) and rate from market-visible data only."""
     n = len(infl)
@@ -39,20 +39,20 @@ def _payout_terms(
     # beats break-even. `scale` follows `rows=N`, so payouts keep pace with the volume and
     # the ROAS distribution keeps its shape at any size.
     market_orders = infl.followers * infl.reach_rate * infl.market_conv * scale
-    post_rate = market_orders * row_revenue / PER_POST_TARGET_ROAS * _lognormal(rng, 0.45, n)
-    order_rate = PER_ORDER_SHARE * row_revenue / _MEAN_QTY * _lognormal(rng, 0.45, n)
+    post_rate = market_orders * row_revenue / PER_POST_TARGET_ROAS * lognormal(rng, 0.45, n)
+    order_rate = PER_ORDER_SHARE * row_revenue / MEAN_QTY * lognormal(rng, 0.45, n)
     rate = np.where(per_post == 1, post_rate, order_rate)
     return per_post, _nice_rate(rate)
 
 
-def _expected_row_revenue(infl: _Influencers, cal: _Calendar) -> np.ndarray:
+def _expected_row_revenue(infl: Influencers, cal: Calendar) -> np.ndarray:
     """Return each influencer's expected revenue per tracked row (INR)."""
-    cum, product_of = _product_tables()
+    cum, product_of = product_tables()
     weights = np.diff(cum, axis=2, prepend=0.0)  # (categories, brands, products)
-    mean_price = np.array([(_product(p)[0] + _product(p)[1]) / 2 for p in _PRODUCTS])
+    mean_price = np.array([(product_profile(p)[0] + product_profile(p)[1]) / 2 for p in PRODUCTS])
     per_brand = (weights * mean_price[product_of][None, :, :]).sum(axis=2)  # (categories, brands)
     discount = float(cal.discount[WARMUP_DAYS:].mean())
-    return (infl.mix * per_brand[infl.category]).sum(axis=1) * _MEAN_QTY * (1.0 - discount)
+    return (infl.mix * per_brand[infl.category]).sum(axis=1) * MEAN_QTY * (1.0 - discount)
 
 
 def _nice_rate(rate: np.ndarray) -> np.ndarray:
@@ -64,8 +64,8 @@ def _nice_rate(rate: np.ndarray) -> np.ndarray:
     )
 
 
-def _payouts_table(
-    infl: _Influencers,
+def payouts_table(
+    infl: Influencers,
     per_post: np.ndarray,
     rate: np.ndarray,
     posts: np.ndarray,
@@ -76,7 +76,7 @@ def _payouts_table(
     return pa.table(
         {
             "influencer_id": infl.ids,
-            "basis": _labels(["per_order", "per_post"], per_post),
+            "basis": labels(["per_order", "per_post"], per_post),
             "rate": pa.array(rate, pa.float64()),
             "total_orders_by_influencer": pa.array(orders, pa.int64()),
             "total_payout": pa.array(np.round(rate * count, 2), pa.float64()),

@@ -12,7 +12,7 @@ from reportgen.config.catalogue import DEFAULT_CATEGORIES, DEFAULT_PLATFORMS, DE
 
 TABLES = ("influencers", "posts", "tracking_data", "payouts")
 
-_TS = pa.timestamp("us")  # naive local time; values are whole seconds
+TS = pa.timestamp("us")  # naive local time; values are whole seconds
 
 #: Exact column names, order and types of the seed tables.
 SCHEMAS: dict[str, pa.Schema] = {
@@ -31,7 +31,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("post_id", pa.string()),
             ("influencer_id", pa.string()),
             ("platform", pa.string()),
-            ("date", _TS),
+            ("date", TS),
             ("url", pa.string()),
             ("caption", pa.string()),
             ("reach", pa.int64()),
@@ -47,7 +47,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("influencer_id", pa.string()),
             ("user_id", pa.string()),
             ("product", pa.string()),
-            ("date", _TS),
+            ("date", TS),
             ("orders", pa.int64()),
             ("revenue", pa.float64()),
         ]
@@ -79,21 +79,21 @@ PER_ORDER_SHARE = 0.25  # median per-order rate as a share of the revenue of one
 PER_POST_SHARE = 0.55  # share of partnerships paid per post; the rest are paid per order
 USER_POOL_PER_ROW = 1.5  # user pool size per tracked row; smaller means more repeat buyers
 
-_GENDERS = ["Female", "Male", "Non-Binary"]
-_CATEGORIES = [c for c in DEFAULT_CATEGORIES if c != "Health"]
-_BRANDS = list(dict.fromkeys(DEFAULT_PRODUCTS.values()))
-_PRODUCTS = list(DEFAULT_PRODUCTS)
+GENDERS = ["Female", "Male", "Non-Binary"]
+CATEGORIES = [c for c in DEFAULT_CATEGORIES if c != "Health"]
+BRANDS = list(dict.fromkeys(DEFAULT_PRODUCTS.values()))
+PRODUCTS = list(DEFAULT_PRODUCTS)
 
-_PLATFORM_PROFILE: dict[str, dict[str, float]] = {
+PLATFORM_PROFILE: dict[str, dict[str, float]] = {
     # share of influencers, median reach per follower (100k account), likes per reach,
     # comments per like, and conversion relative to Instagram
     "Instagram": {"share": 0.6, "reach": 0.25, "er": 0.035, "cr": 0.03, "conv": 1.0},
     "YouTube": {"share": 0.25, "reach": 0.35, "er": 0.04, "cr": 0.06, "conv": 1.3},
     "Twitter": {"share": 0.15, "reach": 0.08, "er": 0.015, "cr": 0.10, "conv": 0.6},
 }
-_PLATFORMS = [p for p in DEFAULT_PLATFORMS if p in _PLATFORM_PROFILE]
+PLATFORMS = [p for p in DEFAULT_PLATFORMS if p in PLATFORM_PROFILE]
 
-_CATEGORY_PROFILE: dict[str, dict[str, Any]] = {
+CATEGORY_PROFILE: dict[str, dict[str, Any]] = {
     "Fitness": {
         "share": 0.26,
         "brands": {"MuscleBlaze": 0.85, "HKVitals": 0.12, "Gritzo": 0.03},
@@ -131,7 +131,7 @@ _CATEGORY_PROFILE: dict[str, dict[str, Any]] = {
         "handle": ["parenting", "family", "littleones", "momlife"],
     },
 }
-_DEFAULT_CATEGORY = {"share": 0.1, "brands": {}, "gender": [0.5, 0.46, 0.04], "handle": ["x"]}
+DEFAULT_CATEGORY = {"share": 0.1, "brands": {}, "gender": [0.5, 0.46, 0.04], "handle": ["x"]}
 
 # Price range of one unit in INR and popularity within its brand.
 PRODUCT_PROFILE: dict[str, tuple[float, float, float]] = {
@@ -147,10 +147,10 @@ PRODUCT_PROFILE: dict[str, tuple[float, float, float]] = {
     "Protein Oats for Teens": (350, 650, 0.20),
     "Gummy Stars": (400, 700, 0.30),
 }
-_DEFAULT_PRODUCT = (500.0, 1500.0, 0.2)
+DEFAULT_PRODUCT = (500.0, 1500.0, 0.2)
 
 # Products a category's audience leans towards (multiplies the popularity above).
-_PRODUCT_TILT: dict[str, dict[str, float]] = {
+PRODUCT_TILT: dict[str, dict[str, float]] = {
     "Beauty": {"Biotin": 2.0, "Collagen": 2.5, "Omega 3": 0.6},
     "Fitness": {"Whey Protein": 1.3, "Creatine": 1.5, "BCAA": 1.2},
     "Wellness": {"Multivitamin": 1.6, "Omega 3": 1.5},
@@ -159,7 +159,7 @@ _PRODUCT_TILT: dict[str, dict[str, float]] = {
 }
 
 # Seasonal uplift by event, campaign names by month (1-12) and caption vocabulary per brand.
-_BRAND_PROFILE: dict[str, dict[str, Any]] = {
+BRAND_PROFILE: dict[str, dict[str, Any]] = {
     "MuscleBlaze": {
         "season": {"newyear": 0.9, "summer": 0.30, "monsoon": 0.0, "festive": 0.55},
         "campaigns": {
@@ -196,7 +196,7 @@ _BRAND_PROFILE: dict[str, dict[str, Any]] = {
 }
 
 # Diwali moves every year; the festive sale peaks about a week before it.
-_DIWALI = {
+DIWALI = {
     2019: "2019-10-27",
     2020: "2020-11-14",
     2021: "2021-11-04",
@@ -211,23 +211,23 @@ _DIWALI = {
     2030: "2030-10-26",
 }
 # Event centre as (month, day) or "diwali", and its width in days.
-_EVENTS: dict[str, tuple[Any, float]] = {
+EVENTS: dict[str, tuple[Any, float]] = {
     "newyear": ((1, 10), 16.0),
     "summer": ((5, 15), 28.0),
     "monsoon": ((8, 5), 22.0),
     "festive": ("diwali", 11.0),
 }
 
-_WEEKDAY_ORDERS = np.array([0.95, 0.93, 0.94, 0.96, 1.00, 1.12, 1.15])  # Monday first
-_WEEKDAY_POSTS = np.array([0.97, 0.97, 0.97, 1.00, 1.03, 1.04, 1.02])
+WEEKDAY_ORDERS = np.array([0.95, 0.93, 0.94, 0.96, 1.00, 1.12, 1.15])  # Monday first
+WEEKDAY_POSTS = np.array([0.97, 0.97, 0.97, 1.00, 1.03, 1.04, 1.02])
 # Relative activity by hour of day, 00:00 first: a lunch bump and a late-evening peak.
-_TOD_ORDERS = np.array(
+TOD_ORDERS = np.array(
     [0.30, 0.18, 0.10, 0.07, 0.06, 0.09, 0.22, 0.45, 0.70, 0.90, 1.00, 1.10,
      1.25, 1.30, 1.15, 1.05, 1.05, 1.15, 1.35, 1.60, 1.85, 1.95, 1.60, 0.95]
 )  # fmt: skip
-_TOD_POSTS = np.array(
+TOD_POSTS = np.array(
     [0.10, 0.05, 0.02, 0.02, 0.02, 0.05, 0.30, 0.80, 1.20, 1.00, 0.80, 0.90,
      1.30, 1.20, 0.80, 0.70, 0.80, 1.10, 1.60, 1.90, 1.80, 1.30, 0.70, 0.30]
 )  # fmt: skip
-_ORDER_QTY_P = np.array([0.86, 0.10, 0.04])  # units per tracked order: 1, 2 or 3
-_MEAN_QTY = float((np.arange(1, 4) * _ORDER_QTY_P).sum())
+ORDER_QTY_P = np.array([0.86, 0.10, 0.04])  # units per tracked order: 1, 2 or 3
+MEAN_QTY = float((np.arange(1, 4) * ORDER_QTY_P).sum())

@@ -18,18 +18,18 @@ def _crc(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
 
 
-def _lognormal(rng: np.random.Generator, sigma: float, size: int | tuple[int, ...]) -> np.ndarray:
+def lognormal(rng: np.random.Generator, sigma: float, size: int | tuple[int, ...]) -> np.ndarray:
     """Draw lognormal noise with median 1."""
     return np.exp(rng.normal(0.0, sigma, size))
 
 
-def _pick(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
+def pick_index(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
     """Draw one index per row from row-wise cumulative probabilities (n, k)."""
     u = rng.random(cum.shape[0]) * cum[:, -1]
     return np.minimum((u[:, None] >= cum).sum(axis=1), cum.shape[1] - 1)
 
 
-def _multinomial(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.ndarray:
+def multinomial(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.ndarray:
     """Split exactly n draws over cells in proportion to weights."""
     total = weights.sum()
     if n == 0 or total <= 0:

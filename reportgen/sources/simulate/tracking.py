@@ -10,29 +10,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportgen.config.catalogue import DEFAULT_PRODUCTS
-from reportgen.sources.simulate.panel import _Calendar, _campaign_lookup, _Influencers, _Posts
+from reportgen.sources.simulate.panel import Calendar, Influencers, Posts, campaign_lookup
 from reportgen.sources.simulate.profiles import (
-    _BRANDS,
-    _CATEGORIES,
-    _DEFAULT_PRODUCT,
-    _ORDER_QTY_P,
-    _PRODUCT_TILT,
-    _PRODUCTS,
-    _TOD_ORDERS,
-    _TS,
-    _WEEKDAY_ORDERS,
+    BRANDS,
+    CATEGORIES,
+    DEFAULT_PRODUCT,
     LAG_MEAN_HOURS,
+    ORDER_QTY_P,
     ORGANIC_SHARE,
     PRODUCT_PROFILE,
+    PRODUCT_TILT,
+    PRODUCTS,
     SCHEMAS,
+    TOD_ORDERS,
+    TS,
     USER_POOL_PER_ROW,
     WARMUP_DAYS,
+    WEEKDAY_ORDERS,
 )
-from reportgen.sources.simulate.randomness import _pick
-from reportgen.sources.simulate.writing import _labels, _timestamps, prefixed_ids
+from reportgen.sources.simulate.randomness import pick_index
+from reportgen.sources.simulate.writing import labels, prefixed_ids, timestamps
 
 
-def _order_intensity(infl: _Influencers, cal: _Calendar, posts: _Posts) -> np.ndarray:
+def order_intensity(infl: Influencers, cal: Calendar, posts: Posts) -> np.ndarray:
     """Return expected tracked orders per (window hour, influencer), hour-major."""
     n_inf, n_hours = len(infl), len(cal.days) * 24
     driven = np.zeros((n_hours, n_inf))
@@ -51,7 +51,7 @@ def _order_intensity(infl: _Influencers, cal: _Calendar, posts: _Posts) -> np.nd
     response *= 1.0 - keep
 
     # The organic baseline is a small share of what the influencer drives on average. It uses
-    # the expected post impact (see _make_posts), not the drawn posts, so it is never zero
+    # the expected post impact (see make_posts), not the drawn posts, so it is never zero
     # and `rows=N` can always be met.
     per_post = infl.followers * infl.reach_rate * infl.conv * np.exp((0.5**2 + 0.35**2) / 2)
     usual = infl.cadence / (30.44 * 24) * per_post
@@ -60,8 +60,8 @@ def _order_intensity(infl: _Influencers, cal: _Calendar, posts: _Posts) -> np.nd
     days = cal.days[WARMUP_DAYS:]
     n_win = len(days)
     demand = (infl.mix @ np.sqrt(cal.season[:, WARMUP_DAYS:])).T  # (days, n_inf)
-    weekday = _WEEKDAY_ORDERS[cal.weekday[WARMUP_DAYS:]] / _WEEKDAY_ORDERS.mean()
-    tod = _TOD_ORDERS / _TOD_ORDERS.mean()
+    weekday = WEEKDAY_ORDERS[cal.weekday[WARMUP_DAYS:]] / WEEKDAY_ORDERS.mean()
+    tod = TOD_ORDERS / TOD_ORDERS.mean()
     lam = response.reshape(n_win, 24, n_inf)
     lam *= (demand * weekday[:, None])[:, None, :]
     lam *= tod[None, :, None]
@@ -69,13 +69,13 @@ def _order_intensity(infl: _Influencers, cal: _Calendar, posts: _Posts) -> np.nd
 
 
 @dataclass
-class _TrackingContext:
+class TrackingContext:
     """Lookup tables that turn (influencer, time) draws into tracking_data rows."""
 
-    infl: _Influencers
-    cal: _Calendar
+    infl: Influencers
+    cal: Calendar
     product_cum: np.ndarray  # (categories, brands, max products) cumulative weights
-    product_of: np.ndarray  # (brands, max products) -> index into _PRODUCTS
+    product_of: np.ndarray  # (brands, max products) -> index into PRODUCTS
     price_lo: np.ndarray
     price_hi: np.ndarray
     campaigns: list[str]
@@ -88,15 +88,15 @@ class _TrackingContext:
     @classmethod
     def build(
         cls,
-        infl: _Influencers,
-        cal: _Calendar,
+        infl: Influencers,
+        cal: Calendar,
         n_rows: int,
         lam: np.ndarray,
         rng: np.random.Generator,
-    ) -> _TrackingContext:
+    ) -> TrackingContext:
         """Prepare product, price, campaign and user-pool lookups for a run of n_rows."""
-        product_cum, product_of = _product_tables()
-        campaigns, campaign_of = _campaign_lookup()
+        product_cum, product_of = product_tables()
+        campaigns, campaign_of = campaign_lookup()
         # Users come from one pool; each influencer reaches a window of it sized by the
         # orders they drive, and windows overlap, so a user can buy through several
         # influencers and come back. Later issues grow this into user journeys (multi-touch
@@ -109,8 +109,8 @@ class _TrackingContext:
             cal=cal,
             product_cum=product_cum,
             product_of=product_of,
-            price_lo=np.array([_product(p)[0] for p in _PRODUCTS]),
-            price_hi=np.array([_product(p)[1] for p in _PRODUCTS]),
+            price_lo=np.array([product_profile(p)[0] for p in PRODUCTS]),
+            price_hi=np.array([product_profile(p)[1] for p in PRODUCTS]),
             campaigns=campaigns,
             campaign_of=campaign_of,
             pool=pool,
@@ -131,9 +131,9 @@ class _TrackingContext:
         n = len(inf_idx)
         day = second // 86_400
         brand = self._brands(inf_idx, day, rng)
-        local = _pick(rng, self.product_cum[self.infl.category[inf_idx], brand])
+        local = pick_index(rng, self.product_cum[self.infl.category[inf_idx], brand])
         product = self.product_of[brand, local]
-        qty = 1 + np.searchsorted(np.cumsum(_ORDER_QTY_P)[:-1], rng.random(n), side="right")
+        qty = 1 + np.searchsorted(np.cumsum(ORDER_QTY_P)[:-1], rng.random(n), side="right")
         unit = self.price_lo[product] + (
             self.price_hi[product] - self.price_lo[product]
         ) * rng.beta(2.2, 2.2, n)
@@ -146,11 +146,11 @@ class _TrackingContext:
                     "TRK", np.arange(first_id, first_id + n), self.id_width
                 ),
                 "source": pa.repeat(pa.scalar("influencer_marketing", pa.string()), n),
-                "campaign": _labels(self.campaigns, campaign),
+                "campaign": labels(self.campaigns, campaign),
                 "influencer_id": pc.take(self.infl.ids, pa.array(inf_idx)),
                 "user_id": self._users(inf_idx, rng),
-                "product": _labels(_PRODUCTS, product),
-                "date": pa.array(_timestamps(first_day, second), _TS),
+                "product": labels(PRODUCTS, product),
+                "date": pa.array(timestamps(first_day, second), TS),
                 "orders": pa.array(qty, pa.int64()),
                 "revenue": pa.array(revenue, pa.float64()),
             },
@@ -165,7 +165,7 @@ class _TrackingContext:
         # One cumulative row per (day, influencer) of this chunk, shared by all its rows.
         season = np.sqrt(self.cal.season[:, lo:hi]).T  # (days, brands)
         cum = np.cumsum(self.infl.mix[None, :, :] * season[:, None, :], axis=2)
-        return _pick(rng, cum.reshape(-1, len(_BRANDS))[(day - lo) * n_inf + inf_idx])
+        return pick_index(rng, cum.reshape(-1, len(BRANDS))[(day - lo) * n_inf + inf_idx])
 
     def _users(self, inf_idx: np.ndarray, rng: np.random.Generator) -> pa.Array:
         """Draw buyers from each influencer's audience, favouring its loyal core."""
@@ -176,25 +176,25 @@ class _TrackingContext:
         return prefixed_ids("U", (user * 37_139_213 + 10_456_789) % 100_000_000, 8)
 
 
-def _product(name: str) -> tuple[float, float, float]:
+def product_profile(name: str) -> tuple[float, float, float]:
     """Return (low price, high price, popularity) of a product, with a fallback."""
-    return PRODUCT_PROFILE.get(name, _DEFAULT_PRODUCT)
+    return PRODUCT_PROFILE.get(name, DEFAULT_PRODUCT)
 
 
-def _product_tables() -> tuple[np.ndarray, np.ndarray]:
+def product_tables() -> tuple[np.ndarray, np.ndarray]:
     """Return per (category, brand) cumulative product weights and the product index table."""
-    per_brand = [[i for i, p in enumerate(_PRODUCTS) if DEFAULT_PRODUCTS[p] == b] for b in _BRANDS]
+    per_brand = [[i for i, p in enumerate(PRODUCTS) if DEFAULT_PRODUCTS[p] == b] for b in BRANDS]
     width = max(len(p) for p in per_brand)
-    product_of = np.zeros((len(_BRANDS), width), np.int64)
-    cum = np.zeros((len(_CATEGORIES), len(_BRANDS), width))
+    product_of = np.zeros((len(BRANDS), width), np.int64)
+    cum = np.zeros((len(CATEGORIES), len(BRANDS), width))
     for b, members in enumerate(per_brand):
         product_of[b, : len(members)] = members
         product_of[b, len(members) :] = members[-1]
-        for c, category in enumerate(_CATEGORIES):
-            tilt = _PRODUCT_TILT.get(category, {})
+        for c, category in enumerate(CATEGORIES):
+            tilt = PRODUCT_TILT.get(category, {})
             w = np.zeros(width)
             w[: len(members)] = [
-                _product(_PRODUCTS[i])[2] * tilt.get(_PRODUCTS[i], 1.0) for i in members
+                product_profile(PRODUCTS[i])[2] * tilt.get(PRODUCTS[i], 1.0) for i in members
             ]
             cum[c, b] = np.cumsum(w / w.sum())
     return cum, product_of

@@ -58,18 +58,18 @@ def _byte_columns_to_strings(cols: np.ndarray) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def _labels(names: Sequence[str], codes: np.ndarray) -> pa.Array:
+def labels(names: Sequence[str], codes: np.ndarray) -> pa.Array:
     """Return the label of each integer code."""
     return pc.take(pa.array(list(names), pa.string()), pa.array(np.asarray(codes, np.int64)))
 
 
-def _random_codes(rng: np.random.Generator, n: int, length: int) -> pa.Array:
+def random_codes(rng: np.random.Generator, n: int, length: int) -> pa.Array:
     """Return n random URL-safe base64 codes (Instagram and YouTube style ids)."""
     raw = np.ascontiguousarray(_B64[rng.integers(0, 64, (n, length))])
     return pa.array(raw.view(f"S{length}").ravel(), pa.binary()).cast(pa.string())
 
 
-def _timestamps(first_day: np.datetime64, second: np.ndarray) -> np.ndarray:
+def timestamps(first_day: np.datetime64, second: np.ndarray) -> np.ndarray:
     """Return naive datetime64[us] stamps for seconds since first_day."""
     base = first_day.astype("datetime64[s]").astype(np.int64)
     return ((base + second) * 1_000_000).astype(np.int64).view("datetime64[us]")
@@ -141,7 +141,7 @@ class _Sink:
 
 
 @contextmanager
-def _sink(path: Path, schema: pa.Schema, fmt: str) -> Iterator[_Sink]:
+def atomic_sink(path: Path, schema: pa.Schema, fmt: str) -> Iterator[_Sink]:
     """Write to a temp file next to path and move it into place only when complete."""
     # A hidden name with the pid, in the same directory so that os.replace is atomic;
     # open() rather than mkstemp() so the file gets the usual umask permissions.
@@ -158,9 +158,9 @@ def _sink(path: Path, schema: pa.Schema, fmt: str) -> Iterator[_Sink]:
         raise
 
 
-def _write_table(path: Path, fmt: str, table: pa.Table) -> int:
+def write_table(path: Path, fmt: str, table: pa.Table) -> int:
     """Write a whole table atomically and return its row count."""
-    with _sink(path, table.schema, fmt) as sink:
+    with atomic_sink(path, table.schema, fmt) as sink:
         sink.write(table)
     return len(table)
 
