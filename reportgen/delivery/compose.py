@@ -6,7 +6,6 @@ Every header value passes ``clean_header`` (one line, no control characters); th
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -79,16 +78,12 @@ def clean_header(value: str, limit: int = 250) -> str:
 
 
 def as_number(value: Any) -> float | None:
-    """Return a summary figure (or its ``value`` entry) as a float; None if missing or NaN."""
+    """Return a summary figure (or its ``value`` entry) as a float; None if missing or not finite."""
     if isinstance(value, Mapping):
         value = value.get("value")
-    if value is None or isinstance(value, bool):
+    if isinstance(value, bool):  # a flag (below_break_even) is not a figure
         return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(out) else out
+    return fmt.number(value)
 
 
 # -- composing ------------------------------------------------------------------------------------

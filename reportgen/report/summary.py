@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pandas as pd
@@ -11,19 +10,16 @@ import pandas as pd
 from reportgen import __version__
 from reportgen.metrics import kpis
 from reportgen.model import ReportData
+from reportgen.report import fmt
 from reportgen.report.publish import to_csv
 
 
 def _num(value: Any, digits: int = 2) -> float | int | None:
     """Return a JSON-safe rounded number; None for missing, NaN or infinite."""
-    if value is None or value is pd.NA:
-        return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    value = float(value)
-    if math.isnan(value) or math.isinf(value):
-        return None
-    return round(value, digits)
+    number = fmt.number(value)  # the formatter's reading of "missing", for every output
+    return None if number is None else round(number, digits)
 
 
 def _influencer_rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
