@@ -108,7 +108,7 @@ def test_ad_hoc_filters_accept_values_found_in_the_data(tmp_path, tiny):
     assert data["kpis"]["revenue"] == 4000  # A1 alone: 2000 + 1500 + 500
     r = adhoc(tiny, out, "--category", "Gamng")
     assert r.returncode == 2
-    assert "unknown category 'Gamng' (did you mean 'Gaming'?)" in r.stderr
+    assert "--category: unknown category 'Gamng' (did you mean 'Gaming'?)" in r.stderr
     assert "catalogue.categories" in r.stderr
     # With a value map, reports filter on the mapped value: that is the one to offer.
     (tiny.parent / "config.yaml").write_text(
@@ -169,7 +169,7 @@ def test_bad_data_fails_and_keeps_previous_output(tmp_path, tiny):
 
 def test_adhoc_flags_are_validated(tmp_path, tiny):
     r = adhoc(tiny, tmp_path / "out", "--brand", "Nope")
-    assert r.returncode == 2 and "unknown brand 'Nope'" in r.stderr
+    assert r.returncode == 2 and "--brand: unknown brand 'Nope'" in r.stderr
     r = run("build", "--from", "2025-07-07", "--to", "2025-07-01", cwd=tmp_path)
     assert r.returncode == 2 and "--to 2025-07-01 is before --from 2025-07-07" in r.stderr
 

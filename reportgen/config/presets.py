@@ -34,15 +34,8 @@ def ad_hoc_preset(
     vocab = {"brand": config.brands, "category": config.categories, "platform": config.platforms}
     for key, values in (data_vocabulary or {}).items():
         vocab[key] = tuple(dict.fromkeys([*vocab[key], *sorted(values)]))
-    checked = {}
-    for key, vals in (("brands", brands), ("categories", categories), ("platforms", platforms)):
-        opt = PRESET_FIELDS[key]
-        try:
-            checked[key] = [_vocab_check(opt, v, vocab) for v in vals]
-        except Invalid as exc:
-            raise ConfigError(
-                f"--{key[:-1] if key != 'categories' else 'category'}: {exc.message}"
-            ) from None
+    flags = {"brands": brands, "categories": categories, "platforms": platforms}
+    checked = {key: _checked_flag(key, values, vocab) for key, values in flags.items()}
     base = next(iter(config.presets.values()), None)
     return Preset(
         name=name,
@@ -58,6 +51,15 @@ def ad_hoc_preset(
         formats=FORMATS,
         send={"skip_if_empty": True, "only_if_any": [], "revenue_drop_pct": 20.0},
     )
+
+
+def _checked_flag(key: str, values: list[str], vocab: dict) -> list[str]:
+    """Return a filter flag's values checked against ``vocab``; name the flag when one is not."""
+    try:
+        return [_vocab_check(PRESET_FIELDS[key], v, vocab) for v in values]
+    except Invalid as exc:
+        flag = key[:-1] if key != "categories" else "category"
+        raise ConfigError(f"--{flag}: {exc.message}") from None
 
 
 def build_preset(

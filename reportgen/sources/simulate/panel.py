@@ -319,25 +319,7 @@ def build_posts_table(
     rng = seeded_rng(seed, "post-text")
     stamps = timestamps(first_day, second)
     platform = infl.platform[idx]
-    handle = pc.take(infl.handles, pa.array(idx))
-    code = random_codes(rng, n, 11)
-    snowflake = (stamps.astype(np.int64) // 1000 - _TWITTER_EPOCH_MS) * (1 << 22) + rng.integers(
-        0, 1 << 22, n
-    )
-    url_by_platform = {
-        "Instagram": pc.binary_join_element_wise("https://instagram.com/", handle, "/p/", code, ""),
-        "YouTube": pc.binary_join_element_wise("https://youtube.com/watch?v=", code, ""),
-        "Twitter": pc.binary_join_element_wise(
-            "https://twitter.com/",
-            handle,
-            "/status/",
-            pc.cast(pa.array(snowflake), pa.string()),
-            "",
-        ),
-    }
-    url = url_by_platform[PLATFORMS[0]]
-    for p, name in enumerate(PLATFORMS[1:], start=1):
-        url = pc.if_else(pa.array(platform == p), url_by_platform[name], url)
+    url = _post_urls(rng, stamps, platform, pc.take(infl.handles, pa.array(idx)))
 
     campaigns, by_month = campaign_lookup()
     day = second // 86_400
@@ -359,6 +341,32 @@ def build_posts_table(
         schema=SCHEMAS["posts"],
     )
     return table, np.bincount(idx, minlength=len(infl))
+
+
+def _post_urls(
+    rng: np.random.Generator, stamps: np.ndarray, platform: np.ndarray, handle: pa.Array
+) -> pa.Array:
+    """Return each post's URL in its platform's form (a random code; Twitter's snowflake id)."""
+    n = len(stamps)
+    code = random_codes(rng, n, 11)
+    snowflake = (stamps.astype(np.int64) // 1000 - _TWITTER_EPOCH_MS) * (1 << 22) + rng.integers(
+        0, 1 << 22, n
+    )
+    url_by_platform = {
+        "Instagram": pc.binary_join_element_wise("https://instagram.com/", handle, "/p/", code, ""),
+        "YouTube": pc.binary_join_element_wise("https://youtube.com/watch?v=", code, ""),
+        "Twitter": pc.binary_join_element_wise(
+            "https://twitter.com/",
+            handle,
+            "/status/",
+            pc.cast(pa.array(snowflake), pa.string()),
+            "",
+        ),
+    }
+    url = url_by_platform[PLATFORMS[0]]
+    for p, name in enumerate(PLATFORMS[1:], start=1):
+        url = pc.if_else(pa.array(platform == p), url_by_platform[name], url)
+    return url
 
 
 def _captions(
