@@ -6,12 +6,10 @@ Both save start-up and exit time of every ``reportgen`` command (see ``report/we
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -76,41 +74,6 @@ def test_weasyprint_loads_when_only_the_full_search_finds_a_library() -> None:
     assert int(out.stdout) > 0  # the full search ran
     # WeasyPrint's installation help, printed on the first failure, is not shown
     assert "could not import some external libraries" not in out.stdout + out.stderr
-
-
-#: An SVG whose ``style`` attributes repeat, override a presentation attribute, and mark one
-#: declaration ``!important``: what the memoised parser must read exactly as WeasyPrint does.
-_STYLED_SVG = (
-    '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60">'
-    + "".join(
-        f'<rect x="{i * 10}" y="0" width="8" height="40" fill="red" '
-        'style="fill: rgb(29, 78, 216); fill-opacity: 0.5; stroke: #111 !important"/>'
-        for i in range(10)
-    )
-    + '<text x="4" y="55" style="font-family: \'DejaVu Sans\', sans-serif; font-size: 9px">'
-    "a caption</text></svg>"
-)
-
-
-def test_svg_styles_are_parsed_once_and_lay_out_the_same() -> None:
-    from reportgen.report import weasy
-
-    weasyprint = weasy.load()
-    import weasyprint.svg as svg
-
-    memo = svg.parse_declarations
-    assert hasattr(memo, "cache_info"), "the SVG style parser is not memoised"
-    html = f'<img src="data:image/svg+xml;charset=utf-8,{quote(_STYLED_SVG)}">'
-    memo.cache_clear()
-    cached = weasyprint.HTML(string=html).write_pdf()
-    assert memo.cache_info().hits >= 9  # ten rects, one distinct style
-    svg.parse_declarations = memo.__wrapped__
-    try:
-        plain = weasyprint.HTML(string=html).write_pdf()
-    finally:
-        svg.parse_declarations = memo
-    strip = re.compile(rb"/CreationDate \(D:[^)]*\)|/ModDate \(D:[^)]*\)")
-    assert strip.sub(b"", cached) == strip.sub(b"", plain)
 
 
 #: Runs the command line as ``python -m reportgen`` does, with an exit handler registered.

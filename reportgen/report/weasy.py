@@ -10,16 +10,12 @@ import happens on the core the build's own process does not need, but that core 
 So on Linux, the first import asks the linker cache only. Should that miss a library (one
 found only on ``LD_LIBRARY_PATH`` or by gcc's own search), the import is tried once more with
 the full search, as WeasyPrint would do on its own.
-
-Once imported, WeasyPrint's parser of SVG ``style`` attributes is memoised (see
-``_memoise_svg_styles``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes.util
-import functools
 import io
 import logging
 import sys
@@ -36,26 +32,8 @@ _LOCK = threading.Lock()
 def load() -> ModuleType:
     """Return the weasyprint module, importing it (cheaply on Linux) the first time."""
     with _LOCK:
-        loaded = sys.modules.get("weasyprint") or _import()
-        _memoise_svg_styles()
-        return loaded
-
-
-def _memoise_svg_styles() -> None:
-    """Parse each distinct SVG ``style`` attribute once per process, not once per element.
-
-    WeasyPrint tokenises the ``style`` attribute of every element of every chart with tinycss2.
-    A report's charts hold about 1,600 such attributes but only some 40 distinct ones (plotly
-    repeats "stroke: rgb(...); stroke-opacity: 1; ..."), and the parse was about 4% of the CPU
-    of the default build's PDFs (2.92 s against 3.03 s for the four, same bytes). The result
-    is only read, never changed, so sharing it is safe. Best effort: should a WeasyPrint
-    release rename the function, PDFs are laid out as before.
-    """
-    svg = sys.modules.get("weasyprint.svg")
-    parse = getattr(svg, "parse_declarations", None)
-    if parse is None or hasattr(parse, "cache_info"):
-        return
-    svg.parse_declarations = functools.lru_cache(maxsize=1024)(parse)  # type: ignore[union-attr]
+        loaded = sys.modules.get("weasyprint")
+        return loaded if loaded is not None else _import()
 
 
 def _import() -> ModuleType:
