@@ -25,22 +25,15 @@ import pytest
 
 from reportgen import config as config_mod
 from reportgen.cli import main
+from tests.test_spark_engine import AS_OF
+from tests.test_spark_engine import PRESETS as ENGINE_PRESETS
 
 pytestmark = pytest.mark.slow
 
-AS_OF = "2026-11-30"
-PRESETS = """\
-presets:
-  november:
-    title: November, all brands
-    window: {start: 2026-11-01, end: 2026-11-30}
-    formats: [csv]
-  muscleblaze-30d:
-    title: MuscleBlaze, last 30 days
-    window: last_30_days
-    brands: [MuscleBlaze]
-    formats: [csv]
-"""
+# test_spark_engine's two presets, without the study sections: this folder has no study.
+PRESETS = ENGINE_PRESETS.replace("    sections: [overview, attribution, incrementality]\n", "")
+assert PRESETS != ENGINE_PRESETS
+
 #: How long the Master and Worker may take to start and register (a cold JVM each, and this
 #: 2-core machine may be busy).
 START_TIMEOUT = 120.0
