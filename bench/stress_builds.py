@@ -7,8 +7,9 @@ project's config.yaml, writing to a fresh output folder. The simulated data is w
 before the first timed build, so every build does the same work. ``--load`` keeps both cores
 busy with background CPU burners (one per core, same priority as the builds), as a busy
 scheduler host would. It prints each build's outcome and time, then the count, every failure
-with its error line, how often chart export had to load its page again or restart Chromium,
-and the time per build. Not a test: no thresholds; the goal is zero failures.
+with its error line, how often chart export had to load its page again or restart Chromium
+or kill a browser that did not answer its close, and the time per build. ``BROWSER_PATH``
+picks the browser, as for a build. Not a test: no thresholds; the goal is zero failures.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: (reportgen/report/browser.py), Chromium restarted (reportgen/report/export.py).
 PAGE_RELOAD = "chart page not ready"
 RESTART = "restarting Chromium"
+#: A browser that did not answer ``Browser.close`` within ``export.CLOSE_TIMEOUT`` and was killed
+#: (a debug line: the builds run with -v to show it).
+CLOSE_KILLED = "closing Chromium took longer"
 
 
 @dataclass
@@ -40,11 +44,20 @@ class Build:
     error: str
     reloads: int
     restarts: int
+    killed: int
 
 
 def build(project: Path, out: Path) -> Build:
     """Run one default build into ``out`` and return its outcome."""
-    cmd = [sys.executable, "-m", "reportgen", "build", "--config", str(project / "config.yaml")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reportgen",
+        "-v",
+        "build",
+        "--config",
+        str(project / "config.yaml"),
+    ]
     started = time.perf_counter()
     done = subprocess.run(
         [*cmd, "--out", str(out)], capture_output=True, text=True, cwd=ROOT, check=False
@@ -60,6 +73,7 @@ def build(project: Path, out: Path) -> Build:
         error=error,
         reloads=sum(PAGE_RELOAD in x for x in lines),
         restarts=sum(RESTART in x for x in lines),
+        killed=sum(CLOSE_KILLED in x for x in lines),
     )
 
 
@@ -87,6 +101,7 @@ def report(builds: list[Build], load: bool) -> None:
         print(f"  build {i}: exit {b.code}: {b.error}")
     print(f"chart page loaded again: {sum(b.reloads for b in builds)} time(s)")
     print(f"Chromium restarted after a failed batch: {sum(b.restarts for b in builds)} time(s)")
+    print(f"Chromium killed after no answer to close: {sum(b.killed for b in builds)} time(s)")
     if times:
         print(
             f"seconds per build: min {min(times):.1f}, median {statistics.median(times):.1f}, "
@@ -118,6 +133,7 @@ def main() -> None:
             status = "ok" if b.code == 0 else f"FAILED exit {b.code}: {b.error}"
             extra = f" (page loaded again {b.reloads}x)" if b.reloads else ""
             extra += f" (Chromium restarted {b.restarts}x)" if b.restarts else ""
+            extra += " (Chromium killed at close)" if b.killed else ""
             print(f"build {i:3d}/{args.builds}  {b.seconds:6.1f} s  {status}{extra}", flush=True)
             shutil.rmtree(project / f"out-{i}", ignore_errors=True)
     except KeyboardInterrupt:
