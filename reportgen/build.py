@@ -17,13 +17,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reportgen import reuse, sections, sources
 from reportgen.config import Config, Preset
 from reportgen.model import ReportData, Window
 from reportgen.report import publish
 from reportgen.windows import default_as_of
+
+if TYPE_CHECKING:  # annotations only: imported when a build renders
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    import jinja2
 
 logger = logging.getLogger(__name__)
 
@@ -294,12 +299,35 @@ def render_all(
     time on this thread: "svg" is what is left to wait for Chromium, "pdf" what is left to
     wait for the PDFs at the end.
     """
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
 
-    from reportgen.report import charts, render, summary
+    from reportgen.report import render
 
-    timings = renderers.timings
     env = render.make_environment(config.templates_dir)
+    due = _render_order(reports)
+    exporter = renderers.browser() if due else None
+    # One thread hands the batches to Chromium in order; it mostly waits, so it costs this
+    # thread little time.
+    svg_thread = ThreadPoolExecutor(1, thread_name_prefix="svg")
+    try:
+        figures, exports = _export_charts(reports, due, exporter, svg_thread, renderers.timings)
+        html, pending = _render_pages(env, reports, due, figures, exports, renderers)
+        renderers.close_browser()  # while the workers lay out the last PDFs
+        with renderers.timings.stage("pdf"):
+            pdf = {i: renderers.pdfs.result(future) for i, future in pending}
+    finally:
+        # On a failure, the batches not yet started are dropped; one under way is bounded by
+        # the exporter's own timeouts.
+        svg_thread.shutdown(wait=True, cancel_futures=True)
+    out = []
+    for i, report in enumerate(reports):
+        out.append(_report_files(report, html.get(i), pdf.get(i)))
+        _say(renderers.progress, f"rendered {report.preset.name}")
+    return out
+
+
+def _render_order(reports: list[ReportData]) -> list[int]:
+    """Return the reports that have charts to render, in the order to render them."""
     due = [i for i, r in enumerate(reports) if {"html", "pdf"} & set(r.preset.formats)]
     # PDFs first, longest tables first, so that a small report's PDF does not hold up the end.
     due.sort(
@@ -308,51 +336,71 @@ def render_all(
             -(len(reports[i].influencers) + len(reports[i].engagement)),
         )
     )
-    html: dict[int, bytes] = {}
-    pdf: dict[int, bytes] = {}
+    return due
+
+
+def _export_charts(
+    reports: list[ReportData],
+    due: list[int],
+    exporter: Any,
+    svg_thread: ThreadPoolExecutor,
+    timings: Timings,
+) -> tuple[dict[int, Any], dict[int, Future[dict[str, str]]]]:
+    """Build every report's figures, ``due`` first, and queue each due one's SVG export."""
+    from reportgen.report import charts
+
     figures: dict[int, Any] = {}
-    exporter = renderers.browser() if due else None
-    # One thread hands the batches to Chromium in order; it mostly waits, so it costs this
-    # thread little time.
-    svg_thread = ThreadPoolExecutor(1, thread_name_prefix="svg")
-    try:
-        exports: dict[int, Future[dict[str, str]]] = {}
-        for i in [*due, *(i for i in range(len(reports)) if i not in due)]:
-            with timings.stage("charts"):
-                figures[i] = charts.build_figures(reports[i])
-            if i in due:
-                assert exporter is not None  # started whenever a chart is due
-                exports[i] = svg_thread.submit(exporter.to_svgs, figures[i])
-        pending: list[tuple[int, Future[bytes]]] = []
-        for i in due:
-            formats = reports[i].preset.formats
-            with timings.stage("svg"):
-                svgs = exports[i].result()
-            if "pdf" in formats:
-                job = render.print_job(reports[i], svgs, env, figures=figures[i])
-                pending.append((i, renderers.pdfs.submit(job)))
-            if "html" in formats:
-                with timings.stage("html"):
-                    html[i] = render.render_html(reports[i], figures[i], env, svgs).encode()
-        renderers.close_browser()  # while the workers lay out the last PDFs
-        with timings.stage("pdf"):
-            for i, future in pending:
-                pdf[i] = renderers.pdfs.result(future)
-    finally:
-        # On a failure, the batches not yet started are dropped; one under way is bounded by
-        # the exporter's own timeouts.
-        svg_thread.shutdown(wait=True, cancel_futures=True)
-    out = []
-    for i, report in enumerate(reports):
-        files = {"report.html": html[i]} if i in html else {}
-        if i in pdf:
-            files["report.pdf"] = pdf[i]
-        if "csv" in report.preset.formats:
-            files.update(summary.csv_tables(report))
-            files.update(sections.csv_files(report))
-        out.append(files)
-        _say(renderers.progress, f"rendered {report.preset.name}")
-    return out
+    exports: dict[int, Future[dict[str, str]]] = {}
+    for i in [*due, *(i for i in range(len(reports)) if i not in due)]:
+        with timings.stage("charts"):
+            figures[i] = charts.build_figures(reports[i])
+        if i in due:
+            assert exporter is not None  # started whenever a chart is due
+            exports[i] = svg_thread.submit(exporter.to_svgs, figures[i])
+    return figures, exports
+
+
+def _render_pages(
+    env: jinja2.Environment,
+    reports: list[ReportData],
+    due: list[int],
+    figures: Mapping[int, Any],
+    exports: Mapping[int, Future[dict[str, str]]],
+    renderers: Renderers,
+) -> tuple[dict[int, bytes], list[tuple[int, Future[bytes]]]]:
+    """Hand each due report's print page to a PDF worker, and render its HTML meanwhile.
+
+    Return the HTML files and the PDFs under way, by report.
+    """
+    from reportgen.report import render
+
+    timings = renderers.timings
+    html: dict[int, bytes] = {}
+    pending: list[tuple[int, Future[bytes]]] = []
+    for i in due:
+        formats = reports[i].preset.formats
+        with timings.stage("svg"):
+            svgs = exports[i].result()
+        if "pdf" in formats:
+            job = render.print_job(reports[i], svgs, env, figures=figures[i])
+            pending.append((i, renderers.pdfs.submit(job)))
+        if "html" in formats:
+            with timings.stage("html"):
+                html[i] = render.render_html(reports[i], figures[i], env, svgs).encode()
+    return html, pending
+
+
+def _report_files(report: ReportData, html: bytes | None, pdf: bytes | None) -> dict[str, bytes]:
+    """Return a report's files by name: its HTML and PDF (when rendered) and CSV tables."""
+    from reportgen.report import summary
+
+    files = {"report.html": html} if html is not None else {}
+    if pdf is not None:
+        files["report.pdf"] = pdf
+    if "csv" in report.preset.formats:
+        files.update(summary.csv_tables(report))
+        files.update(sections.csv_files(report))
+    return files
 
 
 def config_info(config: Config) -> dict[str, Any]:

@@ -15,11 +15,14 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from reportgen import __version__
 from reportgen import config as config_mod
 from reportgen.errors import ConfigError, ReportgenError
+
+if TYPE_CHECKING:  # annotations only: the build's modules are imported by the build command
+    from reportgen.build import PresetOutput, Timings
 
 logger = logging.getLogger("reportgen")
 
@@ -173,10 +176,25 @@ def cmd_build(args: argparse.Namespace) -> int:
     scheduler), so they refuse with exit code 8 while another run holds one of the windows.
     Ad hoc builds have no schedule and do not touch the ledger.
     """
-    from reportgen.build import Timings, build
-    from reportgen.windows import check_as_of, default_as_of
+    from reportgen.build import Timings
 
     ad_hoc = bool(args.start or args.end or args.data)
+    cfg = _build_config(args, ad_hoc)
+    extra, as_of = _build_selection(args, cfg, ad_hoc)
+    _check_out(args, cfg)
+    display = getattr(args, "display", None)  # the terminal's status line, if any
+    timings = Timings(listener=display.stage if display else None)
+    t0 = time.perf_counter()
+    outputs = _run_build(args, cfg, extra, as_of, timings)
+    stages = ", ".join(f"{k} {v:.2f} s" for k, v in timings.stages.items())
+    logger.info("built %d report(s) in %.1f s (%s)", len(outputs), time.perf_counter() - t0, stages)
+    for o in outputs:
+        print(o.directory)
+    return 0
+
+
+def _build_config(args: argparse.Namespace, ad_hoc: bool) -> config_mod.Config:
+    """Load the config for a build, reading from the schema and engine the flags name."""
     cfg = load_config(args, optional=ad_hoc)
     if args.schema:
         cfg = _with_schema(cfg, args)
@@ -184,70 +202,90 @@ def cmd_build(args: argparse.Namespace) -> int:
         import dataclasses
 
         cfg = dataclasses.replace(cfg, engine=dataclasses.replace(cfg.engine, kind=args.engine))
-    extra = None
-    as_of = args.as_of
+    return cfg
+
+
+def _build_selection(
+    args: argparse.Namespace, cfg: config_mod.Config, ad_hoc: bool
+) -> tuple[list[config_mod.Preset] | None, date | None]:
+    """Return the ad hoc preset to build (None: the config's) and the as-of date, checked."""
+    from reportgen.windows import check_as_of, default_as_of
+
     if ad_hoc:
-        if not (args.start and args.end):
-            raise ConfigError("ad hoc builds need both --from DATE and --to DATE")
-        if args.end < args.start:
-            raise ConfigError(f"--to {args.end} is before --from {args.start}")
-        if args.preset:
-            raise ConfigError("--preset cannot be combined with --from/--to")
-        from reportgen.model import Window
-
-        flags = {
-            "brands": args.brand,
-            "categories": args.category,
-            "platforms": args.platform,
-            "config": cfg,
-        }
-        name = f"adhoc-{args.start.isoformat()}-{args.end.isoformat()}"
-        window = Window(args.start, args.end)
-        try:
-            preset = config_mod.ad_hoc_preset(name, window, **flags)
-        except ConfigError:
-            if not args.data or isinstance(args.data, str):
-                raise  # a database's values are checked by the load itself
-            # Values the config does not declare may still be in this folder's data.
-            from reportgen.sources.files import data_vocabulary
-
-            vocab = data_vocabulary(args.data, cfg)
-            preset = config_mod.ad_hoc_preset(name, window, data_vocabulary=vocab, **flags)
+        preset = _ad_hoc_preset(args, cfg)
         check_as_of(args.end, preset, future=args.allow_future, flag="--to")
-        extra, as_of = [preset], args.end
-    elif args.brand or args.category or args.platform:
+        return [preset], args.end
+    if args.brand or args.category or args.platform:
         raise ConfigError("--brand/--category/--platform need --from and --to (an ad hoc build)")
-    else:
-        for p in cfg.select(args.preset or None):
-            check_as_of(as_of or default_as_of(p.timezone), p, future=args.allow_future)
-    if args.out is not None:
-        from reportgen.config.checks import output_dir
+    for p in cfg.select(args.preset or None):
+        check_as_of(args.as_of or default_as_of(p.timezone), p, future=args.allow_future)
+    return None, args.as_of
 
-        problem = output_dir(args.out, cfg)
-        if problem:
-            raise ConfigError(f"--out {args.out}: {problem}; use a folder of its own")
-    display = getattr(args, "display", None)  # the terminal's status line, if any
-    timings = Timings(listener=display.stage if display else None)
-    t0 = time.perf_counter()
+
+def _ad_hoc_preset(args: argparse.Namespace, cfg: config_mod.Config) -> config_mod.Preset:
+    """Return the preset of an ad hoc build: --from/--to and the filter flags."""
+    if not (args.start and args.end):
+        raise ConfigError("ad hoc builds need both --from DATE and --to DATE")
+    if args.end < args.start:
+        raise ConfigError(f"--to {args.end} is before --from {args.start}")
+    if args.preset:
+        raise ConfigError("--preset cannot be combined with --from/--to")
+    from reportgen.model import Window
+
+    flags = {
+        "brands": args.brand,
+        "categories": args.category,
+        "platforms": args.platform,
+        "config": cfg,
+    }
+    name = f"adhoc-{args.start.isoformat()}-{args.end.isoformat()}"
+    window = Window(args.start, args.end)
+    try:
+        return config_mod.ad_hoc_preset(name, window, **flags)
+    except ConfigError:
+        if not args.data or isinstance(args.data, str):
+            raise  # a database's values are checked by the load itself
+        # Values the config does not declare may still be in this folder's data.
+        from reportgen.sources.files import data_vocabulary
+
+        vocab = data_vocabulary(args.data, cfg)
+        return config_mod.ad_hoc_preset(name, window, data_vocabulary=vocab, **flags)
+
+
+def _check_out(args: argparse.Namespace, cfg: config_mod.Config) -> None:
+    """Refuse an --out folder that would write over or publish something else."""
+    if args.out is None:
+        return
+    from reportgen.config.checks import output_dir
+
+    problem = output_dir(args.out, cfg)
+    if problem:
+        raise ConfigError(f"--out {args.out}: {problem}; use a folder of its own")
+
+
+def _run_build(
+    args: argparse.Namespace,
+    cfg: config_mod.Config,
+    extra: list[config_mod.Preset] | None,
+    as_of: date | None,
+    timings: Timings,
+) -> list[PresetOutput]:
+    """Build the ad hoc report, or the presets once the run ledger holds their windows."""
     common = {
         "progress": not args.quiet,
         "output_dir": args.out,
         "timings": timings,
         "force": args.force,
     }
-    if ad_hoc:
-        outputs = build(cfg, as_of=as_of, data_dir=args.data, extra=extra, **common)
-    else:
-        from reportgen.delivery.ledger import Ledger
-        from reportgen.delivery.manual import build_presets
+    if extra is not None:  # an ad hoc build
+        from reportgen.build import build
 
-        ledger = Ledger(cfg.schedule.state_dir)  # creates the state folder on first use
-        outputs = build_presets(cfg, args.preset or None, as_of=as_of, ledger=ledger, **common)
-    stages = ", ".join(f"{k} {v:.2f} s" for k, v in timings.stages.items())
-    logger.info("built %d report(s) in %.1f s (%s)", len(outputs), time.perf_counter() - t0, stages)
-    for o in outputs:
-        print(o.directory)
-    return 0
+        return build(cfg, as_of=as_of, data_dir=args.data, extra=extra, **common)
+    from reportgen.delivery.ledger import Ledger
+    from reportgen.delivery.manual import build_presets
+
+    ledger = Ledger(cfg.schedule.state_dir)  # creates the state folder on first use
+    return build_presets(cfg, args.preset or None, as_of=as_of, ledger=ledger, **common)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -134,9 +134,6 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
     """
     preset = report.preset
     locale = preset.locale
-    influencers = influencer_rows(report.influencers, preset.currency, locale)
-    engagement = records(report.engagement)
-    limit = _table_limit(preset.formats) if mode == "pdf" else None
     return {
         "title": preset.title,
         "description": preset.description or "",
@@ -151,12 +148,7 @@ def context(report: ReportData, figures: Mapping[str, Any], mode: str = "html") 
         "has_data": has_data(report),
         "kpis": kpi_cards(report),
         "charts": chart_entries(figures, with_json=mode != "pdf"),
-        "influencers": influencers[:limit],
-        "engagement": engagement[:limit],
-        "tables": {
-            "influencers": table_info("influencers", len(influencers), limit, preset.formats),
-            "engagement": table_info("engagement", len(engagement), limit, preset.formats),
-        },
+        **_long_tables(report, mode),  # influencers, engagement, tables
         "downloads": dict(CSV_FILES) if "csv" in preset.formats else {},
         "collapse": COLLAPSE_ROWS,
         "decimal": get_decimal_symbol(locale),
@@ -465,6 +457,22 @@ def render_index(builds: Iterable[Mapping[str, Any]], env: jinja2.Environment | 
 
 
 # --- context helpers -------------------------------------------------------------------------
+
+
+def _long_tables(report: ReportData, mode: str) -> dict[str, Any]:
+    """Return the payout and engagement rows to show, and what each table leaves out."""
+    preset = report.preset
+    influencers = influencer_rows(report.influencers, preset.currency, preset.locale)
+    engagement = records(report.engagement)
+    limit = _table_limit(preset.formats) if mode == "pdf" else None
+    return {
+        "influencers": influencers[:limit],
+        "engagement": engagement[:limit],
+        "tables": {
+            "influencers": table_info("influencers", len(influencers), limit, preset.formats),
+            "engagement": table_info("engagement", len(engagement), limit, preset.formats),
+        },
+    }
 
 
 def _table_limit(formats: Iterable[str]) -> int | None:
