@@ -32,6 +32,7 @@ from reportgen.model import Window
 
 if TYPE_CHECKING:
     from reportgen.build import PresetOutput
+    from reportgen.delivery.ledger_claim import Claim
 
 logger = logging.getLogger(__name__)
 
@@ -160,45 +161,83 @@ def execute(
     with ledger.claim(
         preset.name, window, as_of, trigger, fired=fired, wait=wait, cancelled=cancelled
     ) as claim:
-        outputs: list[Any] | None = None
-        if not rebuild:
-            outputs = load_stored(preset, window, as_of, claim.built_files)
-            if outputs:
-                logger.info(
-                    "%s %s: reusing the build from run %s", preset.name, window.label(), claim.id
-                )
+        outputs = None if rebuild else _reuse_stored(preset, window, as_of, claim)
         built = outputs is None
         if outputs is None:
-            logger.info(
-                "%s %s: building (as of %s, %s)", preset.name, window.label(), as_of, trigger
-            )
-            outputs = (build_fn or default_build)(
-                config, presets=[preset.name], as_of=as_of, progress=progress
-            )
-            claim.record_files(files_record(outputs))
+            outputs = _build(config, preset, window, as_of, trigger, claim, build_fn, progress)
         outcome = RunOutcome(preset.name, window, as_of, "succeeded", built=built)
         errors: list[str] = []
         if send:
-            for out in outputs:
-                try:
-                    outcome.sends.append(
-                        deliver(
-                            config,
-                            preset,
-                            out,
-                            ledger=ledger,
-                            mailer=mailer,
-                            dry_run=dry_run,
-                            out_dir=out_dir,
-                        )
-                    )
-                except DeliveryError as exc:
-                    # One group's failure must not keep the other groups' emails back.
-                    errors.append(str(exc))
+            errors = _send_all(config, preset, outputs, outcome, ledger, mailer, dry_run, out_dir)
         outcome.seconds = time.monotonic() - started
-        if errors:
-            outcome.state, outcome.error = "failed", "; ".join(errors)
-            claim.finish("failed", f"delivery: {outcome.error}")
-            raise DeliveryError(outcome.error)
-        claim.finish("succeeded")
+        _finish(claim, outcome, errors)
     return outcome
+
+
+def _reuse_stored(
+    preset: Preset, window: Window, as_of: date, claim: Claim
+) -> list[PresetOutput] | None:
+    """Return the build a previous run of this window left, if all its files are still there."""
+    outputs = load_stored(preset, window, as_of, claim.built_files)
+    if outputs:
+        logger.info("%s %s: reusing the build from run %s", preset.name, window.label(), claim.id)
+    return outputs
+
+
+def _build(
+    config: Config,
+    preset: Preset,
+    window: Window,
+    as_of: date,
+    trigger: str,
+    claim: Claim,
+    build_fn: BuildFn | None,
+    progress: bool,
+) -> list[Any]:
+    """Build the preset's window and record its files on the claim."""
+    logger.info("%s %s: building (as of %s, %s)", preset.name, window.label(), as_of, trigger)
+    outputs = (build_fn or default_build)(
+        config, presets=[preset.name], as_of=as_of, progress=progress
+    )
+    claim.record_files(files_record(outputs))
+    return outputs
+
+
+def _send_all(
+    config: Config,
+    preset: Preset,
+    outputs: list[Any],
+    outcome: RunOutcome,
+    ledger: Ledger,
+    mailer: Mailer | None,
+    dry_run: bool,
+    out_dir: Path | None,
+) -> list[str]:
+    """Send each output's email, adding each result to ``outcome``; return the failures."""
+    errors: list[str] = []
+    for out in outputs:
+        try:
+            outcome.sends.append(
+                deliver(
+                    config,
+                    preset,
+                    out,
+                    ledger=ledger,
+                    mailer=mailer,
+                    dry_run=dry_run,
+                    out_dir=out_dir,
+                )
+            )
+        except DeliveryError as exc:
+            # One group's failure must not keep the other groups' emails back.
+            errors.append(str(exc))
+    return errors
+
+
+def _finish(claim: Claim, outcome: RunOutcome, errors: list[str]) -> None:
+    """Close the claim as succeeded, or as failed and raise DeliveryError naming the errors."""
+    if errors:
+        outcome.state, outcome.error = "failed", "; ".join(errors)
+        claim.finish("failed", f"delivery: {outcome.error}")
+        raise DeliveryError(outcome.error)
+    claim.finish("succeeded")

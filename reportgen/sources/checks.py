@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reportgen.config import Config
 from reportgen.config.catalogue import UNMAPPED_BRAND
@@ -43,14 +43,28 @@ def register_catalogue(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 def check_references(ds: Dataset, config: Config, paths: dict[str, Path] | dict[str, str]) -> None:
     """Record facts whose influencer or product is unknown; create the final views."""
-    con = ds.con
+    _create_tracking_ok(ds.con)
     # Unknown influencers: excluded from every report, since no category or platform is known.
+    _check_unknown_sellers(ds, paths["tracking_data"])
+    _check_unknown_posters(ds, paths["posts"])
+    check_unknown_payees(ds, paths["payouts"])
+    check_post_brands(ds, paths["posts"])
+    _create_final_views(ds.con)
+    _check_unknown_products(ds, paths["tracking_data"])
+
+
+def _create_tracking_ok(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``tracking_ok``: the rows that passed validation, with a brand for each."""
     con.execute(
         "CREATE VIEW tracking_ok AS SELECT bucket, influencer_id, product, "
         f"coalesce(brand, {_lit(UNMAPPED_BRAND)}) AS brand, orders, revenue, n "
         "FROM tracking_agg WHERE status = 'ok'"
     )
-    n, rev, ex = con.execute(
+
+
+def _check_unknown_sellers(ds: Dataset, path: Path | str) -> None:
+    """Record tracking rows for influencers missing from influencers (left out of reports)."""
+    n, rev, ex = ds.con.execute(
         "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
         "list(DISTINCT t.influencer_id ORDER BY t.influencer_id)[1:3] "
         "FROM tracking_ok t ANTI JOIN influencers_valid i USING (influencer_id)"
@@ -60,12 +74,16 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path] | dict[
         "unknown_influencer",
         f"{n} tracking row(s) name influencers missing from influencers and were excluded",
         table="tracking_data",
-        file=_name(paths["tracking_data"]),
+        file=_name(path),
         rows=n,
         revenue=rev,
         examples=ex,
     )
-    n_posts, ex_posts = con.execute(
+
+
+def _check_unknown_posters(ds: Dataset, path: Path | str) -> None:
+    """Record posts by influencers missing from influencers (left out of reports)."""
+    n_posts, ex_posts = ds.con.execute(
         "SELECT count(*), list(DISTINCT p.influencer_id ORDER BY p.influencer_id)[1:3] "
         "FROM posts_valid p ANTI JOIN influencers_valid i USING (influencer_id)"
     ).fetchall()[0]
@@ -74,12 +92,14 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path] | dict[
         "unknown_influencer",
         f"{n_posts} post(s) name influencers missing from influencers and were excluded",
         table="posts",
-        file=_name(paths["posts"]),
+        file=_name(path),
         rows=n_posts,
         examples=ex_posts,
     )
-    check_unknown_payees(ds, paths["payouts"])
-    check_post_brands(ds, paths["posts"])
+
+
+def _create_final_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the views reports read: each table limited to known influencers."""
     con.execute(
         "CREATE VIEW influencers AS SELECT * FROM influencers_valid; "
         "CREATE VIEW payouts AS SELECT * FROM payouts_valid "
@@ -99,7 +119,11 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path] | dict[
             "FROM tracking_valid t LEFT JOIN catalogue c USING (product) "
             "SEMI JOIN influencers_valid USING (influencer_id)"
         )
-    n, rev, ex = con.execute(
+
+
+def _check_unknown_products(ds: Dataset, path: Path | str) -> None:
+    """Record sales of products the catalogue does not know (counted under UNMAPPED_BRAND)."""
+    n, rev, ex = ds.con.execute(
         "SELECT coalesce(sum(n), 0), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
         "list(DISTINCT product ORDER BY product)[1:5] FROM tracking_facts "
         f"WHERE brand = {_lit(UNMAPPED_BRAND)}"
@@ -111,7 +135,7 @@ def check_references(ds: Dataset, config: Config, paths: dict[str, Path] | dict[
         f"under brand '{UNMAPPED_BRAND}' and are left out of brand-filtered reports (add "
         "them under catalogue.extra_products)",
         table="tracking_data",
-        file=_name(paths["tracking_data"]),
+        file=_name(path),
         rows=n,
         revenue=rev,
         examples=ex,
@@ -156,7 +180,13 @@ def check_post_brands(ds: Dataset, path: Path | str) -> None:
 
 def check_payouts(ds: Dataset, path: Path | str) -> None:
     """Check payout terms: known bases, and total_payout against basis x rate x count."""
-    con = ds.con
+    _check_bases(ds.con, path)
+    _check_stated_totals(ds, path)
+    _check_missing_terms(ds, path)
+
+
+def _check_bases(con: duckdb.DuckDBPyConnection, path: Path | str) -> None:
+    """Raise DataError naming the first payout row whose basis we do not compute."""
     known = f"basis IN ({', '.join(_lit(b) for b in BASES)})"
     bad = con.execute(
         "SELECT n, influencer_id, basis FROM (SELECT row_number() OVER () AS n, * "
@@ -172,7 +202,11 @@ def check_payouts(ds: Dataset, path: Path | str) -> None:
             f"{', '.join(BASES)} or map it with source.values: {{payouts.basis: "
             f"{{{basis}: per_order}}}}"
         )
-    rows = con.execute(
+
+
+def _payouts_with_lifetime(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """Return each payout row with a total_payout, beside its lifetime orders, revenue, posts."""
+    return con.execute(
         """
         WITH life AS (
             SELECT influencer_id, sum(orders) AS orders, sum(revenue) AS revenue
@@ -187,24 +221,20 @@ def check_payouts(ds: Dataset, path: Path | str) -> None:
         ORDER BY 1
         """
     ).fetchall()
+
+
+def _check_stated_totals(ds: Dataset, path: Path | str) -> None:
+    """Record payout rows whose total_payout disagrees with basis x rate x count."""
+    rows = _payouts_with_lifetime(ds.con)
     mismatched, revenue = 0, 0.0
     examples: list[str] = []
     for inf, basis, rate, total, stated_orders, orders, rev, posts in rows:
-        count = {
-            "per_post": posts,
-            "per_order": stated_orders if stated_orders is not None else orders,
-        }
-        expected = rate * rev if basis == "revenue_share" else rate * count.get(basis, 0)
+        expected = _expected_payout(basis, rate, rev, posts, stated_orders, orders)
         if abs(expected - total) <= max(0.01, 0.005 * abs(total)):
             continue
         mismatched += 1
         revenue += rev
-        hint = ""
-        if basis == "per_order" and rev and abs(rate * rev - total) <= max(0.01, 0.005 * total):
-            hint = (
-                " (it equals rate x revenue: if the rate is a revenue share, map the basis "
-                "to revenue_share with source.values)"
-            )
+        hint = _revenue_share_hint(basis, rate, rev, total)
         if len(examples) < _EXAMPLES:
             examples.append(
                 f"{inf}: {basis} x {rate:g} gives {expected:,.2f}, total_payout says "
@@ -222,7 +252,32 @@ def check_payouts(ds: Dataset, path: Path | str) -> None:
         revenue=revenue,
         examples=examples,
     )
-    n, rev, ex = con.execute(
+
+
+def _expected_payout(
+    basis: str, rate: float, rev: float, posts: int, stated_orders: int | None, orders: int
+) -> float:
+    """Return basis x rate x count over the influencer's lifetime (stated orders first)."""
+    count = {
+        "per_post": posts,
+        "per_order": stated_orders if stated_orders is not None else orders,
+    }
+    return rate * rev if basis == "revenue_share" else rate * count.get(basis, 0)
+
+
+def _revenue_share_hint(basis: str, rate: float, rev: float, total: float) -> str:
+    """Return a hint when a per-order rate reads as a revenue share, else an empty string."""
+    if basis == "per_order" and rev and abs(rate * rev - total) <= max(0.01, 0.005 * total):
+        return (
+            " (it equals rate x revenue: if the rate is a revenue share, map the basis "
+            "to revenue_share with source.values)"
+        )
+    return ""
+
+
+def _check_missing_terms(ds: Dataset, path: Path | str) -> None:
+    """Record influencers who drive revenue but have no payout terms."""
+    n, rev, ex = ds.con.execute(
         "SELECT count(DISTINCT influencer_id), CAST(coalesce(sum(revenue), 0) AS DOUBLE), "
         "list(DISTINCT influencer_id ORDER BY influencer_id)[1:3] "
         "FROM tracking_facts ANTI JOIN payouts USING (influencer_id)"
