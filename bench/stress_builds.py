@@ -49,15 +49,8 @@ class Build:
 
 def build(project: Path, out: Path) -> Build:
     """Run one default build into ``out`` and return its outcome."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "reportgen",
-        "-v",
-        "build",
-        "--config",
-        str(project / "config.yaml"),
-    ]
+    config = str(project / "config.yaml")
+    cmd = [sys.executable, "-m", "reportgen", "-v", "build", "--config", config]
     started = time.perf_counter()
     done = subprocess.run(
         [*cmd, "--out", str(out)], capture_output=True, text=True, cwd=ROOT, check=False
