@@ -121,12 +121,12 @@ def session(config: Config) -> Iterator[Any]:
     """
     SparkSession = _pyspark()
     engine = config.engine
+    _refuse_other_context(engine.master)  # a running session is then on this master
     active = SparkSession.getActiveSession()
-    if active is not None and _same_master(active.sparkContext.master, engine.master):
+    if active is not None:
         active.conf.set("spark.sql.session.timeZone", "UTC")
         yield active
         return
-    _refuse_other_context(engine.master)
     settings = {**_DEFAULT_CONF, **engine.conf, "spark.sql.session.timeZone": "UTC"}
     try:
         _start_java(settings)
@@ -150,7 +150,7 @@ def _same_master(running: str, configured: str) -> bool:
     """Return whether a running session's master serves a build configured for ``configured``.
 
     Local mode of any size counts as one master: the figures do not depend on the cores, and
-    the default ``local[2]`` must not stop a notebook's ``local[*]`` session.
+    the default ``local[2]`` must build on a notebook's ``local[*]`` session, not refuse it.
     """
     if running.startswith("local") and configured.startswith("local"):
         return True
