@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,28 @@ def test_engine_setting_in_the_config_and_its_default() -> None:
     engine = config_mod.loads(text).engine
     assert (engine.kind, engine.master) == ("spark", "spark://head:7077")
     assert engine.conf == {"spark.executor.memory": "2g", "spark.sql.adaptive.enabled": "true"}
+
+
+def test_a_running_session_keeps_its_settings_and_keeps_running(spark, sim, tmp_path):
+    # A notebook's session in its own time zone, and a build from another thread (as the
+    # scheduler's worker): the active session is per thread, so the build finds none there,
+    # yet the context is the notebook's. It must build in UTC without changing the
+    # notebook's settings, and leave the context running.
+    data = _plant(sim, tmp_path / "planted")  # zoned times: wrong in any zone but UTC
+    cfg = _workspace(tmp_path / "ws", data)
+    adhoc = ("--data", str(data), "--from", "2026-11-01", "--to", "2026-11-30")
+    duck, spk = tmp_path / "duckdb", tmp_path / "spark"
+    _build(cfg, duck, "duckdb", *adhoc)
+    spark.conf.set("spark.sql.session.timeZone", "Asia/Kolkata")
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(_build, cfg, spk, "spark", *adhoc).result()
+        assert spark.conf.get("spark.sql.session.timeZone") == "Asia/Kolkata"
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    assert spark.range(3).count() == 3  # still running: the build did not stop it
+    name = "adhoc-2026-11-01-2026-11-30"
+    d, s = _summary(duck, name, "2026-11-30"), _summary(spk, name, "2026-11-30")
+    for f in (*d["data_quality"], *s["data_quality"]):
+        f.pop("examples")  # DuckDB names rows by place, Spark by id (see above)
+    assert _figures(s) == _figures(d)

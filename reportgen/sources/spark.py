@@ -113,19 +113,22 @@ def _zoned(t: Any, df: Any) -> Any:
 
 @contextmanager
 def session(config: Config) -> Iterator[Any]:
-    """Yield a SparkSession in UTC with quiet logs; stop it after, unless it was running.
+    """Yield a SparkSession in UTC with quiet logs; stop it after, unless Spark was running.
 
-    A session already active in this process (a notebook's, a test module's) on the
-    configured master is used as it is and left running: its owner stops it. One on another
-    master stops the build (see ``_refuse_other_context``).
+    A context already running in this process (a notebook's session, in this thread or
+    another, since the active session is per thread) on the configured master is built on
+    through a session of our own (``newSession``: the context and cache shared, settings
+    apart) and left running: the build's UTC time zone and Ibis's settings never change the
+    owner's session, and its owner stops it. One on another master stops the build (see
+    ``_refuse_other_context``).
     """
     SparkSession = _pyspark()
     engine = config.engine
-    _refuse_other_context(engine.master)  # a running session is then on this master
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.conf.set("spark.sql.session.timeZone", "UTC")
-        yield active
+    running = _refuse_other_context(engine.master)  # a running context is on this master
+    if running is not None:
+        ours = SparkSession(running).newSession()
+        ours.conf.set("spark.sql.session.timeZone", "UTC")
+        yield ours
         return
     settings = {**_DEFAULT_CONF, **engine.conf, "spark.sql.session.timeZone": "UTC"}
     try:
@@ -157,8 +160,8 @@ def _same_master(running: str, configured: str) -> bool:
     return running == configured
 
 
-def _refuse_other_context(master: str) -> None:
-    """Raise SourceUnavailable when a Spark context runs on another master than ``master``.
+def _refuse_other_context(master: str) -> Any:
+    """Return the running Spark context, if any; raise SourceUnavailable if on another master.
 
     A process holds one SparkContext, and the builder hands back the running one whatever
     master it is asked for: a build configured for a cluster would silently run in a leftover
@@ -169,7 +172,7 @@ def _refuse_other_context(master: str) -> None:
 
     running = SparkContext._active_spark_context
     if running is None or _same_master(running.master or "", master):
-        return
+        return running
     raise SourceUnavailable(
         f"engine spark (master {master}): a Spark session on {running.master} is already "
         "running in this process, and a process holds only one; set engine.master to "
