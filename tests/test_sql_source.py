@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -313,3 +314,64 @@ def test_study_sections_read_from_postgresql_as_from_files(tmp_path, pg):
 
 def _findings_of(summary: dict) -> list[tuple]:
     return sorted((i["code"], i["table"], i["rows"], i["revenue"]) for i in summary["data_quality"])
+
+
+ZONED = """\
+presets:
+  kolkata:
+    window: {start: 2025-03-01, end: 2025-03-07}
+    formats: [csv]
+  new-york:
+    window: {start: 2025-03-01, end: 2025-03-07}
+    timezone: America/New_York
+    formats: [csv]
+"""
+
+
+def test_zoned_times_land_on_each_reports_local_day_from_every_source(tmp_path, pg):
+    """Instants (Parquet with a zone, PostgreSQL ``timestamptz``) are placed per report zone.
+
+    The server's own session zone (here Pacific/Auckland) must not move a sale across days.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from reportgen.sources.simulate import simulate
+
+    simulate(replace(TINY_SPEC, rows=5_000), tmp_path / "data")
+    path = tmp_path / "data" / "tracking_data.parquet"
+    naive = pq.read_table(path)  # local times in Asia/Kolkata, as simulated
+    instants = pc.assume_timezone(naive["date"], timezone="Asia/Kolkata")
+    zoned = instants.cast(pa.timestamp("us", tz="UTC"))
+    pq.write_table(naive.set_column(naive.schema.get_field_index("date"), "date", zoned), path)
+    load(tmp_path, tmp_path / "data", f"duckdb://{tmp_path / 'wh.duckdb'}")
+    schema = new_schema(pg)
+    load(tmp_path, tmp_path / "data", PG, schema)
+    kind = pg.execute(
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = 'tracking_data' AND column_name = 'date'",
+        (schema,),
+    ).fetchone()
+    assert kind == ("timestamp with time zone",)
+    sources = {
+        "files": "  kind: files\n  path: data\n",
+        "duckdb": f"  kind: sql\n  url: duckdb://{tmp_path / 'wh.duckdb'}\n",
+        "pg": f"  kind: sql\n  url: {PG}\n  schema: {schema}\n",
+    }
+    for name, source in sources.items():
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(f"source:\n{source}output:\n  dir: output-{name}\n{ZONED}")
+        env = {"PGOPTIONS": "-c TimeZone=Pacific/Auckland"}
+        r = run(tmp_path, "build", "-c", config.name, "--force", "-q", env=env)
+        assert r.returncode == 0, (name, r.stderr)
+    files = summaries(tmp_path, "files")
+    assert summaries(tmp_path, "duckdb") == files
+    assert summaries(tmp_path, "pg") == files
+    # By hand: the Kolkata week holds the sales whose Kolkata local time falls in it.
+    day = pc.field("date")
+    week = naive.filter((day >= datetime(2025, 3, 1)) & (day < datetime(2025, 3, 8)))
+    kpis = files["kolkata"]["kpis"]
+    assert kpis["revenue"] == pytest.approx(pc.sum(week["revenue"]).as_py(), abs=0.005)
+    assert kpis["orders"] == pc.sum(week["orders"]).as_py()
+    assert files["new-york"]["kpis"]["revenue"] != kpis["revenue"]  # the zone matters
