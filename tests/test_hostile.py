@@ -1155,6 +1155,20 @@ def _sql_url(url: str) -> Callable[[Workspace], None]:
 # --- databases (source kind: sql) --------------------------------------------------------------
 SOURCE_CASES: list[Case] = [
     Case(
+        "sql-password-in-data-url",
+        "#8: an ad hoc URL is shown in the error, never its password",
+        _nothing,
+        args=(
+            "build",
+            "--data",
+            "postgresql://u:Pa55-w0rd@127.0.0.1:5432/test",
+            *("--from", "2025-07-01", "--to", "2025-07-07"),
+        ),
+        exit=2,
+        says=("--data postgresql://u:***@127.0.0.1:5432/test: the URL holds a password",),
+        check=lambda ws, r: _never_shows("Pa55-w0rd", r),
+    ),
+    Case(
         "sql-missing-table",
         "#8",
         _in_duckdb_file("DROP TABLE payouts"),

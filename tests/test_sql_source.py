@@ -174,6 +174,15 @@ def test_ad_hoc_build_takes_a_database_url(three):
     assert pg["kpis"] == out["kpis"] and pg["source"]["schema"] == schema
     r = run(ws, "build", "--data", "data", "--schema", schema, *days)
     _fails(r, 2, "--schema names a database schema: use it with --data URL")
+    # A file path typed on the command line is relative to where the command runs (as a
+    # folder is), even with the config in another folder.
+    (ws / "proj").mkdir(exist_ok=True)
+    (ws / "proj" / "config.yaml").write_text(PRESETS)
+    rel = ("--data", "duckdb://wh.duckdb", "--out", str(ws / "rel-adhoc"))
+    r = run(ws, "-c", "proj/config.yaml", "build", *rel, *days)
+    assert r.returncode == 0, r.stderr
+    again = json.loads(next(ws.glob("rel-adhoc/adhoc-*/2*/summary.json")).read_text())
+    assert again["kpis"] == out["kpis"] and again["source"]["url"] == url
 
 
 # --- the tiny hand-computed dataset, with planted problems ------------------------------------
@@ -375,3 +384,14 @@ def test_zoned_times_land_on_each_reports_local_day_from_every_source(tmp_path, 
     assert kpis["revenue"] == pytest.approx(pc.sum(week["revenue"]).as_py(), abs=0.005)
     assert kpis["orders"] == pc.sum(week["orders"]).as_py()
     assert files["new-york"]["kpis"]["revenue"] != kpis["revenue"]  # the zone matters
+
+
+def test_validate_data_names_the_database_it_checked(three):
+    ws, schema = three
+    config = ws / "validate.yaml"
+    config.write_text(f"source:\n  kind: sql\n  url: {PG}\n  schema: {schema}\n{PRESETS}")
+    r = run(ws, "validate", "-c", config.name, "--data")
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith("data: OK"))
+    assert f"sql source {PG} (schema {schema}) reachable" in line, line
+    assert "tracking_data 20,000 rows" in line, line

@@ -40,9 +40,9 @@ def _with_schema(cfg: config_mod.Config, args: argparse.Namespace) -> config_mod
 
 def _data_arg(text: str) -> Path | str:
     """Return ``--data`` as a folder, or as the database URL it names (kept as text)."""
-    from reportgen.sources.url import is_url
+    from reportgen.sources.url import anchored, is_url
 
-    return text if is_url(text) else Path(text)
+    return anchored(text, Path.cwd()) if is_url(text) else Path(text)
 
 
 def _date(value: str) -> date:
@@ -381,7 +381,8 @@ def _check_data(cfg: config_mod.Config) -> list[str]:
     from reportgen.sources import open_dataset
 
     ds = open_dataset(cfg)  # SourceUnavailable (exit 4) / DataError (exit 3) stop here
-    where = ds.provenance.get("path", cfg.source.path)
+    prov = ds.provenance
+    where = f"{prov['url']} (schema {prov['schema']})" if "url" in prov else prov.get("path")
     files = ds.provenance.get("files", {})
     tables = ", ".join(
         f"{files.get(t, {}).get('file', t)} {ds.rows.get(t, 0):,} rows" for t in config_mod.TABLES

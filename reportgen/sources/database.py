@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from reportgen.config import ALL_TABLES, STUDY_TABLES, Config
-from reportgen.errors import DataError, SourceUnavailable
+from reportgen.errors import ConfigError, DataError, SourceUnavailable
 from reportgen.sources import Dataset
 from reportgen.sources.dialects import (
     Dialect,
@@ -26,7 +26,7 @@ from reportgen.sources.dialects import (
     duckdb_errors,
     postgres_errors,
 )
-from reportgen.sources.url import DbUrl, UrlError, parse_url
+from reportgen.sources.url import DbUrl, UrlError, masked, parse_url
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ def open_database(url_text: str, config: Config) -> Dataset:
 
     try:
         url = parse_url(url_text, config.root)
-    except UrlError as exc:
-        raise SourceUnavailable(f"{url_text}: {exc}") from None
+    except UrlError as exc:  # a config's URL was checked when it loaded: this is --data's
+        raise ConfigError(f"--data {masked(url_text)}: {exc}") from None
     where = url.shown()
     backend, dialect = connect(url, config)
     schema = config.source.schema or ("public" if url.backend == "postgres" else "main")

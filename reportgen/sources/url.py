@@ -74,3 +74,25 @@ def parse_url(text: str, root: Path | None = None) -> DbUrl:
         raise UrlError(f"{text!r} needs a host and a database: postgresql://user@host:5432/db")
     user = unquote(parts.username) if parts.username else None
     return DbUrl("postgres", host=parts.hostname, port=port or 5432, user=user, database=database)
+
+
+def masked(text: str) -> str:
+    """Return a URL as typed with any password in it replaced by ``***``, for messages."""
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    who = parts.netloc.rsplit("@", 1)
+    user = who[0].split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:***@{who[1]}").geturl()
+
+
+def anchored(text: str, root: Path) -> str:
+    """Return ``text`` with a relative DuckDB file path made absolute against ``root``.
+
+    A path typed on the command line is relative to where the command runs (as folders
+    and ``reportgen load --into`` are); one in config.yaml to the config's folder.
+    """
+    parts = urlsplit(text)
+    if SCHEMES.get(parts.scheme.lower()) != "duckdb" or not parts.netloc:
+        return text  # not DuckDB, or already duckdb:///absolute
+    return f"{parts.scheme}://{(root / unquote(parts.netloc + parts.path)).resolve()}"
