@@ -162,7 +162,7 @@ def _build_due(
         info = config_info(config)
         for i, report, files in zip(todo, reports, rendered, strict=True):
             key = keys[i]
-            if key is not None:  # a database's build has no key: it is never reused
+            if key is not None:  # a PostgreSQL build has no key: it is never reused
                 names = [*files, "summary.json"]
                 files = {**files, reuse.KEY_FILE: reuse.key_file(*key, names)}
             done[i] = _publish(out_root, report, files, info)

@@ -43,7 +43,7 @@ def data_fingerprints(config: Config, data_dir: Path | str | None) -> dict[str, 
     from reportgen.sources import layout, simulated
 
     if isinstance(data_dir, str) or (data_dir is None and config.source.kind == "sql"):
-        return None  # a database has no files to stat: every build reads it again
+        return _database_fingerprints(config, data_dir or config.source.url or "")
     try:
         if data_dir is not None:
             folder = Path(data_dir)
@@ -55,6 +55,20 @@ def data_fingerprints(config: Config, data_dir: Path | str | None) -> dict[str, 
         paths.update(layout.study_files(folder, config))  # optional study tables count too
         return {t: fingerprint(path) for t, path in paths.items()}
     except (ReportgenError, OSError):
+        return None  # the load will report the problem with its usual error
+
+
+def _database_fingerprints(config: Config, url: str) -> dict[str, str | None] | None:
+    """Return a DuckDB file's fingerprints; None for a server, whose data cannot be stat'ed."""
+    from reportgen.sources.layout import database_fingerprints
+    from reportgen.sources.url import UrlError, parse_url
+
+    try:
+        parsed = parse_url(url, config.root)
+        if parsed.backend != "duckdb" or parsed.path is None:
+            return None  # PostgreSQL: every build reads it again
+        return database_fingerprints(parsed.path)
+    except (UrlError, OSError):
         return None  # the load will report the problem with its usual error
 
 
@@ -116,10 +130,15 @@ def loaded_keys(
 ) -> list[tuple[str, str | None] | None]:
     """Return each job's (key, stat key) from what the load of ``ds`` read and hashed.
 
-    None for each job when the load read no files (a database): such builds are not reused.
+    A DuckDB database file is known by what stat said of it (and of its log) before the load:
+    it is not hashed, since the load reads a fraction of it. None for each job when the load
+    read neither files nor a database file (PostgreSQL): such builds are not reused.
     """
     if "files" not in ds.provenance:
-        return [None] * len(jobs)
+        stats = ds.fingerprints
+        if not stats or None in stats.values():
+            return [None] * len(jobs)
+        return [(str(k), k) for k in _keys(config, jobs, {"stat": stats})]
     digests = {t: f["sha256"] for t, f in ds.provenance["files"].items()}
     stats = ds.fingerprints
     whole = set(stats) == set(digests) and None not in stats.values()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -395,3 +396,38 @@ def test_validate_data_names_the_database_it_checked(three):
     line = next(x for x in r.stdout.splitlines() if x.startswith("data: OK"))
     assert f"sql source {PG} (schema {schema}) reachable" in line, line
     assert "tracking_data 20,000 rows" in line, line
+
+
+def test_an_unchanged_duckdb_file_is_reused_and_a_change_in_its_log_rebuilds(three, tmp_path):
+    ws, _ = three
+    shutil.copy(ws / "wh.duckdb", tmp_path / "wh.duckdb")
+    time.sleep(2.1)  # a file written under 2 s ago is not known by its stat (RACY_SECONDS)
+    config = tmp_path / "wh.yaml"
+    config.write_text(f"source:\n  kind: sql\n  url: duckdb://wh.duckdb\n{PRESETS}")
+
+    def build_week() -> tuple[subprocess.CompletedProcess, dict[str, int], float]:
+        r = run(tmp_path, "build", "-c", config.name, "--preset", "week")
+        assert r.returncode == 0, r.stderr
+        folder = (tmp_path / "output" / "week" / "latest").resolve()
+        times = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+        return r, times, json.loads((folder / "summary.json").read_text())["kpis"]["revenue"]
+
+    _, first, revenue = build_week()
+    r, again, _ = build_week()
+    assert "unchanged since" in r.stderr and "reused" in r.stderr, r.stderr
+    assert again == first  # nothing rewritten
+    # A committed change that DuckDB keeps in the write-ahead log: the main file's stat is
+    # unchanged, the data is not.
+    main = (tmp_path / "wh.duckdb").stat()
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        con.execute(
+            "UPDATE tracking_data SET revenue = revenue + 1 WHERE tracking_id = "
+            "(SELECT min(tracking_id) FROM tracking_data WHERE date >= '2025-03-01' "
+            "AND date < '2025-03-08')"
+        )
+    assert (tmp_path / "wh.duckdb.wal").exists()
+    assert (tmp_path / "wh.duckdb").stat().st_mtime_ns == main.st_mtime_ns
+    r, rebuilt, changed = build_week()
+    assert "reused" not in r.stderr, r.stderr
+    assert rebuilt != first and changed == pytest.approx(revenue + 1)

@@ -18,7 +18,7 @@ import duckdb
 
 from reportgen.config import ALL_TABLES, STUDY_TABLES, Config
 from reportgen.errors import ConfigError, DataError, SourceUnavailable
-from reportgen.sources import Dataset
+from reportgen.sources import Dataset, layout
 from reportgen.sources.dialects import (
     Dialect,
     connect_reason,
@@ -42,6 +42,8 @@ def open_database(url_text: str, config: Config) -> Dataset:
     except UrlError as exc:  # a config's URL was checked when it loaded: this is --data's
         raise ConfigError(f"--data {masked(url_text)}: {exc}") from None
     where = url.shown()
+    # Stat before the first read: a write after it changes what the next stat says.
+    stats = layout.database_fingerprints(url.path) if url.path and url.path.is_file() else {}
     backend, dialect = connect(url, config)
     schema = config.source.schema or ("public" if url.backend == "postgres" else "main")
     con = duckdb.connect(":memory:")
@@ -49,6 +51,7 @@ def open_database(url_text: str, config: Config) -> Dataset:
     ds = Dataset(
         con=con,
         provenance={"source": "sql", "url": where, "schema": schema, "tables": {}},
+        fingerprints=stats,
     )
     try:
         raw, labels = _tables(backend, url, schema, config, ds, dialect)

@@ -72,3 +72,13 @@ def fingerprint(path: Path) -> str | None:
     if time.time() - max(st.st_mtime, st.st_ctime) < RACY_SECONDS:
         return None
     return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}-{st.st_ino}"
+
+
+def database_fingerprints(path: Path) -> dict[str, str | None]:
+    """Return the stat fingerprints of a DuckDB database file and of its write-ahead log.
+
+    Committed changes not yet checkpointed live in ``<file>.wal``: an unchanged main file
+    with a changed (or new, or gone) log is changed data.
+    """
+    wal = path.with_name(path.name + ".wal")
+    return {"duckdb": fingerprint(path), "duckdb.wal": fingerprint(wal) if wal.exists() else "-"}
