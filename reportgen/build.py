@@ -104,6 +104,8 @@ def build(
         # Ibis and pandas first (about 0.8 s, on a core of their own), not needed to reuse;
         # then the PDF workers and Chromium start: they load WeasyPrint and plotly.js on the
         # other core while this process loads and computes.
+        import ibis.backends.duckdb  # noqa: F401  (the build's own store, where sources land)
+
         from reportgen.metrics import engine  # noqa: F401
 
         with Renderers([jobs[i] for i in todo], timings, progress) as renderers:

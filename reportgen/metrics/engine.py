@@ -25,7 +25,6 @@ from datetime import date
 from typing import Any
 
 import ibis
-import ibis.backends.duckdb  # loaded with this module, not by the first query
 import ibis.expr.datatypes as dt
 import pandas as pd
 
@@ -70,17 +69,14 @@ class Engine:
     """Builds metric frames from a Dataset; caches per-build work shared by presets."""
 
     ds: Dataset
-    _backend: Any = None
     _facts: dict[str, Any] = field(default_factory=dict)
     _dims: dict[str, pd.DataFrame] = field(default_factory=dict)
     _branded: bool | None = None
 
     @property
     def backend(self) -> Any:
-        """Return the Ibis backend over the dataset's connection."""
-        if self._backend is None:
-            self._backend = ibis.duckdb.from_connection(self.ds.con)
-        return self._backend
+        """Return the Ibis backend holding the dataset's canonical tables."""
+        return self.ds.backend
 
     def facts(self, tz: str) -> Any:
         """Return the daily fact table for ``tz``: day, influencer, category, platform, brand."""

@@ -46,6 +46,20 @@ class Dataset:
     fingerprints: dict[str, str | None] = field(default_factory=dict)
     #: Seconds per loading step, for the benchmark and --verbose.
     timings: dict[str, float] = field(default_factory=dict)
+    _backend: Any = field(default=None, repr=False)
+
+    @property
+    def backend(self) -> Any:
+        """Return the Ibis backend over the canonical tables: what metrics and checks query.
+
+        Whatever engine read the source (DuckDB over files, PostgreSQL, Spark), its results
+        land in the build's own DuckDB; metrics receive this backend and never name one.
+        """
+        if self._backend is None:
+            import ibis
+
+            self._backend = ibis.duckdb.from_connection(self.con)
+        return self._backend
 
     @contextmanager
     def timed(self, step: str) -> Iterator[None]:

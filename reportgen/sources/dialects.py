@@ -60,7 +60,7 @@ class Dialect:
     @classmethod
     def local_duckdb(cls, ds: Dataset, where: str) -> Dialect:
         """Return the dialect of the build's own DuckDB connection."""
-        return cls("duckdb", where, local=True, backend=ibis.duckdb.from_connection(ds.con))
+        return cls("duckdb", where, local=True, backend=ds.backend)
 
     def table(self, name: str) -> ir.Table:
         """Return a relation of the local connection by name."""
