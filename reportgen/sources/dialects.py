@@ -294,8 +294,11 @@ def mask(text: str, password: str | None) -> str:
     """
     if not password:
         return text
-    alone = rf"(?<![A-Za-z0-9]){re.escape(password)}(?![A-Za-z0-9])"
-    return re.sub(alone, "***", text)
+    # A guard only where the password's own edge is a letter or digit: "-pw" after a
+    # letter is still the whole secret.
+    before = r"(?<![A-Za-z0-9])" if password[0].isalnum() else ""
+    after = r"(?![A-Za-z0-9])" if password[-1].isalnum() else ""
+    return re.sub(before + re.escape(password) + after, "***", text)
 
 
 def connect_reason(exc: Exception, password: str | None, env: str = PASSWORD_ENV) -> str:
