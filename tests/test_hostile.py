@@ -1225,6 +1225,55 @@ SOURCE_CASES: list[Case] = [
         says=("main.tracking_data: tracking_data has no rows", "source.allow_empty"),
     ),
     Case(
+        "sql-view-fails-when-run",
+        "audit: a DuckDB conversion error ended in a traceback",
+        _in_duckdb_file(
+            "ALTER TABLE tracking_data RENAME TO raw_tracking",
+            "CREATE VIEW tracking_data AS SELECT * REPLACE (cast('x' AS DOUBLE) AS revenue) "
+            "FROM raw_tracking",
+        ),
+        exit=3,
+        says=(
+            "duckdb://",
+            "reading main.tracking_data failed: Conversion Error",
+            "fix the data or the view",
+        ),
+    ),
+    Case(
+        "sql-fraction-in-orders",
+        "audit: a DOUBLE orders column of 1.5 was rounded to 2",
+        _in_duckdb_file(
+            "ALTER TABLE tracking_data ALTER orders TYPE DOUBLE",
+            "UPDATE tracking_data SET orders = 1.5 WHERE tracking_id = 'T02'",
+        ),
+        exit=3,
+        says=(
+            "main.tracking_data: tracking_id 'T02', column 'orders': 1.5 is not a whole number",
+            "round it in a view or fix the data",
+        ),
+    ),
+    Case(
+        "sql-whole-decimals",
+        "audit: a decimal column holding whole numbers is read as they are",
+        _in_duckdb_file("ALTER TABLE tracking_data ALTER orders TYPE DECIMAL(10, 2)"),
+        check=lambda ws, r: _expect_kpi(ws, r, "orders", 10),  # as from the files
+    ),
+    Case(
+        "sql-missing-schema",
+        "audit: said 'no table' and 'tables in X: none'",
+        _in_duckdb_file(),
+        args=(
+            *("build", "--data", "duckdb://wh.duckdb", "--schema", "sales"),
+            *("--from", "2025-07-01", "--to", "2025-07-07"),
+        ),
+        exit=3,
+        says=(
+            "schema 'sales' does not exist",
+            "reportgen load DIR --into duckdb://",
+            "--schema sales`",
+        ),
+    ),
+    Case(
         "sql-no-database-file",
         "#8",
         _sql_url("duckdb://missing.duckdb"),
@@ -1247,6 +1296,13 @@ SOURCE_CASES: list[Case] = [
         says=("postgresql://postgres@127.0.0.1:1/test: cannot connect", "PostgreSQL is running"),
         env={"REPORTGEN_DB_PASSWORD": "s3cret-Xy"},
         check=lambda ws, r: _never_shows("s3cret-Xy", r),
+    ),
+    Case(
+        "sql-unknown-host",
+        "audit: psycopg says 'failed to resolve host', which had no advice",
+        _sql_url("postgresql://u@nosuchhost.invalid/db"),
+        exit=4,
+        says=("cannot connect (failed to resolve host 'nosuchhost.invalid'", "check host and port"),
     ),
     Case(
         "sql-ad-hoc-unknown-scheme",

@@ -259,11 +259,170 @@ def test_unknown_user_is_named_and_the_password_never_shown(three, tmp_path):
     url = "postgresql://nobody_reportgen@127.0.0.1:5432/test"
     r = build(tmp_path, f"  kind: sql\n  url: {url}\n", TINY_PRESET, "role")
     _fails(r, 4, url, 'role "nobody_reportgen" does not exist', "$REPORTGEN_DB_PASSWORD")
+    # A password that is part of ordinary words ("o" in "role") garbles nothing.
+    r = run(tmp_path, "build", "-c", "role.yaml", "-q", env={"REPORTGEN_DB_PASSWORD": "o"})
+    said = 'role "nobody_reportgen" does not exist: check the user in the URL and the password'
+    _fails(r, 4, said)
+
+
+def test_the_password_is_masked_only_where_it_stands_alone():
+    from reportgen.sources.dialects import connect_reason, mask
+
+    fatal = 'connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "nobody" does not'
+    said = connect_reason(Exception(f"{fatal} exist"), "o")
+    assert said == (
+        'role "nobody" does not exist: check the user in the URL and the password in '
+        "$REPORTGEN_DB_PASSWORD"
+    )
+    dns = f"failed to resolve host 'u:{SECRET}@db.example': [Errno -2] Name or service not known"
+    said = connect_reason(Exception(dns), SECRET)
+    assert SECRET not in said and "'u:***@db.example'" in said
+    assert said.startswith("cannot connect (failed to resolve host") and "check host" in said
+    # A password whose edge is not a letter or digit is masked even next to one.
+    assert mask("user=x-pw- host", "-pw-") == "user=x*** host"
+
+
+def test_query_errors_are_explained_in_one_line_without_the_password():
+    import psycopg
+
+    from reportgen.errors import DataError, SourceUnavailable
+    from reportgen.sources.dialects import postgres_errors
+
+    where = "postgresql://u@db:5432/test"
+    explain = postgres_errors(where, 30, lambda: "s.tracking_data", SECRET)
+    said = explain(psycopg.errors.DivisionByZero("division by zero\nCONTEXT: ..."))
+    assert isinstance(said, DataError)
+    assert str(said) == (
+        f"{where}: reading s.tracking_data failed: division by zero; fix the data or the view"
+    )
+    said = explain(psycopg.errors.InsufficientPrivilege("permission denied for table t"))
+    assert isinstance(said, SourceUnavailable) and "permission denied for table t; grant" in str(
+        said
+    )
+    said = explain(psycopg.errors.UndefinedFunction(f"function f('{SECRET}') does not exist"))
+    assert isinstance(said, SourceUnavailable) and SECRET not in str(said)
+    said = explain(psycopg.errors.QueryCanceled("canceling statement due to statement timeout"))
+    assert "ran longer than source.timeout (30 s)" in str(said)
+    assert explain(ValueError("not the database's")) is None
 
 
 def test_missing_schema_is_named(three, tmp_path):
     r = build(tmp_path, f"  kind: sql\n  url: {PG}\n  schema: no_such_schema\n", TINY_PRESET, "s")
-    _fails(r, 3, "no table no_such_schema.influencers for influencers", "source.tables")
+    _fails(
+        r,
+        3,
+        f"{PG}: schema 'no_such_schema' does not exist",
+        f"`reportgen load DIR --into {PG} --schema no_such_schema`",
+        "source.schema",
+    )
+
+
+@pytest.fixture
+def role(pg) -> Iterator[str]:
+    """Create a login role of a unique name (trust auth: no password); drop it after."""
+    name = f"r_{uuid.uuid4().hex[:12]}"
+    pg.execute(f"CREATE ROLE {name} LOGIN")
+    try:
+        yield name
+    finally:
+        pg.execute(f"DROP OWNED BY {name}")  # its grants
+        pg.execute(f"DROP ROLE {name}")
+
+
+def test_a_role_that_may_not_read_is_told_what_to_grant(planted, pg, role, tmp_path):
+    _, schema = planted
+    url = f"postgresql://{role}@127.0.0.1:5432/test"
+
+    def adhoc() -> subprocess.CompletedProcess:
+        days = ("--from", "2025-07-01", "--to", "2025-07-07", "-q")
+        return run(tmp_path, "build", "--data", url, "--schema", schema, *days)
+
+    _fails(adhoc(), 4, url, f"permission denied for schema {schema}; grant the role USAGE")
+    pg.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+    pg.execute(f"GRANT SELECT ON {schema}.influencers, {schema}.posts TO {role}")
+    pg.execute(f"GRANT SELECT ON {schema}.tracking_data TO {role}")
+    # Not a missing table: the table is there, the role may not read it.
+    said = _fails(adhoc(), 4, url, f"permission denied for table {schema}.payouts (payouts)")
+    assert "grant the role SELECT on the tables (and columns) reportgen reads" in said
+    pg.execute(f"GRANT SELECT ON {schema}.payouts TO {role}")
+    pg.execute(f"REVOKE SELECT ON {schema}.tracking_data FROM {role}")
+    columns = "tracking_id, influencer_id, product, date, orders"
+    pg.execute(f"GRANT SELECT ({columns}) ON {schema}.tracking_data TO {role}")
+    said = _fails(adhoc(), 4, url, f"reading {schema}.tracking_data: permission denied for table")
+    assert "grant the role SELECT on the tables (and columns) reportgen reads" in said
+    pg.execute(f"GRANT SELECT ON {schema}.tracking_data TO {role}")
+    assert adhoc().returncode == 0
+
+
+def _copy_schema(pg, source: str) -> str:
+    """Return a new schema holding copies of the seed tables of ``source``."""
+    schema = new_schema(pg)
+    for table in ("influencers", "posts", "tracking_data", "payouts"):
+        pg.execute(f"CREATE TABLE {schema}.{table} AS SELECT * FROM {source}.{table}")
+    return schema
+
+
+def test_a_view_that_fails_when_run_is_a_data_error(planted, pg, tmp_path):
+    _, planted_schema = planted
+    schema = _copy_schema(pg, planted_schema)
+    pg.execute(f"ALTER TABLE {schema}.tracking_data RENAME TO raw_tracking")
+    pg.execute(
+        f"CREATE VIEW {schema}.tracking_data AS SELECT tracking_id, source, campaign, "
+        "influencer_id, user_id, product, date, orders, revenue / (orders - orders) AS revenue "
+        f"FROM {schema}.raw_tracking"
+    )
+    says = (
+        PG,
+        f"reading {schema}.tracking_data failed: division by zero",
+        "fix the data or the view",
+    )
+    r = build(tmp_path, f"  kind: sql\n  url: {PG}\n  schema: {schema}\n", TINY_PRESET, "div")
+    _fails(r, 3, *says)
+    _fails(run(tmp_path, "validate", "--data", "-c", "div.yaml", "-q"), 3, *says)
+
+
+def test_a_fraction_in_a_whole_number_column_is_refused_not_rounded(planted, pg, tmp_path):
+    _, planted_schema = planted
+    schema = _copy_schema(pg, planted_schema)
+    pg.execute(f"ALTER TABLE {schema}.tracking_data ALTER orders TYPE numeric(10, 2)")
+    for name, where in (("whole", schema), ("ref", planted_schema)):
+        r = build(tmp_path, f"  kind: sql\n  url: {PG}\n  schema: {where}\n", TINY_PRESET, name)
+        assert r.returncode == 0, r.stderr
+    whole, ref = summaries(tmp_path, "whole")["weekly"], summaries(tmp_path, "ref")["weekly"]
+    assert whole["kpis"] == ref["kpis"]  # whole numbers in a decimal column are read as they are
+    assert _findings(tmp_path, "whole") == _findings(tmp_path, "ref")
+    pg.execute(f"UPDATE {schema}.tracking_data SET orders = 1.5 WHERE tracking_id = 'T03'")
+    r = build(tmp_path, f"  kind: sql\n  url: {PG}\n  schema: {schema}\n", TINY_PRESET, "whole")
+    _fails(
+        r,
+        3,
+        f"{PG}: {schema}.tracking_data: tracking_id 'T03', column 'orders': 1.50 is not a whole",
+        "reportgen reads whole numbers there; round it in a view or fix the data",
+    )
+
+
+def test_integer_columns_are_not_scanned_for_fractions():
+    import ibis
+
+    from reportgen.sources.canonical import _check_whole
+    from reportgen.sources.dialects import Dialect
+
+    class Scanned(Exception):
+        pass
+
+    def fetch(*args: object) -> None:
+        raise Scanned
+
+    dialect = Dialect("postgres", PG)
+    dialect.fetch = fetch  # type: ignore[method-assign]
+    columns = {"tracking_id": "tracking_id", "orders": "orders"}
+    for kind in ("int32", "int64", "decimal(12, 0)"):
+        t = ibis.table({"tracking_id": "string", "orders": kind}, name="t")
+        _check_whole(None, t, "tracking_data", columns, "s.t", dialect)  # type: ignore[arg-type]
+    for kind in ("float64", "decimal(12, 2)", "decimal"):
+        t = ibis.table({"tracking_id": "string", "orders": kind}, name="t")
+        with pytest.raises(Scanned):
+            _check_whole(None, t, "tracking_data", columns, "s.t", dialect)  # type: ignore[arg-type]
 
 
 def test_a_query_over_the_timeout_stops_cleanly(three, pg, tmp_path):

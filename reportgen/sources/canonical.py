@@ -22,7 +22,7 @@ from reportgen.sources import Dataset
 from reportgen.sources.checks import check_payouts, check_references, register_catalogue
 from reportgen.sources.dialects import Dialect
 from reportgen.sources.rules import Origin, check_table
-from reportgen.sources.schema import SCHEMA, Column, source_column
+from reportgen.sources.schema import KEYS, SCHEMA, Column, source_column
 from reportgen.sources.study import check_study
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ def canonicalize(
     zoned_any = False
     for table in TABLES:
         with ds.timed(f"load {table}"):
-            typed, columns, zoned = _typed(raw[table], table, config, labels[table])
+            dialect.reading = labels[table]
+            typed, columns, zoned = _typed(ds, raw[table], table, config, labels[table], dialect)
             origin = Origin(where=labels[table], name=labels[table], columns=columns)
             check_table(ds, table, typed, config, origin, dialect, zoned=zoned)
             zoned_any |= zoned
@@ -51,7 +52,9 @@ def canonicalize(
     study = [t for t in STUDY_TABLES if t in raw]
     for table in study:
         with ds.timed(f"load {table}"):
+            dialect.reading = labels[table]
             _study_table(ds, table, raw[table], config, labels[table], dialect)
+    dialect.reading = None
     with ds.timed("checks"):
         register_catalogue(ds.con, config)
         check_references(ds, config, labels)
@@ -63,7 +66,7 @@ def _study_table(
     ds: Dataset, table: str, t: ir.Table, config: Config, label: str, dialect: Dialect
 ) -> None:
     """Fetch a study table and check it locally: the analyses read it row by row anyway."""
-    typed, columns, _ = _typed(t, table, config, label)
+    typed, columns, _ = _typed(ds, t, table, config, label, dialect)
     if not dialect.local:
         dialect.land(ds, f"typed_{table}", typed, table=True)
         dialect = Dialect.local_duckdb(ds, dialect.where)
@@ -73,7 +76,7 @@ def _study_table(
 
 
 def _typed(
-    t: ir.Table, table: str, config: Config, label: str
+    ds: Dataset, t: ir.Table, table: str, config: Config, label: str, dialect: Dialect
 ) -> tuple[ir.Table, dict[str, str], bool]:
     """Return ``t`` in canonical names and types, the source column of each, and zoned?"""
     found = {c.strip().casefold(): c for c in t.columns}
@@ -90,7 +93,71 @@ def _typed(
         zoned |= col_zoned
         exprs[col.name] = expr
         columns[col.name] = actual
+    _check_whole(ds, t, table, columns, label, dialect)
     return t.select(**exprs), columns, zoned
+
+
+def _check_whole(
+    ds: Dataset, t: ir.Table, table: str, columns: dict[str, str], label: str, dialect: Dialect
+) -> None:
+    """Refuse a fraction in a column reportgen reads as whole numbers, rather than round it.
+
+    Only columns of a type that can hold one (floating, or decimal with digits after the
+    point) are checked, all in one aggregate; integer columns cost nothing.
+    """
+    cols = [
+        actual
+        for col in SCHEMA[table]
+        if col.type == "BIGINT"
+        and (actual := columns.get(col.name)) is not None
+        and _fractional(t[actual].type())
+    ]
+    if not cols:
+        return
+    bad = {c: _not_whole(t[c], dialect) for c in cols}
+    counts = dialect.fetch_row(
+        ds, t.aggregate(**{f"n{i}": b.sum() for i, b in enumerate(bad.values())})
+    )
+    for i, (actual, cond) in enumerate(bad.items()):
+        n = int(counts[f"n{i}"] or 0)
+        if n:
+            _fraction_error(ds, t, table, actual, cond, n, columns, label, dialect)
+
+
+def _fractional(have: dt.DataType) -> bool:
+    """Return True for a numeric type that can hold a fraction."""
+    if have.is_floating():
+        return True
+    return have.is_decimal() and (have.scale is None or have.scale > 0)
+
+
+def _not_whole(c: ir.NumericValue, dialect: Dialect) -> ir.BooleanValue:
+    """Return True where a value has a fraction (or is NaN or infinite)."""
+    return ((c != c.floor()) | dialect.not_finite(c)).fill_null(False)
+
+
+def _fraction_error(
+    ds: Dataset,
+    t: ir.Table,
+    table: str,
+    actual: str,
+    bad: ir.BooleanValue,
+    n: int,
+    columns: dict[str, str],
+    label: str,
+    dialect: Dialect,
+) -> None:
+    """Raise DataError naming the first row (by id, where there is one) holding a fraction."""
+    key = columns.get(KEYS.get(table, ""))
+    rows = t.filter(bad)
+    first = rows.order_by(key).select(key, actual) if key else rows.select(actual)
+    row = dialect.fetch(ds, first.limit(1)).to_pylist()[0]
+    where = f"{key} {row[key]!r}, " if key and row[key] is not None else ""
+    more = f"; {n - 1} more row(s) like it" if n > 1 else ""
+    raise DataError(
+        f"{label}: {where}column '{actual}': {row[actual]} is not a whole number{more}; "
+        "reportgen reads whole numbers there; round it in a view or fix the data"
+    )
 
 
 def _cast(t: ir.Table, actual: str, col: Column, table: str, label: str) -> tuple[ir.Value, bool]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -20,10 +21,12 @@ from reportgen.config import ALL_TABLES, STUDY_TABLES, Config
 from reportgen.errors import ConfigError, DataError, SourceUnavailable
 from reportgen.sources import Dataset, layout
 from reportgen.sources.dialects import (
+    GRANT,
     Dialect,
     connect_reason,
     declared_unique,
     duckdb_errors,
+    first_line,
     postgres_errors,
 )
 from reportgen.sources.url import DbUrl, UrlError, masked, parse_url
@@ -57,7 +60,8 @@ def open_database(url_text: str, config: Config) -> Dataset:
         raw, labels = _tables(backend, url, schema, config, ds, dialect)
         canonicalize(ds, raw, config, labels, dialect)
     except DataError as exc:
-        raise DataError(f"{where}: {exc}") from None
+        said = str(exc)  # an engine's error, explained, names the source already
+        raise DataError(said if said.startswith(where) else f"{where}: {said}") from None
     finally:
         _disconnect(backend)
     logger.info("%s: %s rows came back", where, ds.provenance["rows_fetched"])
@@ -70,18 +74,34 @@ def _tables(
     """Return the raw relation and label of each table; refuse a missing seed or named one."""
     try:
         found = _table_names(backend, url, schema)
-    except Exception as exc:  # a missing schema is reported the same way by every driver
+    except Exception as exc:  # a catalogue that cannot be read at all
         raise DataError(
-            f"schema {schema!r} cannot be read ({_first_line(exc)}); set source.schema"
+            f"schema {schema!r} cannot be read ({first_line(exc)}); set source.schema"
         ) from None
+    if not found.exists:
+        raise DataError(
+            f"schema {schema!r} does not exist; create it (CREATE SCHEMA {schema}) and load "
+            f"the tables with `reportgen load DIR --into {url.shown()} --schema {schema}`, or "
+            "name the schema that holds them with source.schema (--schema)"
+        )
+    if not found.usable:
+        raise SourceUnavailable(
+            f"{url.shown()}: permission denied for schema {schema}; grant the role USAGE on it "
+            f"and {GRANT.removeprefix('grant the role ')}"
+        )
     raw: dict[str, Any] = {}
     labels: dict[str, str] = {}
     for table in ALL_TABLES:
         name = config.source.tables.get(table, table)
-        if table in STUDY_TABLES and name not in found and table not in config.source.tables:
+        named = table in config.source.tables
+        if table in STUDY_TABLES and name not in found.readable and not named:
             continue  # optional: the report says which analyses it could not do
-        if name not in found:
-            shown = ", ".join(sorted(found)[:12]) or "none"
+        if name in found.unreadable:
+            raise SourceUnavailable(
+                f"{url.shown()}: permission denied for table {schema}.{name} ({table}); {GRANT}"
+            )
+        if name not in found.readable:
+            shown = ", ".join(sorted(found.readable)[:12]) or "none"
             raise DataError(
                 f"no table {schema}.{name} for {table} (tables in {schema}: {shown}); load it "
                 f"with `reportgen load DIR --into URL` or name it with source.tables.{table}"
@@ -93,15 +113,48 @@ def _tables(
     return raw, labels
 
 
-def _table_names(backend: Any, url: DbUrl, schema: str) -> set[str]:
-    """Return the tables and views in ``schema``; a schema that does not exist has none."""
+@dataclass
+class _Schema:
+    """What the catalogue says of a schema: is it there, and which tables the role may read."""
+
+    exists: bool
+    usable: bool = True  # PostgreSQL: the role has USAGE on it
+    readable: set[str] = field(default_factory=set)
+    unreadable: set[str] = field(default_factory=set)
+
+
+#: PostgreSQL's own catalogue lists every table, also those the role may not read
+#: (information_schema hides them, which made a permission problem look like a missing table).
+_PG_TABLES = """
+SELECT has_schema_privilege(n.oid, 'USAGE'), c.relname,
+       has_table_privilege(c.oid, 'SELECT') OR has_any_column_privilege(c.oid, 'SELECT')
+FROM pg_namespace n
+LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+WHERE n.nspname = %s
+"""
+
+
+def _table_names(backend: Any, url: DbUrl, schema: str) -> _Schema:
+    """Return whether ``schema`` exists, and the tables and views in it the role may read."""
     if url.backend == "duckdb":
         # ibis 12's list_tables calls fetch_arrow_table, which DuckDB 2 no longer has.
-        rows = backend.con.execute(
+        con = backend.con
+        there = "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?"
+        if not con.execute(there, [schema]).fetchall()[0][0]:
+            return _Schema(exists=False)
+        rows = con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
         ).fetchall()
-        return {r[0] for r in rows}
-    return set(backend.list_tables(database=schema))
+        return _Schema(exists=True, readable={r[0] for r in rows})
+    with backend.con.cursor() as cur:
+        rows = cur.execute(_PG_TABLES, [schema]).fetchall()
+    if not rows:
+        return _Schema(exists=False)
+    found = _Schema(exists=True, usable=bool(rows[0][0]))
+    for _, name, readable in rows:
+        if name is not None:
+            (found.readable if readable else found.unreadable).add(name)
+    return found
 
 
 def connect(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
@@ -115,24 +168,21 @@ def connect(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
             con = duckdb.connect(str(url.path), read_only=True)
         except duckdb.Error as exc:
             raise SourceUnavailable(
-                f"{where}: cannot open the database: {_first_line(exc)}"
+                f"{where}: cannot open the database: {first_line(exc)}"
             ) from None
         con.execute("SET TimeZone = 'UTC'")
         import ibis
 
-        dialect = Dialect(
-            "duckdb",
-            where,
-            timeout=timeout,
-            explain=duckdb_errors(where),
-            guard=_interrupt_after(con, timeout),
-        )
+        dialect = Dialect("duckdb", where, timeout=timeout, guard=_interrupt_after(con, timeout))
+        dialect.explain = duckdb_errors(where, lambda: dialect.reading)
         return ibis.duckdb.from_connection(con), dialect
-    explain = postgres_errors(where, timeout)
-    return _postgres(url, config), Dialect("postgres", where, timeout=timeout, explain=explain)
+    password = os.environ.get(config.source.password_env) or None
+    dialect = Dialect("postgres", where, timeout=timeout)
+    dialect.explain = postgres_errors(where, timeout, lambda: dialect.reading, password)
+    return _postgres(url, config, password), dialect
 
 
-def _postgres(url: DbUrl, config: Config) -> Any:
+def _postgres(url: DbUrl, config: Config, password: str | None) -> Any:
     """Connect to PostgreSQL in UTC with the query timeout; errors never hold the password."""
     where = url.shown()
     try:
@@ -145,7 +195,6 @@ def _postgres(url: DbUrl, config: Config) -> Any:
         ) from None
 
     env = config.source.password_env
-    password = os.environ.get(env) or None
     info: dict[str, Any] = {"host": url.host, "port": url.port, "dbname": url.database}
     if url.user:
         info["user"] = url.user
@@ -174,7 +223,3 @@ def _disconnect(backend: Any) -> None:
         backend.disconnect()
     except Exception:  # closing is best effort: the build has what it needs
         logger.debug("closing the database connection failed", exc_info=True)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

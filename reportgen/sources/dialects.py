@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,7 +30,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from reportgen.errors import SourceUnavailable
+from reportgen.errors import DataError, SourceUnavailable
 from reportgen.sources import Dataset
 from reportgen.sources.url import PASSWORD_ENV
 
@@ -56,6 +57,8 @@ class Dialect:
     unique: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Rows per batch a PostgreSQL result becomes Arrow in (see :func:`_postgres_arrow`).
     fetch_rows: int = 20_000
+    #: The table the queries running now read (``schema.table``), for error messages.
+    reading: str | None = None
 
     @classmethod
     def local_duckdb(cls, ds: Dataset, where: str) -> Dialect:
@@ -207,26 +210,47 @@ WHERE n.nspname = %s AND c.relname = %s AND i.indisunique AND i.indisvalid
 """
 
 
-def postgres_errors(where: str, timeout: float | None) -> Callable[[Exception], Exception | None]:
-    """Return the explainer of PostgreSQL errors met while querying."""
+#: What to do about a role that may not read what reportgen reads.
+GRANT = "grant the role SELECT on the tables (and columns) reportgen reads"
+
+
+def postgres_errors(
+    where: str,
+    timeout: float | None,
+    reading: Callable[[], str | None] = lambda: None,
+    password: str | None = None,
+) -> Callable[[Exception], Exception | None]:
+    """Return the explainer of PostgreSQL errors met while querying.
+
+    ``reading`` names the table being read when the error came, ``password`` is masked out.
+    """
 
     def explain(exc: Exception) -> Exception | None:
         import psycopg
 
+        if not isinstance(exc, psycopg.Error):
+            return None
+        first = mask(first_line(exc), password)
         if isinstance(exc, psycopg.errors.QueryCanceled):
             return SourceUnavailable(
                 f"{where}: a query ran longer than source.timeout ({timeout:g} s) and was "
                 "stopped; raise source.timeout, or add indexes or a summary table"
             )
         if isinstance(exc, psycopg.OperationalError):
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return SourceUnavailable(f"{where}: the database stopped answering ({first}); retry")
-        return None
+        state = exc.sqlstate or ""
+        if state == "42501":  # insufficient_privilege
+            return SourceUnavailable(f"{where}: {_reading(reading())}{first}; {GRANT}")
+        if state.startswith("22"):  # data exceptions: division by zero, a bad cast, overflow
+            return DataError(f"{where}: {_failed(reading())}: {first}; fix the data or the view")
+        return SourceUnavailable(f"{where}: {_failed(reading())}: {first}")
 
     return explain
 
 
-def duckdb_errors(where: str) -> Callable[[Exception], Exception | None]:
+def duckdb_errors(
+    where: str, reading: Callable[[], str | None] = lambda: None
+) -> Callable[[Exception], Exception | None]:
     """Return the explainer of DuckDB errors met while querying a database file."""
 
     def explain(exc: Exception) -> Exception | None:
@@ -236,26 +260,64 @@ def duckdb_errors(where: str) -> Callable[[Exception], Exception | None]:
             return SourceUnavailable(f"{where}: a query ran longer than source.timeout; raise it")
         if isinstance(exc, duckdb.IOException):
             return SourceUnavailable(f"{where}: cannot read the database file: {exc}")
+        data = (duckdb.ConversionException, duckdb.OutOfRangeException)
+        if isinstance(exc, (*data, duckdb.InvalidInputException)):
+            return DataError(
+                f"{where}: {_failed(reading())}: {first_line(exc)}; fix the data or the view"
+            )
+        if isinstance(exc, (duckdb.PermissionException, duckdb.CatalogException)):
+            return SourceUnavailable(f"{where}: {_failed(reading())}: {first_line(exc)}")
         return None
 
     return explain
 
 
+def _failed(table: str | None) -> str:
+    return f"reading {table} failed" if table else "reading failed"
+
+
+def _reading(table: str | None) -> str:
+    return f"reading {table}: " if table else ""
+
+
+def first_line(exc: Exception) -> str:
+    """Return the first line of an exception's message (its type when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def mask(text: str, password: str | None) -> str:
+    """Return ``text`` with the password replaced where it stands alone, not inside a word.
+
+    A short password is often part of ordinary words ("o" in "role"): replacing every
+    occurrence garbles the message and hides nothing, since the word is not the secret.
+    """
+    if not password:
+        return text
+    # A guard only where the password's own edge is a letter or digit: "-pw" after a
+    # letter is still the whole secret.
+    before = r"(?<![A-Za-z0-9])" if password[0].isalnum() else ""
+    after = r"(?![A-Za-z0-9])" if password[-1].isalnum() else ""
+    return re.sub(before + re.escape(password) + after, "***", text)
+
+
 def connect_reason(exc: Exception, password: str | None, env: str = PASSWORD_ENV) -> str:
     """Return why PostgreSQL refused a connection and what to do, in one line, no password."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    reason = first.split("failed: ")[-1].removeprefix("FATAL:").strip()
-    if password:
-        reason = reason.replace(password, "***")
+    reason = first_line(exc).split("failed: ")[-1].removeprefix("FATAL:").strip()
+    # Advice is chosen on the driver's own words; the password is masked in what is shown.
     low = reason.lower()
     if (
         "password authentication failed" in low
         or "no password supplied" in low
         or ("role" in low and "does not exist" in low)
     ):
-        return f"{reason}: check the user in the URL and the password in ${env}"
-    if "database" in low and "does not exist" in low:
-        return f"{reason}: create it or fix the database name in the URL"
-    if "refused" in low or "timeout" in low or "translate host" in low or "no route" in low:
-        return f"cannot connect ({reason}): check host and port, and that PostgreSQL is running"
-    return reason
+        said = f"{reason}: check the user in the URL and the password in ${env}"
+    elif "database" in low and "does not exist" in low:
+        said = f"{reason}: create it or fix the database name in the URL"
+    elif any(
+        k in low for k in ("refused", "timeout", "translate host", "resolve host", "no route")
+    ):
+        said = f"cannot connect ({reason}): check host and port, and that PostgreSQL is running"
+    else:
+        said = reason
+    return mask(said, password)
