@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,7 @@ def open_database(url_text: str, config: Config) -> Dataset:
     # Stat before the first read: a write after it changes what the next stat says.
     stats = layout.database_fingerprints(url.path) if url.path and url.path.is_file() else {}
     backend, dialect = connect(url, config)
-    schema = config.source.schema or ("public" if url.backend == "postgres" else "main")
+    schema = config.source.schema or _default_schema(url)
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # zoned timestamps are converted per report
     ds = Dataset(
@@ -66,6 +67,13 @@ def open_database(url_text: str, config: Config) -> Dataset:
         _disconnect(backend)
     logger.info("%s: %s rows came back", where, ds.provenance["rows_fetched"])
     return ds
+
+
+def _default_schema(url: DbUrl) -> str:
+    """Return the schema read when none is set: MySQL's schema is the URL's database."""
+    if url.backend == "mysql":
+        return url.database or ""
+    return "public" if url.backend == "postgres" else "main"
 
 
 def _tables(
@@ -136,16 +144,15 @@ WHERE n.nspname = %s
 
 def _table_names(backend: Any, url: DbUrl, schema: str) -> _Schema:
     """Return whether ``schema`` exists, and the tables and views in it the role may read."""
-    if url.backend == "duckdb":
+    if url.backend in ("duckdb", "mysql"):
         # ibis 12's list_tables calls fetch_arrow_table, which DuckDB 2 no longer has.
-        con = backend.con
-        there = "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?"
-        if not con.execute(there, [schema]).fetchall()[0][0]:
+        # MySQL's information_schema lists what the user has some privilege on.
+        mark = "?" if url.backend == "duckdb" else "%s"
+        there = f"SELECT count(*) FROM information_schema.schemata WHERE schema_name = {mark}"
+        tables = f"SELECT table_name FROM information_schema.tables WHERE table_schema = {mark}"
+        if not _rows(backend.con, there, schema)[0][0]:
             return _Schema(exists=False)
-        rows = con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
-        ).fetchall()
-        return _Schema(exists=True, readable={r[0] for r in rows})
+        return _Schema(exists=True, readable={r[0] for r in _rows(backend.con, tables, schema)})
     with backend.con.cursor() as cur:
         rows = cur.execute(_PG_TABLES, [schema]).fetchall()
     if not rows:
@@ -159,27 +166,53 @@ def _table_names(backend: Any, url: DbUrl, schema: str) -> _Schema:
 
 def connect(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
     """Return the Ibis backend over the database and the dialect that runs queries in it."""
-    where, timeout = url.shown(), config.source.timeout
-    if url.backend == "duckdb":
-        assert url.path is not None
-        if not url.path.is_file():
-            raise SourceUnavailable(f"{where}: no such database file; check source.url")
-        try:
-            con = duckdb.connect(str(url.path), read_only=True)
-        except duckdb.Error as exc:
-            raise SourceUnavailable(
-                f"{where}: cannot open the database: {first_line(exc)}"
-            ) from None
-        con.execute("SET TimeZone = 'UTC'")
-        import ibis
+    return CONNECTORS[url.backend](url, config)
 
-        dialect = Dialect("duckdb", where, timeout=timeout, guard=_interrupt_after(con, timeout))
-        dialect.explain = duckdb_errors(where, lambda: dialect.reading)
-        return ibis.duckdb.from_connection(con), dialect
+
+def _duckdb_file(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
+    """Open a DuckDB database file read-only, in UTC, with queries stopped at the timeout."""
+    where, timeout = url.shown(), config.source.timeout
+    assert url.path is not None
+    if not url.path.is_file():
+        raise SourceUnavailable(f"{where}: no such database file; check source.url")
+    try:
+        con = duckdb.connect(str(url.path), read_only=True)
+    except duckdb.Error as exc:
+        raise SourceUnavailable(f"{where}: cannot open the database: {first_line(exc)}") from None
+    con.execute("SET TimeZone = 'UTC'")
+    import ibis
+
+    dialect = Dialect("duckdb", where, timeout=timeout, guard=_interrupt_after(con, timeout))
+    dialect.explain = duckdb_errors(where, lambda: dialect.reading)
+    return ibis.duckdb.from_connection(con), dialect
+
+
+def _postgresql(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
+    """Connect to PostgreSQL; its errors are explained without the password."""
+    where, timeout = url.shown(), config.source.timeout
     password = os.environ.get(config.source.password_env) or None
     dialect = Dialect("postgres", where, timeout=timeout)
     dialect.explain = postgres_errors(where, timeout, lambda: dialect.reading, password)
     return _postgres(url, config, password), dialect
+
+
+def _mysql(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
+    """Connect to MySQL or MariaDB (see :mod:`reportgen.sources.mysql`)."""
+    from reportgen.sources import mysql
+
+    where, timeout = url.shown(), config.source.timeout
+    backend = mysql.connect(url, config)
+    return backend, Dialect(
+        "mysql", where, timeout=timeout, explain=mysql.mysql_errors(where, timeout)
+    )
+
+
+#: How each database URL's backend is opened: the Ibis backend and the dialect of its engine.
+CONNECTORS: dict[str, Callable[[DbUrl, Config], tuple[Any, Dialect]]] = {
+    "duckdb": _duckdb_file,
+    "postgres": _postgresql,
+    "mysql": _mysql,
+}
 
 
 def _postgres(url: DbUrl, config: Config, password: str | None) -> Any:
@@ -211,6 +244,15 @@ def _postgres(url: DbUrl, config: Config, password: str | None) -> Any:
     except psycopg.Error as exc:
         raise SourceUnavailable(f"{where}: {connect_reason(exc, password, env)}") from None
     return ibis.postgres.from_connection(conn)
+
+
+def _rows(con: Any, sql: str, *params: Any) -> list[tuple]:
+    """Run a catalogue query on a DB-API connection (DuckDB's or a driver's)."""
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        return con.execute(sql, list(params)).fetchall()
+    with con.cursor() as cur:
+        cur.execute(sql, params)
+        return list(cur.fetchall())
 
 
 def _interrupt_after(con: duckdb.DuckDBPyConnection, seconds: float):

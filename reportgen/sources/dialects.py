@@ -139,8 +139,8 @@ class Dialect:
 
     def not_finite(self, col: ir.Value) -> ir.BooleanValue:
         """Return True where a number is NaN or infinite (only floating columns can be)."""
-        if not col.type().is_floating():
-            return ibis.literal(False)
+        if not col.type().is_floating() or self.name == "mysql":
+            return ibis.literal(False)  # MySQL and MariaDB store no NaN or infinity
         return col.isnan() | col.isinf()
 
 
@@ -193,12 +193,19 @@ def declared_unique(backend: Any, kind: str, schema: str, table: str) -> frozens
             ).fetchall()
             return frozenset(r[0][0].casefold() for r in rows if len(r[0]) == 1)
         with backend.con.cursor() as cur:
-            cur.execute(_PG_UNIQUE, [schema, table])
+            cur.execute(_MYSQL_UNIQUE if kind == "mysql" else _PG_UNIQUE, [schema, table])
             return frozenset(r[0].casefold() for r in cur.fetchall())
     except Exception:  # the catalogue is an optimisation only; the scan stays correct
         logger.debug("cannot read the constraints of %s.%s", schema, table, exc_info=True)
         return frozenset()
 
+
+#: MySQL and MariaDB: unique indexes (the primary key among them) of one column.
+_MYSQL_UNIQUE = """
+SELECT MIN(column_name) FROM information_schema.statistics
+WHERE table_schema = %s AND table_name = %s AND non_unique = 0
+GROUP BY index_name HAVING count(*) = 1
+"""
 
 _PG_UNIQUE = """
 SELECT a.attname FROM pg_index i

@@ -10,7 +10,15 @@ from urllib.parse import unquote, urlsplit
 #: The environment variable a database password is read from unless the config names another.
 PASSWORD_ENV = "REPORTGEN_DB_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 
-SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "duckdb": "duckdb"}
+SCHEMES = {
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "duckdb": "duckdb",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
+#: The default port of each server backend.
+PORTS = {"postgres": 5432, "mysql": 3306}
 
 
 class UrlError(ValueError):
@@ -21,7 +29,7 @@ class UrlError(ValueError):
 class DbUrl:
     """A parsed database URL: backend, where, and who (never a password)."""
 
-    backend: str  # "postgres" or "duckdb"
+    backend: str  # "postgres", "mysql" or "duckdb"
     host: str | None = None
     port: int | None = None
     user: str | None = None
@@ -34,7 +42,8 @@ class DbUrl:
             return f"duckdb://{self.path}" if self.path else "duckdb://"
         who = f"{self.user}@" if self.user else ""
         port = f":{self.port}" if self.port else ""
-        return f"postgresql://{who}{self.host or 'localhost'}{port}/{self.database or ''}"
+        scheme = "mysql" if self.backend == "mysql" else "postgresql"
+        return f"{scheme}://{who}{self.host or 'localhost'}{port}/{self.database or ''}"
 
 
 def is_url(text: str) -> bool:
@@ -48,8 +57,8 @@ def parse_url(text: str, root: Path | None = None) -> DbUrl:
     backend = SCHEMES.get(parts.scheme.lower())
     if backend is None:
         raise UrlError(
-            f"unknown database scheme {parts.scheme + '://'!r}; use postgresql://user@host:5432/db "
-            "or duckdb:///path/to/file.duckdb"
+            f"unknown database scheme {parts.scheme + '://'!r}; use postgresql://user@host:5432/db, "
+            "mysql://user@host:3306/db or duckdb:///path/to/file.duckdb"
         )
     if parts.password is not None:
         # Config files and shell history are not places for secrets.
@@ -73,7 +82,9 @@ def parse_url(text: str, root: Path | None = None) -> DbUrl:
     if not parts.hostname or not database:
         raise UrlError(f"{text!r} needs a host and a database: postgresql://user@host:5432/db")
     user = unquote(parts.username) if parts.username else None
-    return DbUrl("postgres", host=parts.hostname, port=port or 5432, user=user, database=database)
+    return DbUrl(
+        backend, host=parts.hostname, port=port or PORTS[backend], user=user, database=database
+    )
 
 
 def masked(text: str) -> str:
