@@ -1311,14 +1311,14 @@ SOURCE_CASES: list[Case] = [
         args=(
             "build",
             "--data",
-            "mysql://root@127.0.0.1/test",
+            "oracle://root@127.0.0.1/test",
             "--from",
             "2025-07-01",
             "--to",
             "2025-07-07",
         ),
-        exit=4,
-        says=("unknown database scheme 'mysql://'",),
+        exit=2,  # a usage error, as in a config file
+        says=("--data oracle://root@127.0.0.1/test: unknown database scheme 'oracle://'",),
     ),
 ]
 
