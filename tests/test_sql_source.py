@@ -478,6 +478,13 @@ def test_study_sections_read_from_postgresql_as_from_files(tmp_path, pg):
     found = {i["code"]: i for i in db["data_quality"]}
     assert found["unassigned_users"]["examples"] == ["nobody"]
     assert found["unassigned_users"]["file"] == f"{schema}.conversions"
+    # The snapshot marker covers the study tables too: each one's row count.
+    built = next((tmp_path / "output-pg" / "study").glob("2*/summary.json"))
+    tables = json.loads(built.read_text())["source"]["tables"]
+    for table in ("touchpoints", "conversions", "assignments"):
+        with duckdb.connect() as con:
+            rows = con.execute(f"SELECT count(*) FROM '{tmp_path / 'data' / table}.parquet'")
+            assert tables[table]["rows"] == rows.fetchone()[0], table
     assert _findings_of(db) == _findings_of(files)
 
 

@@ -73,6 +73,8 @@ def _study_table(
         typed = dialect.table(f"typed_{table}")
     origin = Origin(where=label, name=label, columns=columns)
     check_table(ds, table, typed, config, origin, dialect)
+    if table in ds.provenance.get("tables", {}):  # a database's snapshot marker, as for facts
+        ds.provenance["tables"][table]["rows"] = ds.rows[table]
 
 
 def _typed(
