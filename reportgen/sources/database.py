@@ -26,7 +26,7 @@ from reportgen.sources.dialects import (
     duckdb_errors,
     postgres_errors,
 )
-from reportgen.sources.url import DbUrl, UrlError, parse_url
+from reportgen.sources.url import DbUrl, UrlError, mask, parse_url, pg_conninfo
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def open_database(url_text: str, config: Config) -> Dataset:
     try:
         url = parse_url(url_text, config.root)
     except UrlError as exc:
-        raise SourceUnavailable(f"{url_text}: {exc}") from None
+        raise SourceUnavailable(f"{mask(url_text)}: {exc}") from None
     where = url.shown()
     backend, dialect = connect(url, config)
     schema = config.source.schema or ("public" if url.backend == "postgres" else "main")
@@ -143,16 +143,15 @@ def _postgres(url: DbUrl, config: Config) -> Any:
 
     env = config.source.password_env
     password = os.environ.get(env) or None
-    info: dict[str, Any] = {"host": url.host, "port": url.port, "dbname": url.database}
-    if url.user:
-        info["user"] = url.user
     conninfo = make_conninfo(
         "",
-        **info,
-        password=password,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        application_name="reportgen",
-        options=f"-c statement_timeout={int(config.source.timeout * 1000)} -c TimeZone=UTC",
+        **pg_conninfo(
+            url,
+            password,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name="reportgen",
+            options=f"-c statement_timeout={int(config.source.timeout * 1000)} -c TimeZone=UTC",
+        ),
     )
     try:
         conn = psycopg.connect(conninfo, autocommit=True)
