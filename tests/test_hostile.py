@@ -522,6 +522,56 @@ DATA_CASES: list[Case] = [
         says=("payouts.csv", "column 'fee' (source.columns.payouts.rate)"),
     ),
     Case(
+        "load-empty-file",
+        "fix-load: a 0-byte payouts.csv loaded as payouts(column0 text)",
+        lambda ws: ws.write("data/payouts.csv", ""),
+        args=("load", "data", "--into", "duckdb://loaded.duckdb"),
+        exit=3,
+        says=("payouts.csv: the file is empty (not even a header row); export payouts again",),
+        check=lambda ws, r: _not_created(ws.root / "loaded.duckdb"),
+    ),
+    Case(
+        "load-parquet-fractional-orders",
+        "fix-load: said 'row 1 (line 2)' of a Parquet file, and that 1.5 is not a number",
+        lambda ws: _to_parquet(
+            ws,
+            "tracking_data",
+            "* REPLACE (CASE WHEN tracking_id = 'T01' THEN 1.5 ELSE orders END AS orders)",
+        ),
+        args=("load", "data", "--into", "duckdb://loaded.duckdb"),
+        exit=3,
+        says=(
+            "tracking_data.parquet: row 1, column 'orders': cannot read '1.5' as a whole number",
+        ),
+    ),
+    Case(
+        "load-leaves-no-old-study",
+        "fix-load: a study of an earlier load stayed beside the new sales",
+        lambda ws: _loaded_with_study(ws),
+        args=("load", "data", "--into", "duckdb://wh.duckdb"),
+        exit=2,
+        says=(
+            "schema main holds main.touchpoints, main.conversions, main.assignments",
+            "pass --drop-missing to drop them in the same swap",
+        ),
+    ),
+    Case(
+        "load-over-a-view",
+        "fix-load: a raw 'is of type View' line",
+        lambda ws: _duckdb_file(ws, "CREATE VIEW tracking_data AS SELECT 1 AS x"),
+        args=("load", "data", "--into", "duckdb://wh.duckdb"),
+        exit=2,
+        says=("main.tracking_data is a view, not a table", "load into another schema"),
+    ),
+    Case(
+        "load-no-host",
+        "fix-load: load took postgresql:///test for localhost, a build refused it",
+        _nothing,
+        args=("load", "data", "--into", "postgresql:///test"),
+        exit=2,
+        says=("postgresql:///test: a database URL needs a host and a database",),
+    ),
+    Case(
         "study-user-in-both-groups",
         "#10: a holdout export listing a user in treatment and in holdout",
         lambda ws: ws.write(
@@ -1146,6 +1196,35 @@ def _in_duckdb_file(*sql: str, url: str = "duckdb://wh.duckdb") -> Callable[[Wor
     return setup
 
 
+AD_HOC_WEEK = ("--from", "2025-07-01", "--to", "2025-07-07")
+
+
+def _not_created(path: Path) -> None:
+    assert not path.exists(), f"{path} was created by a load that failed"
+
+
+def _duckdb_file(ws: Workspace, *sql: str) -> None:
+    """Create wh.duckdb in the workspace with ``sql`` run in it."""
+    import duckdb
+
+    with duckdb.connect(str(ws.root / "wh.duckdb")) as con:
+        for statement in sql:
+            con.execute(statement)
+
+
+def _loaded_with_study(ws: Workspace) -> None:
+    """Load the tiny data with study tables into wh.duckdb, then take the study files away."""
+    from tests.test_study_tables import ASSIGNMENTS, CONVERSIONS, TOUCHPOINTS
+
+    study = {"touchpoints": TOUCHPOINTS, "conversions": CONVERSIONS, "assignments": ASSIGNMENTS}
+    for table, text in study.items():
+        ws.write(f"data/{table}.csv", text)
+    r = run(ws, "load", "data", "--into", "duckdb://wh.duckdb")
+    assert r.returncode == 0, r.stderr
+    for table in study:
+        (ws.data / f"{table}.csv").unlink()
+
+
 def _sql_url(url: str) -> Callable[[Workspace], None]:
     return lambda ws: ws.edit(
         "config.yaml", "  kind: files\n  path: data\n", f"  kind: sql\n  url: {url}\n"
@@ -1158,12 +1237,7 @@ SOURCE_CASES: list[Case] = [
         "sql-password-in-data-url",
         "#8: an ad hoc URL is shown in the error, never its password",
         _nothing,
-        args=(
-            "build",
-            "--data",
-            "postgresql://u:Pa55-w0rd@127.0.0.1:5432/test",
-            *("--from", "2025-07-01", "--to", "2025-07-07"),
-        ),
+        args=("build", "--data", "postgresql://u:Pa55-w0rd@127.0.0.1:5432/test", *AD_HOC_WEEK),
         exit=2,
         says=("--data postgresql://u:***@127.0.0.1:5432/test: the URL holds a password",),
         check=lambda ws, r: _never_shows("Pa55-w0rd", r),
@@ -1319,6 +1393,21 @@ SOURCE_CASES: list[Case] = [
         ),
         exit=2,  # a usage error, as in a config file
         says=("--data oracle://root@127.0.0.1/test: unknown database scheme 'oracle://'",),
+    ),
+    Case(
+        "sql-ad-hoc-unclosed-ipv6",
+        "#8: urllib's ValueError came out as a traceback",
+        _nothing,
+        args=("build", "--data", "postgresql://u@[::1/db", *AD_HOC_WEEK),
+        exit=2,
+        says=("--data postgresql://u@[::1/db: not a database URL (Invalid IPv6 URL)",),
+    ),
+    Case(
+        "sql-url-unknown-parameter",
+        "fix-load: ?sslmode=require and any other parameter were dropped without a word",
+        _sql_url("postgresql://postgres@127.0.0.1:5432/test?sslmod=require"),
+        exit=2,
+        says=("source.url: unknown URL parameter 'sslmod'", "sslmode, sslrootcert"),
     ),
 ]
 

@@ -128,6 +128,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="environment variable holding the database password",
     )
+    ld.add_argument(
+        "--drop-missing",
+        action="store_true",
+        help="drop layout tables the target holds but the folder lacks (say, study tables of "
+        "an earlier load), in the same transaction; without it such a load is refused",
+    )
     ld.set_defaults(func=cmd_load, own_config=True)
 
     v = sub.add_parser("validate", help="check the config (and with --data, the data) only")
@@ -320,14 +326,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    """Copy a folder into a database, replacing its four tables in one transaction."""
+    """Copy a folder into a database, replacing its layout tables in one transaction."""
     from reportgen.sources import load
 
     cfg = load_config(args, optional=True)
     target = load.parse_target(args.into, args.schema)
-    counts = load.load(args.folder, target, cfg, password_env=args.password_env)
-    for table, rows in counts.items():
+    done = load.load(
+        args.folder, target, cfg, password_env=args.password_env, drop_missing=args.drop_missing
+    )
+    for table, rows in done.counts.items():
         print(f"{target.schema}.{table}\t{rows}")
+    for table in done.dropped:
+        print(f"{target.schema}.{table}\tdropped")
     return 0
 
 

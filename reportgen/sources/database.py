@@ -30,7 +30,7 @@ from reportgen.sources.dialects import (
     first_line,
     postgres_errors,
 )
-from reportgen.sources.url import DbUrl, UrlError, masked, parse_url
+from reportgen.sources.url import DbUrl, UrlError, mask, parse_url, pg_conninfo
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def open_database(url_text: str, config: Config) -> Dataset:
     try:
         url = parse_url(url_text, config.root)
     except UrlError as exc:  # a config's URL was checked when it loaded: this is --data's
-        raise ConfigError(f"--data {masked(url_text)}: {exc}") from None
+        raise ConfigError(f"--data {mask(url_text)}: {exc}") from None
     where = url.shown()
     # Stat before the first read: a write after it changes what the next stat says.
     stats = layout.database_fingerprints(url.path) if url.path and url.path.is_file() else {}
@@ -228,16 +228,15 @@ def _postgres(url: DbUrl, config: Config, password: str | None) -> Any:
         ) from None
 
     env = config.source.password_env
-    info: dict[str, Any] = {"host": url.host, "port": url.port, "dbname": url.database}
-    if url.user:
-        info["user"] = url.user
     conninfo = make_conninfo(
         "",
-        **info,
-        password=password,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        application_name="reportgen",
-        options=f"-c statement_timeout={int(config.source.timeout * 1000)} -c TimeZone=UTC",
+        **pg_conninfo(
+            url,
+            password,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name="reportgen",
+            options=f"-c statement_timeout={int(config.source.timeout * 1000)} -c TimeZone=UTC",
+        ),
     )
     try:
         conn = psycopg.connect(conninfo, autocommit=True)

@@ -190,8 +190,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Di
     con = ds.con
     raw = f"raw_{table}"
     is_csv = path.suffix == ".csv"
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty (not even a header row); export {table} again")
+    refuse_empty(path, table)
     reader = reader_sql(path, table, config)
     try:
         # CSV is parsed once into a table (parsing dominates); Parquet is scanned lazily.
@@ -226,7 +225,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Di
                 out_of_range = f"(isnan({expr}) OR isinf({expr}) OR {out_of_range})"
             ranged.append((col.name, actual, out_of_range))
         columns[col.name] = actual
-    _check_values(con, raw, path, table, checks, is_csv, fmt)
+    check_values(con, raw, path, table, checks, is_csv, fmt)
     for name, actual, bad in ranged:
         _check_range(con, raw, path, name, actual, bad, is_csv=is_csv)
     con.execute(f"CREATE VIEW typed_{table} AS SELECT {', '.join(exprs)} FROM {raw}")
@@ -240,6 +239,12 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Di
     typed = dialect.table(f"typed_{table}")
     check_table(ds, table, typed, config, origin, dialect, zoned=zoned)
     return zoned
+
+
+def refuse_empty(path: Path, table: str) -> None:
+    """Raise a DataError for a 0-byte file: no header says what it was meant to hold."""
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (not even a header row); export {table} again")
 
 
 def typed_column(
@@ -308,7 +313,7 @@ def _native(src_type: str, target: str) -> bool:
     return False
 
 
-def _check_values(
+def check_values(
     con, raw: str, path: Path, table: str, checks: list, is_csv: bool, fmt: NumberFormat
 ) -> None:
     """Raise DataError naming row and column when any value cannot be read as its type."""

@@ -5,9 +5,10 @@ config's ``source.files`` and ``source.columns`` applied, so the tables land und
 reportgen's names: ``influencers``, ``posts``, ``tracking_data``, ``payouts``. Values are
 copied as they are (no validation: that is the job of whoever reads them), so nothing is lost.
 
-Every table is loaded into a new table first; only when all four are complete are the old
-ones dropped and the new ones renamed, in the same transaction. A failed load leaves the old
-tables as they were. The password comes only from an environment variable and is never
+Every table is loaded into a new table first; only when all are complete are the old ones
+dropped and the new ones renamed, in the same transaction. A failed load leaves the old
+tables as they were. What the target may hold in the way (see :mod:`load_target`) is checked
+before anything changes. The password comes only from an environment variable and is never
 part of a message.
 """
 
@@ -16,12 +17,9 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import duckdb
 import pyarrow.csv as pacsv
@@ -31,10 +29,19 @@ from reportgen.errors import ConfigError, DataError, SourceUnavailable
 from reportgen.sources import files
 from reportgen.sources.dialects import connect_reason
 from reportgen.sources.layout import find_file, study_files
-from reportgen.sources.numbers import NumberFormat, explain
+from reportgen.sources.load_target import (
+    Target,
+    duckdb_found,
+    parse_target,
+    pg_dependents,
+    pg_found,
+    refuse_dependents,
+    to_drop,
+)
+from reportgen.sources.numbers import NumberFormat
 from reportgen.sources.schema import SCHEMA
 from reportgen.sources.sql import lit, q
-from reportgen.sources.url import PASSWORD_ENV
+from reportgen.sources.url import PASSWORD_ENV, pg_conninfo
 
 logger = logging.getLogger(__name__)
 
@@ -68,84 +75,52 @@ _PG_TYPES = {
 
 
 @dataclass(frozen=True)
-class Target:
-    """Where to load: a PostgreSQL database or a DuckDB file, and the schema."""
+class Loaded:
+    """What a load did: rows per table loaded, and the layout tables it dropped."""
 
-    kind: str  # "postgresql" or "duckdb"
-    url: str  # as given, without any password
-    schema: str
-    path: Path | None = None  # duckdb
-    conninfo: dict[str, Any] | None = None  # postgresql, without the password
-
-
-def parse_target(url: str, schema: str | None) -> Target:
-    """Parse ``postgresql://user@host:port/db`` or ``duckdb:///path`` (ibis's convention)."""
-    try:
-        return _parse_target(url, schema)
-    except ValueError as exc:  # a bad port or host: urllib raises while reading them
-        shown = re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
-        raise ConfigError(
-            f"{shown}: not a database URL ({exc}); use postgresql://user@host:5432/db"
-        ) from None
-
-
-def _parse_target(url: str, schema: str | None) -> Target:
-    parts = urlsplit(url)
-    if parts.scheme in ("postgresql", "postgres"):
-        if parts.password is not None:
-            shown = url.replace(f":{parts.password}@", ":***@")
-            raise ConfigError(
-                f"{shown}: a password in the URL is not allowed; put it in the environment"
-                f" variable {PASSWORD_ENV} (or the one --password-env names)"
-            )
-        if not parts.path.strip("/"):
-            raise ConfigError(f"{url}: no database name; use postgresql://user@host:5432/db")
-        info: dict[str, Any] = {
-            "host": parts.hostname or "localhost",
-            "port": parts.port or 5432,
-            "dbname": unquote(parts.path.lstrip("/")),
-        }
-        if parts.username:
-            info["user"] = unquote(parts.username)
-        return Target("postgresql", url, schema or "public", conninfo=info)
-    if parts.scheme == "duckdb":
-        # ibis: duckdb:///abs/path.duckdb is absolute, duckdb://rel.duckdb is relative.
-        raw = parts.netloc + parts.path if parts.netloc else parts.path
-        if not raw:
-            raise ConfigError(f"{url}: no file; use duckdb:///path/to/file.duckdb")
-        return Target("duckdb", url, schema or "main", path=Path(raw))
-    raise ConfigError(
-        f"{url}: unsupported URL; use postgresql://user@host:5432/db or duckdb:///path.duckdb"
-    )
+    counts: dict[str, int]
+    dropped: list[str]
 
 
 def load(
-    folder: Path, target: Target, config: Config, password_env: str = PASSWORD_ENV
-) -> dict[str, int]:
-    """Copy the four tables of ``folder`` (and any study tables) into ``target``; return rows."""
+    folder: Path,
+    target: Target,
+    config: Config,
+    password_env: str = PASSWORD_ENV,
+    *,
+    drop_missing: bool = False,
+) -> Loaded:
+    """Copy the four tables of ``folder`` (and any study tables) into ``target``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SourceUnavailable(f"{folder}: data folder not found")
     paths = {table: find_file(folder, table, config) for table in TABLES}
     paths.update(study_files(folder, config))
+    for table, path in paths.items():
+        files.refuse_empty(path, table)  # before the target is opened (or a file created)
     reader = duckdb.connect(":memory:")
     reader.execute("SET TimeZone = 'UTC'")  # zoned timestamps keep their instant
     t0 = time.perf_counter()
     if target.kind == "duckdb":
-        counts = _load_duckdb(reader, paths, target, config)
+        done = _load_duckdb(reader, paths, target, config, folder, drop_missing)
     else:
-        counts = _load_postgres(reader, paths, target, config, os.environ.get(password_env))
+        password = os.environ.get(password_env)
+        done = _load_postgres(
+            reader, paths, target, config, folder, drop_missing, password, password_env
+        )
     seconds = time.perf_counter() - t0
-    total = sum(counts.values())
+    total = sum(done.counts.values())
+    dropped = ", ".join(f"{target.schema}.{t}" for t in done.dropped)
     logger.info(
-        "loaded %s into %s (schema %s) in %.1f s, %.0f rows/s",
-        ", ".join(f"{t}={n}" for t, n in counts.items()),
+        "loaded %s into %s (schema %s) in %.1f s, %.0f rows/s%s",
+        ", ".join(f"{t}={n}" for t, n in done.counts.items()),
         target.url,
         target.schema,
         seconds,
         total / seconds if seconds else 0.0,
+        f"; dropped {dropped} (not in {folder}; --drop-missing)" if dropped else "",
     )
-    return counts
+    return done
 
 
 def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: Config) -> str:
@@ -173,7 +148,7 @@ def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: C
     sniffed = {row[0]: row[1] for row in described}
     schema = {c.name: c for c in SCHEMA[table]}
     fmt = NumberFormat(config.source.decimal, config.source.thousands)
-    cols = []
+    cols, checks = [], []
     for c in found:
         ours = theirs.get(c, c)
         col = schema.get(ours)
@@ -182,24 +157,12 @@ def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: C
             # Money that happens to be whole in this file is still money: DOUBLE, as in Parquet.
             value, bad, _ = files.typed_column(reader, source, c, sniffed[c], col, True, fmt)
             if bad is not None:
-                _refuse_unreadable(reader, source, path, c, bad, fmt)
+                checks.append((ours, c, bad))
         cols.append(f"{value} AS {q(ours)}")
+    # The files source's own check and words: row (and line, for CSV), column, what to do.
+    with files.read_errors(path, table):
+        files.check_values(reader, source, path, table, checks, path.suffix == ".csv", fmt)
     return f"SELECT {', '.join(cols)} FROM {source}"
-
-
-def _refuse_unreadable(
-    reader: duckdb.DuckDBPyConnection, source: str, path: Path, column: str, bad: str, fmt: Any
-) -> None:
-    """Raise a DataError naming the first value of ``column`` that is not a number."""
-    first = reader.execute(
-        f"SELECT _row, {q(column)} FROM (SELECT row_number() OVER () AS _row, * "
-        f"FROM {source}) WHERE {bad} ORDER BY _row LIMIT 1"
-    ).fetchall()
-    if first:
-        row, value = first[0]
-        raise DataError(
-            f"{path}: row {row} (line {row + 1}), column '{column}': {explain(str(value), fmt)}"
-        )
 
 
 def _new_name(table: str) -> str:
@@ -207,8 +170,13 @@ def _new_name(table: str) -> str:
 
 
 def _load_duckdb(
-    reader: duckdb.DuckDBPyConnection, paths: dict[str, Path], target: Target, config: Config
-) -> dict[str, int]:
+    reader: duckdb.DuckDBPyConnection,
+    paths: dict[str, Path],
+    target: Target,
+    config: Config,
+    folder: Path,
+    drop_missing: bool,
+) -> Loaded:
     """Load into a DuckDB file in one transaction: new tables, then drop and rename."""
     assert target.path is not None
     if not target.path.parent.is_dir():
@@ -227,6 +195,10 @@ def _load_duckdb(
         ).fetchone()
         if not found or not found[0]:
             raise _missing_schema(target)
+        # A view over a replaced table needs no care here: DuckDB binds views by name.
+        dropped = to_drop(
+            duckdb_found(con, target.schema), list(paths), target, folder, drop_missing
+        )
         con.execute("BEGIN")
         begun = True
         for table, path in paths.items():
@@ -237,9 +209,13 @@ def _load_duckdb(
                 stream = relation.to_arrow_reader(BATCH_ROWS)  # noqa: F841 (used by name)
                 con.execute(f"CREATE OR REPLACE TABLE {new} AS SELECT * FROM stream")
             counts[table] = _count(con, new)
-        for table in paths:
-            con.execute(f"DROP TABLE IF EXISTS {schema}.{q(table)}")
-            con.execute(f"ALTER TABLE {schema}.{q(_new_name(table))} RENAME TO {q(table)}")
+        for table in [*paths, *dropped]:
+            try:
+                con.execute(f"DROP TABLE IF EXISTS {schema}.{q(table)}")
+            except duckdb.Error as exc:  # a foreign key of another table, say
+                raise _in_the_way(target, files.first_line(exc)) from None
+            if table in paths:
+                con.execute(f"ALTER TABLE {schema}.{q(_new_name(table))} RENAME TO {q(table)}")
         con.execute("COMMIT")
     except BaseException:
         if begun:
@@ -247,7 +223,7 @@ def _load_duckdb(
         raise
     finally:
         con.close()
-    return counts
+    return Loaded(counts, dropped)
 
 
 def _missing_schema(target: Target) -> SourceUnavailable:
@@ -257,34 +233,55 @@ def _missing_schema(target: Target) -> SourceUnavailable:
     )
 
 
+def _in_the_way(target: Target, reason: str) -> ConfigError:
+    """Return the error for an old table the swap could not drop (past the pre-check)."""
+    return ConfigError(
+        f"{target.url}: cannot replace the old tables in schema {target.schema} ({reason});"
+        " drop what depends on them and re-create it after loading, or load into another"
+        " schema (--schema)"
+    )
+
+
 def _load_postgres(
     reader: duckdb.DuckDBPyConnection,
     paths: dict[str, Path],
     target: Target,
     config: Config,
+    folder: Path,
+    drop_missing: bool,
     password: str | None,
-) -> dict[str, int]:
+    env: str,
+) -> Loaded:
     """Load into PostgreSQL in one transaction: COPY into new tables, then drop and rename."""
     import psycopg
 
-    conn = _pg_connect(target, password)
+    conn = _pg_connect(target, password, env)
     counts = {}
     try:
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [target.schema])
             if cur.fetchone() is None:
                 raise _missing_schema(target)
+            found = pg_found(cur, target.schema)
+            dropped = to_drop(found, list(paths), target, folder, drop_missing)
+            old = [t for t in [*paths, *dropped] if t in found]
+            refuse_dependents(target, pg_dependents(cur, target.schema, old))
             for table, path in paths.items():
                 counts[table] = _copy_table(cur, reader, path, table, target, config)
+            if old:
+                # One statement: foreign keys among the old tables do not stop it.
+                cur.execute(f"DROP TABLE {', '.join(f'{q(target.schema)}.{q(t)}' for t in old)}")
             for table in paths:
-                name = f"{q(target.schema)}.{q(table)}"
-                cur.execute(f"DROP TABLE IF EXISTS {name}")
                 cur.execute(f"ALTER TABLE {_pg_new(target, table)} RENAME TO {q(table)}")
+    except (psycopg.errors.DependentObjectsStillExist, psycopg.errors.WrongObjectType) as exc:
+        # Made between the check and the swap: the transaction is rolled back all the same.
+        detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
+        raise _in_the_way(target, detail.strip().splitlines()[0]) from None
     except psycopg.Error as exc:
-        raise SourceUnavailable(f"{target.url}: {connect_reason(exc, password)}") from None
+        raise SourceUnavailable(f"{target.url}: {connect_reason(exc, password, env)}") from None
     finally:
         conn.close()
-    return counts
+    return Loaded(counts, dropped)
 
 
 def _pg_new(target: Target, table: str) -> str:
@@ -331,7 +328,7 @@ def _pg_type(duck: str) -> str:
     return _PG_TYPES.get(duck, "text")
 
 
-def _pg_connect(target: Target, password: str | None):  # -> psycopg.Connection
+def _pg_connect(target: Target, password: str | None, env: str):  # -> psycopg.Connection
     """Connect, turning every failure into one line that never contains the password."""
     try:
         import psycopg
@@ -340,19 +337,19 @@ def _pg_connect(target: Target, password: str | None):  # -> psycopg.Connection
         raise SourceUnavailable(
             f"{target.url}: PostgreSQL support is not installed; pip install 'reportgen[postgres]'"
         ) from None
-    assert target.conninfo is not None
-    conninfo = make_conninfo(
-        **target.conninfo,
-        password=password,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        application_name="reportgen load",
+    # The URL's own parameters (sslmode, connect_timeout, ...) go through, over our defaults.
+    info = pg_conninfo(
+        target.db, password, connect_timeout=CONNECT_TIMEOUT_S, application_name="reportgen load"
     )
     try:
-        return psycopg.connect(conninfo)
+        return psycopg.connect(make_conninfo("", **info))
     except psycopg.Error as exc:
-        raise SourceUnavailable(f"{target.url}: {connect_reason(exc, password)}") from None
+        raise SourceUnavailable(f"{target.url}: {connect_reason(exc, password, env)}") from None
 
 
 def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     row = con.execute(f"SELECT count(*) FROM {name}").fetchone()
     return int(row[0]) if row else 0
+
+
+__all__ = ["BATCH_ROWS", "Loaded", "Target", "load", "parse_target"]
