@@ -462,6 +462,35 @@ DATA_CASES: list[Case] = [
         says=("tracking_data.parquet: row 2, column 'revenue': revenue nan is not a number",),
     ),
     Case(
+        "parquet-double-orders-decimal-comma",
+        "#8 review: a typed DOUBLE 2.0 in orders was read as the text '2.0' under "
+        "source.decimal: ',' and refused; decimal marks belong to text",
+        lambda ws: (
+            [_to_parquet(ws, t, "*") for t in ("influencers", "posts", "payouts")],
+            _to_parquet(ws, "tracking_data", "* REPLACE (CAST(orders AS DOUBLE) AS orders)"),
+            _source(ws, "decimal: ','"),
+        ),
+        check=lambda ws, r: (
+            _expect_kpi(ws, r, "orders", 10),
+            _expect_kpi(ws, r, "revenue", 6700),
+        ),
+    ),
+    Case(
+        "parquet-orders-nan",
+        "#8 review: a NaN in a typed DOUBLE orders column is not a whole number (DuckDB's "
+        "statistics would hide it from the row search)",
+        lambda ws: _to_parquet(
+            ws,
+            "tracking_data",
+            "* REPLACE (CASE WHEN tracking_id = 'T03' THEN 'nan'::DOUBLE "
+            "ELSE CAST(orders AS DOUBLE) END AS orders)",
+        ),
+        exit=3,
+        says=(
+            "tracking_data.parquet: row 3, column 'orders': cannot read 'nan' as a whole number",
+        ),
+    ),
+    Case(
         "rate-out-of-range",
         "#7: a rate of 1e20 was accepted while revenue >= 1e14 was refused",
         lambda ws: ws.edit("data/payouts.csv", "B2,per_order,100,", "B2,per_order,1e20,"),

@@ -216,7 +216,7 @@ def _load_table(ds: Dataset, table: str, path: Path, config: Config, dialect: Di
         zoned |= col_zoned
         exprs.append(f"{expr} AS {_q(col.name)}")
         if bad:
-            checks.append((col.name, actual, bad))
+            checks.append((col.name, actual, bad, is_number_type(types[actual])))
         if (table, col.name) in MONEY:
             # NaN and inf spelled out: DuckDB skips Parquet row groups by their min/max,
             # which pyarrow (and so pandas) writes leaving NaN out.
@@ -289,16 +289,25 @@ def typed_column(
             )
             return expr, bad, False
         return expr, f"{text} IS NOT NULL AND {expr} IS NULL", False
-    dbl = parse_sql(text, fmt)
+    # A typed number (a Parquet DOUBLE in a whole-number column) is read as the number it is:
+    # decimal and thousands marks belong to text, and '2.0' is not text here.
+    dbl = f"CAST({c} AS DOUBLE)" if is_number_type(src_type) else parse_sql(text, fmt)
     if col.type == "DOUBLE":
         bad = f"{text} IS NOT NULL AND ({dbl} IS NULL OR isnan({dbl}) OR isinf({dbl}))"
         return dbl, bad, False
-    # BIGINT: accept 3 and 3.0 but not 3.5, nor what a BIGINT cannot hold
+    # BIGINT: accept 3 and 3.0 but not 3.5, nor NaN, nor what a BIGINT cannot hold
     bad = (
-        f"{text} IS NOT NULL AND ({dbl} IS NULL OR {dbl} <> floor({dbl}) "
+        f"{text} IS NOT NULL AND ({dbl} IS NULL OR isnan({dbl}) OR {dbl} <> floor({dbl}) "
         f"OR abs({dbl}) >= {2.0**63:.0f})"
     )
     return f"CASE WHEN {dbl} = floor({dbl}) THEN CAST({dbl} AS BIGINT) END", bad, False
+
+
+def is_number_type(src_type: str) -> bool:
+    """Return True for a file's typed numeric column (no text to parse)."""
+    return src_type in ("DOUBLE", "FLOAT", "HUGEINT", "UBIGINT", *_INTEGER) or src_type.startswith(
+        "DECIMAL"
+    )
 
 
 _INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
@@ -319,24 +328,47 @@ def check_values(
     """Raise DataError naming row and column when any value cannot be read as its type."""
     if not checks:
         return
-    counts = con.execute(
-        "SELECT "
-        + ", ".join(f"count(*) FILTER (WHERE {bad})" for _, _, bad in checks)
-        + f" FROM {raw}"
-    ).fetchall()[0]
-    for (name, actual, bad), n in zip(checks, counts, strict=True):
-        if not n:
-            continue
+    typed_numbers = any(check[3:] and check[3] for check in checks)
+    with no_stat_folding(con, typed_numbers):  # a NaN in a typed whole-number column
+        counts = con.execute(
+            "SELECT "
+            + ", ".join(f"count(*) FILTER (WHERE {check[2]})" for check in checks)
+            + f" FROM {raw}"
+        ).fetchall()[0]
+        first = next(((c, n) for c, n in zip(checks, counts, strict=True) if n), None)
+        if first is None:
+            return
+        (name, actual, bad, *typed), n = first
         where, value = _first_row(con, raw, actual, bad, is_csv)
-        col_type = next(c.type for c in SCHEMA[table] if c.name == name)
-        more = f"; {n - 1} more row(s) like it" if n > 1 else ""
-        what = f"cannot read {value!r} as a date/time"
-        if col_type != "TIMESTAMP":
-            what = explain(value, fmt)
-            if col_type == "BIGINT" and what == f"cannot read {value!r} as a number":
-                what = f"cannot read {value!r} as a whole number"
-        fix = "" if "source." in what else "; fix the source data"
-        raise DataError(f"{path}: {where}, column '{actual}': {what}{more}{fix}")
+    col_type = next(c.type for c in SCHEMA[table] if c.name == name)
+    more = f"; {n - 1} more row(s) like it" if n > 1 else ""
+    what = f"cannot read {value!r} as a date/time"
+    if typed and typed[0]:  # a typed number: no decimal mark to explain
+        what = f"cannot read {value!r} as a whole number"
+    elif col_type != "TIMESTAMP":
+        what = explain(value, fmt)
+        if col_type == "BIGINT" and what == f"cannot read {value!r} as a number":
+            what = f"cannot read {value!r} as a whole number"
+    fix = "" if "source." in what else "; fix the source data"
+    raise DataError(f"{path}: {where}, column '{actual}': {what}{more}{fix}")
+
+
+@contextmanager
+def no_stat_folding(con: duckdb.DuckDBPyConnection, on: bool = True) -> Iterator[None]:
+    """Keep DuckDB from folding isnan() to false by a Parquet column's min/max, in the block.
+
+    pyarrow (and so pandas) writes a float column's statistics leaving NaN out, so the
+    optimizer would prove "no NaN here" and skip the rows that hold one.
+    """
+    if not on:
+        yield
+        return
+    previous = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
+    con.execute("SET disabled_optimizers = 'statistics_propagation'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = {_lit(previous)}")
 
 
 def _first_row(con, src: str, column: str, cond: str, is_csv: bool) -> tuple[str, str]:
@@ -354,14 +386,10 @@ def _check_range(
     """Raise DataError naming the first row whose money value is NaN, infinite or too large."""
     # DuckDB folds isnan() to false where a Parquet column's min/max leave NaN out (pyarrow,
     # and so pandas, writes them so): without that folding, a NaN is seen. Same scan time.
-    previous = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
-    con.execute("SET disabled_optimizers = 'statistics_propagation'")
-    try:
+    with no_stat_folding(con):
         n = con.execute(f"SELECT count(*) FROM {raw} WHERE {bad}").fetchall()[0][0]
         # numbering rows costs a second pass: only for the message
         where, value = _first_row(con, raw, actual, bad, is_csv) if n else ("", "")
-    finally:
-        con.execute(f"SET disabled_optimizers = {_lit(previous)}")
     if n:
         more = f"; {n - 1} more row(s) like it" if n > 1 else ""
         what = (

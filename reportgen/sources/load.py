@@ -157,7 +157,7 @@ def _select(reader: duckdb.DuckDBPyConnection, path: Path, table: str, config: C
             # Money that happens to be whole in this file is still money: DOUBLE, as in Parquet.
             value, bad, _ = files.typed_column(reader, source, c, sniffed[c], col, True, fmt)
             if bad is not None:
-                checks.append((ours, c, bad))
+                checks.append((ours, c, bad, files.is_number_type(sniffed[c])))
         cols.append(f"{value} AS {q(ours)}")
     # The files source's own check and words: row (and line, for CSV), column, what to do.
     with files.read_errors(path, table):
