@@ -485,6 +485,15 @@ def test_study_sections_read_from_postgresql_as_from_files(tmp_path, pg):
         with duckdb.connect() as con:
             rows = con.execute(f"SELECT count(*) FROM '{tmp_path / 'data' / table}.parquet'")
             assert tables[table]["rows"] == rows.fetchone()[0], table
+    # Presets without a study section do not fetch the study tables (fetched whole).
+    fetched = json.loads(built.read_text())["source"]["rows_fetched"]
+    overview = STUDY.replace("sections: [overview, attribution, incrementality]", "")
+    r = build(tmp_path, f"  kind: sql\n  url: {PG}\n  schema: {schema}\n", overview, "pg-plain")
+    assert r.returncode == 0, r.stderr
+    plain = next((tmp_path / "output-pg-plain" / "study").glob("2*/summary.json"))
+    source = json.loads(plain.read_text())["source"]
+    assert not {"touchpoints", "conversions", "assignments"} & set(source["tables"])
+    assert source["rows_fetched"] < fetched - tables["touchpoints"]["rows"]
     assert _findings_of(db) == _findings_of(files)
 
 

@@ -99,10 +99,12 @@ def _tables(
         )
     raw: dict[str, Any] = {}
     labels: dict[str, str] = {}
+    # Study tables are fetched whole: only when a preset lists a section that reads them.
+    studied = any(s != "overview" for p in config.presets.values() for s in p.sections)
     for table in ALL_TABLES:
         name = config.source.tables.get(table, table)
         named = table in config.source.tables
-        if table in STUDY_TABLES and name not in found.readable and not named:
+        if table in STUDY_TABLES and not named and (not studied or name not in found.readable):
             continue  # optional: the report says which analyses it could not do
         if name in found.unreadable:
             raise SourceUnavailable(
