@@ -62,6 +62,8 @@ def ensure_data(rows: int) -> Path:
 
 def side_ours(data: Path) -> dict:
     """Load, validate and compute 12 presets with reportgen's engine."""
+    import ibis.backends.duckdb  # noqa: F401  (imported before the work, as build does; pandas too)
+
     from reportgen import config
     from reportgen.metrics import engine as metrics
     from reportgen.sources import open_dataset
