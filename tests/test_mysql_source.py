@@ -20,21 +20,12 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.test_simulate import TINY as TINY_SPEC
+from tests.test_sql_source import PRESETS  # the same two presets as the other sources
 
 pytestmark = [pytest.mark.slow, pytest.mark.mysql]
 
 HOST, PORT = "127.0.0.1", 3306
 SECRET = "my-S3cret-pw"  # the password in the environment; never in any output
-PRESETS = """\
-presets:
-  week:
-    window: {start: 2025-03-01, end: 2025-03-07}
-    formats: [csv]
-  march-muscleblaze:
-    window: {start: 2025-03-01, end: 2025-03-31}
-    brands: [MuscleBlaze]
-    formats: [csv]
-"""
 
 
 def _server() -> Any:
