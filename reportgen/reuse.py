@@ -67,7 +67,7 @@ def _database_fingerprints(config: Config, url: str) -> dict[str, str | None] | 
         parsed = parse_url(url, config.root)
         if parsed.backend != "duckdb" or parsed.path is None:
             return None  # PostgreSQL: every build reads it again
-        return database_fingerprints(parsed.path)
+        return database_fingerprints(parsed.path, config.source.schema)
     except (UrlError, OSError):
         return None  # the load will report the problem with its usual error
 

@@ -576,12 +576,20 @@ def test_validate_data_names_the_database_it_checked(three):
 def test_an_unchanged_duckdb_file_is_reused_and_a_change_in_its_log_rebuilds(three, tmp_path):
     ws, _ = three
     shutil.copy(ws / "wh.duckdb", tmp_path / "wh.duckdb")
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:  # a second schema, revenue x2
+        con.execute("CREATE SCHEMA doubled")
+        for table in ("influencers", "posts", "payouts"):
+            con.execute(f"CREATE TABLE doubled.{table} AS FROM main.{table}")
+        con.execute(
+            "CREATE TABLE doubled.tracking_data AS "
+            "SELECT * REPLACE (revenue * 2 AS revenue) FROM main.tracking_data"
+        )
     time.sleep(2.1)  # a file written under 2 s ago is not known by its stat (RACY_SECONDS)
     config = tmp_path / "wh.yaml"
     config.write_text(f"source:\n  kind: sql\n  url: duckdb://wh.duckdb\n{PRESETS}")
 
-    def build_week() -> tuple[subprocess.CompletedProcess, dict[str, int], float]:
-        r = run(tmp_path, "build", "-c", config.name, "--preset", "week")
+    def build_week(*schema: str) -> tuple[subprocess.CompletedProcess, dict[str, int], float]:
+        r = run(tmp_path, "build", "-c", config.name, "--preset", "week", *schema)
         assert r.returncode == 0, r.stderr
         folder = (tmp_path / "output" / "week" / "latest").resolve()
         times = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
@@ -591,6 +599,11 @@ def test_an_unchanged_duckdb_file_is_reused_and_a_change_in_its_log_rebuilds(thr
     r, again, _ = build_week()
     assert "unchanged since" in r.stderr and "reused" in r.stderr, r.stderr
     assert again == first  # nothing rewritten
+    # The same file, another schema (--schema, the config file unchanged): built, not reused.
+    r, _, doubled = build_week("--schema", "doubled")
+    assert "reused" not in r.stderr and doubled == pytest.approx(2 * revenue), r.stderr
+    r, first, _ = build_week()  # back to main: built again (the folder held the other)
+    assert "reused" not in r.stderr, r.stderr
     # A committed change that DuckDB keeps in the write-ahead log: the main file's stat is
     # unchanged, the data is not.
     main = (tmp_path / "wh.duckdb").stat()

@@ -47,7 +47,8 @@ def open_database(url_text: str, config: Config) -> Dataset:
         raise ConfigError(f"--data {mask(url_text)}: {exc}") from None
     where = url.shown()
     # Stat before the first read: a write after it changes what the next stat says.
-    stats = layout.database_fingerprints(url.path) if url.path and url.path.is_file() else {}
+    path, schema_set = url.path, config.source.schema
+    stats = layout.database_fingerprints(path, schema_set) if path and path.is_file() else {}
     backend, dialect = connect(url, config)
     schema = config.source.schema or _default_schema(url)
     con = duckdb.connect(":memory:")

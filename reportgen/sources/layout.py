@@ -74,11 +74,17 @@ def fingerprint(path: Path) -> str | None:
     return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}-{st.st_ino}"
 
 
-def database_fingerprints(path: Path) -> dict[str, str | None]:
+def database_fingerprints(path: Path, schema: str | None) -> dict[str, str | None]:
     """Return the stat fingerprints of a DuckDB database file and of its write-ahead log.
 
     Committed changes not yet checkpointed live in ``<file>.wal``: an unchanged main file
-    with a changed (or new, or gone) log is changed data.
+    with a changed (or new, or gone) log is changed data. The file's path and the schema
+    read (``--schema`` may change it without changing the config file) are part of it: one
+    file holds several schemas' tables.
     """
     wal = path.with_name(path.name + ".wal")
-    return {"duckdb": fingerprint(path), "duckdb.wal": fingerprint(wal) if wal.exists() else "-"}
+    return {
+        "duckdb": fingerprint(path),
+        "duckdb.wal": fingerprint(wal) if wal.exists() else "-",
+        "duckdb.where": f"{path.resolve()} {schema or ''}",
+    }
