@@ -448,6 +448,27 @@ def test_url_parameters_are_kept_shown_and_passed_on():
             parse_url(bad)
 
 
+def test_messages_mask_a_password_however_the_url_spells_it():
+    from reportgen.sources.url import mask
+
+    assert mask("postgresql://u:p@ss/w@h/db") == "postgresql://u:***@h/db"
+    # The parser decodes query keys, so an encoded 'password' key is a password too.
+    shown = mask("postgresql://u@h/db?pass%77ord=hunter2&sslmode=require")
+    assert shown == "postgresql://u@h/db?pass%77ord=***&sslmode=require"
+
+
+def test_a_relative_duckdb_path_on_the_command_line_is_read_once_as_typed(tmp_path):
+    from reportgen.sources.url import anchored, parse_url
+
+    # The folder is encoded (a '#' in it is not the user's), the typed part decoded once, as
+    # `reportgen load --into` reads it.
+    cwd = tmp_path / "C#-reports"
+    for typed, name in [("a%2520b.duckdb", "a%20b.duckdb"), ("x%3F.duckdb", "x?.duckdb")]:
+        path = parse_url(anchored(f"duckdb://{typed}", cwd)).path
+        assert path == cwd.resolve() / name
+        assert path == parse_url(f"duckdb://{typed}", cwd.resolve()).path
+
+
 def test_a_build_passes_url_parameters_to_postgresql(tmp_path, tiny, pg_schema):
     _, schema = pg_schema
     assert run("load", str(tiny), "--into", PG, "--schema", schema, cwd=tmp_path).returncode == 0

@@ -399,6 +399,13 @@ def test_a_fraction_in_a_whole_number_column_is_refused_not_rounded(planted, pg,
         f"{PG}: {schema}.tracking_data: tracking_id 'T03', column 'orders': 1.50 is not a whole",
         "reportgen reads whole numbers there; round it in a view or fix the data",
     )
+    # An unbounded numeric: 10/3 has more digits than an Arrow decimal holds; told as text.
+    pg.execute(f"ALTER TABLE {schema}.tracking_data ALTER orders TYPE numeric")
+    pg.execute(
+        f"UPDATE {schema}.tracking_data SET orders = 10::numeric / 3 WHERE tracking_id = 'T03'"
+    )
+    r = build(tmp_path, f"  kind: sql\n  url: {PG}\n  schema: {schema}\n", TINY_PRESET, "whole")
+    _fails(r, 3, "tracking_id 'T03', column 'orders': 3.3333333333333333 is not a whole number")
 
 
 def test_integer_columns_are_not_scanned_for_fractions():
@@ -619,3 +626,32 @@ def test_an_unchanged_duckdb_file_is_reused_and_a_change_in_its_log_rebuilds(thr
     r, rebuilt, changed = build_week()
     assert "reused" not in r.stderr, r.stderr
     assert rebuilt != first and changed == pytest.approx(revenue + 1)
+
+
+def test_a_duckdb_file_whose_tables_are_views_is_never_reused(three, tmp_path):
+    # A view may read files outside the database: they change without the file's stat.
+    ws, _ = three
+    shutil.copy(ws / "wh.duckdb", tmp_path / "wh.duckdb")
+    outside = tmp_path / "tracking.parquet"
+    shutil.copy(ws / "data" / "tracking_data.parquet", outside)
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute(f"CREATE VIEW tracking_view AS SELECT * FROM read_parquet('{outside}')")
+    time.sleep(2.1)  # known by its stat (RACY_SECONDS)
+    config = tmp_path / "wh.yaml"
+    config.write_text(
+        "source:\n  kind: sql\n  url: duckdb://wh.duckdb\n"
+        f"  tables: {{tracking_data: tracking_view}}\n{PRESETS}"
+    )
+    week = ("build", "-c", config.name, "--preset", "week")
+    assert run(tmp_path, *week).returncode == 0
+    latest = tmp_path / "output" / "week" / "latest" / "summary.json"
+    revenue = json.loads(latest.read_text())["kpis"]["revenue"]
+    with duckdb.connect() as con:  # the outside file changes; the database file does not
+        con.execute(
+            f"COPY (SELECT * REPLACE (revenue * 2 AS revenue) FROM '{outside}') "
+            f"TO '{tmp_path / 'x.parquet'}'"
+        )
+    (tmp_path / "x.parquet").replace(outside)
+    r = run(tmp_path, *week)
+    assert r.returncode == 0 and "reused" not in r.stderr, r.stderr
+    assert json.loads(latest.read_text())["kpis"]["revenue"] == pytest.approx(2 * revenue)

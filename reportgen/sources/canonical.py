@@ -152,7 +152,9 @@ def _fraction_error(
     """Raise DataError naming the first row (by id, where there is one) holding a fraction."""
     key = columns.get(KEYS.get(table, ""))
     rows = t.filter(bad)
-    first = rows.order_by(key).select(key, actual) if key else rows.select(actual)
+    # As text: an unbounded numeric's digits need not fit the Arrow decimal it would become.
+    value = rows[actual].cast("string").name(actual)
+    first = rows.order_by(key).select(key, value) if key else rows.select(value)
     row = dialect.fetch(ds, first.limit(1)).to_pylist()[0]
     where = f"{key} {row[key]!r}, " if key and row[key] is not None else ""
     more = f"; {n - 1} more row(s) like it" if n > 1 else ""

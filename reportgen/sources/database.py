@@ -60,6 +60,10 @@ def open_database(url_text: str, config: Config) -> Dataset:
     )
     try:
         raw, labels = _tables(backend, url, schema, config, ds, dialect)
+        if stats and _views(backend, schema, labels):
+            # A view may read files outside the database (read_csv, read_parquet), whose
+            # changes the database file's stat does not show: such builds are not reused.
+            ds.fingerprints = {}
         canonicalize(ds, raw, config, labels, dialect)
     except DataError as exc:
         said = str(exc)  # an engine's error, explained, names the source already
@@ -87,11 +91,17 @@ def _tables(
         raise DataError(
             f"schema {schema!r} cannot be read ({first_line(exc)}); set source.schema"
         ) from None
+    loadable = url.backend in ("postgres", "duckdb")  # what `reportgen load` writes to
     if not found.exists:
+        load = (
+            f"create it (CREATE SCHEMA {schema}) and load the tables with `reportgen load DIR "
+            f"--into {url.shown()} --schema {schema}`, or "
+            if loadable
+            else ""
+        )
         raise DataError(
-            f"schema {schema!r} does not exist; create it (CREATE SCHEMA {schema}) and load "
-            f"the tables with `reportgen load DIR --into {url.shown()} --schema {schema}`, or "
-            "name the schema that holds them with source.schema (--schema)"
+            f"schema {schema!r} does not exist; {load}name the schema that holds them with "
+            "source.schema (--schema)"
         )
     if not found.usable:
         raise SourceUnavailable(
@@ -113,9 +123,10 @@ def _tables(
             )
         if name not in found.readable:
             shown = ", ".join(sorted(found.readable)[:12]) or "none"
+            load = "load it with `reportgen load DIR --into URL` or " if loadable else ""
             raise DataError(
-                f"no table {schema}.{name} for {table} (tables in {schema}: {shown}); load it "
-                f"with `reportgen load DIR --into URL` or name it with source.tables.{table}"
+                f"no table {schema}.{name} for {table} (tables in {schema}: {shown}); {load}"
+                f"name it with source.tables.{table}"
             )
         raw[table] = backend.table(name, database=schema)
         dialect.unique[table] = declared_unique(backend, url.backend, schema, name)
@@ -246,6 +257,14 @@ def _postgres(url: DbUrl, config: Config, password: str | None) -> Any:
     except psycopg.Error as exc:
         raise SourceUnavailable(f"{where}: {connect_reason(exc, password, env)}") from None
     return ibis.postgres.from_connection(conn)
+
+
+def _views(backend: Any, schema: str, labels: dict[str, str]) -> bool:
+    """Return True when any table read from a DuckDB file is a view."""
+    names = [label.split(".", 1)[1] for label in labels.values()]
+    marks = ", ".join("?" for _ in names)
+    sql = f"SELECT count(*) FROM duckdb_views() WHERE schema_name = ? AND view_name IN ({marks})"
+    return bool(_rows(backend.con, sql, schema, *names)[0][0])
 
 
 def _rows(con: Any, sql: str, *params: Any) -> list[tuple]:

@@ -83,8 +83,11 @@ def database_fingerprints(path: Path, schema: str | None) -> dict[str, str | Non
     file holds several schemas' tables.
     """
     wal = path.with_name(path.name + ".wal")
+    # The log first: a checkpoint rewrites the main file, then deletes the log, so a
+    # checkpoint between the two stats leaves the main file too recent to trust.
+    log = fingerprint(wal) if wal.exists() else "-"
     return {
         "duckdb": fingerprint(path),
-        "duckdb.wal": fingerprint(wal) if wal.exists() else "-",
+        "duckdb.wal": log,
         "duckdb.where": f"{path.resolve()} {schema or ''}",
     }

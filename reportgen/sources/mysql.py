@@ -59,13 +59,16 @@ def connect(url: DbUrl, config: Config) -> Any:
         )
     except MySQLdb.Error as exc:
         raise SourceUnavailable(f"{where}: {connect_reason(exc, env)}") from None
-    _session(con, config.source.timeout)
-    with warnings.catch_warnings():
-        # Ibis sets the zone by name and warns where the server has no zone tables; the
-        # session is already in UTC by offset.
-        warnings.simplefilter("ignore", UserWarning)
-        backend = ibis.mysql.from_connection(con)
-    return backend
+    try:
+        _session(con, config.source.timeout)
+        with warnings.catch_warnings():
+            # Ibis sets the zone by name and warns where the server has no zone tables; the
+            # session is already in UTC by offset.
+            warnings.simplefilter("ignore", UserWarning)
+            return ibis.mysql.from_connection(con)
+    except MySQLdb.Error as exc:
+        con.close()
+        raise SourceUnavailable(f"{where}: cannot set up the session: {_message(exc)}") from None
 
 
 def _session(con: Any, timeout: float) -> None:

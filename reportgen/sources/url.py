@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 #: The environment variable a database password is read from unless the config names another.
 PASSWORD_ENV = "REPORTGEN_DB_PASSWORD"  # noqa: S105 (a variable name, not a secret)
@@ -69,7 +69,12 @@ def mask(text: str) -> str:
     """Return a URL as typed with any password in it replaced by ``***``, for messages."""
     # Greedy to the last '@': a password may hold '@' or '/', and showing too little is safe.
     text = re.sub(r"(//[^:/?#@]*:).*@", r"\1***@", text)
-    return re.sub(r"([?&]password=)[^&#]*", r"\1***", text, flags=re.IGNORECASE)
+
+    def value(m: re.Match[str]) -> str:  # the key as the parser reads it (pass%77ord)
+        secret = unquote(m.group(2)).lower() == "password"
+        return m.group(1) + m.group(2) + "=" + ("***" if secret else m.group(3))
+
+    return re.sub(r"([?&])([^=&#]*)=([^&#]*)", value, text)
 
 
 def parse_url(text: str, root: Path | None = None) -> DbUrl:
@@ -137,7 +142,10 @@ def anchored(text: str, root: Path) -> str:
         return text  # parse_url says what is wrong with it, in one line
     if SCHEMES.get(parts.scheme.lower()) != "duckdb" or not parts.netloc:
         return text  # not DuckDB, or already duckdb:///absolute
-    return f"{parts.scheme}://{(root / unquote(parts.netloc + parts.path)).resolve()}"
+    # The relative part stays as typed (parse_url decodes it once); the folder is encoded.
+    base = quote(str(root.resolve()), safe="/")
+    rest = text.split("://", 1)[1]
+    return f"{parts.scheme}://{base}/{rest}"
 
 
 def _params(query: list[tuple[str, str]], backend: str) -> tuple[tuple[str, str], ...]:
