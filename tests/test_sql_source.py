@@ -406,6 +406,10 @@ def test_a_fraction_in_a_whole_number_column_is_refused_not_rounded(planted, pg,
     )
     r = build(tmp_path, f"  kind: sql\n  url: {PG}\n  schema: {schema}\n", TINY_PRESET, "whole")
     _fails(r, 3, "tracking_id 'T03', column 'orders': 3.3333333333333333 is not a whole number")
+    # numeric's NaN equals its own floor in PostgreSQL: still not a whole number (exit 3).
+    pg.execute(f"UPDATE {schema}.tracking_data SET orders = 'NaN' WHERE tracking_id = 'T03'")
+    r = build(tmp_path, f"  kind: sql\n  url: {PG}\n  schema: {schema}\n", TINY_PRESET, "whole")
+    _fails(r, 3, "tracking_id 'T03', column 'orders': NaN is not a whole number")
 
 
 def test_integer_columns_are_not_scanned_for_fractions():

@@ -135,7 +135,9 @@ def _fractional(have: dt.DataType) -> bool:
 
 def _not_whole(c: ir.NumericValue, dialect: Dialect) -> ir.BooleanValue:
     """Return True where a value has a fraction (or is NaN or infinite)."""
-    return ((c != c.floor()) | dialect.not_finite(c)).fill_null(False)
+    # A decimal NaN (PostgreSQL's numeric has one) equals its floor: ask the float it becomes.
+    as_float = c.cast("float64") if c.type().is_decimal() else c
+    return ((c != c.floor()) | dialect.not_finite(as_float)).fill_null(False)
 
 
 def _fraction_error(
