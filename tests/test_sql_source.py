@@ -266,7 +266,7 @@ def test_unknown_user_is_named_and_the_password_never_shown(three, tmp_path):
 
 
 def test_the_password_is_masked_only_where_it_stands_alone():
-    from reportgen.sources.dialects import connect_reason, mask
+    from reportgen.sources.dialects import connect_reason, hide_password
 
     fatal = 'connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "nobody" does not'
     said = connect_reason(Exception(f"{fatal} exist"), "o")
@@ -279,7 +279,7 @@ def test_the_password_is_masked_only_where_it_stands_alone():
     assert SECRET not in said and "'u:***@db.example'" in said
     assert said.startswith("cannot connect (failed to resolve host") and "check host" in said
     # A password whose edge is not a letter or digit is masked even next to one.
-    assert mask("user=x-pw- host", "-pw-") == "user=x*** host"
+    assert hide_password("user=x-pw- host", "-pw-") == "user=x*** host"
 
 
 def test_query_errors_are_explained_in_one_line_without_the_password():

@@ -197,7 +197,7 @@ def _duckdb_file(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
     import ibis
 
     dialect = Dialect("duckdb", where, timeout=timeout, guard=_interrupt_after(con, timeout))
-    dialect.explain = duckdb_errors(where, lambda: dialect.reading)
+    dialect.explain = duckdb_errors(where, timeout, lambda: dialect.reading)
     return ibis.duckdb.from_connection(con), dialect
 
 
@@ -216,9 +216,9 @@ def _mysql(url: DbUrl, config: Config) -> tuple[Any, Dialect]:
 
     where, timeout = url.shown(), config.source.timeout
     backend = mysql.connect(url, config)
-    return backend, Dialect(
-        "mysql", where, timeout=timeout, explain=mysql.mysql_errors(where, timeout)
-    )
+    dialect = Dialect("mysql", where, timeout=timeout)
+    dialect.explain = mysql.mysql_errors(where, timeout, lambda: dialect.reading)
+    return backend, dialect
 
 
 #: How each database URL's backend is opened: the Ibis backend and the dialect of its engine.

@@ -237,26 +237,22 @@ def postgres_errors(
 
         if not isinstance(exc, psycopg.Error):
             return None
-        first = mask(first_line(exc), password)
+        first = hide_password(first_line(exc), password)
         if isinstance(exc, psycopg.errors.QueryCanceled):
-            return SourceUnavailable(
-                f"{where}: a query ran longer than source.timeout ({timeout:g} s) and was "
-                "stopped; raise source.timeout, or add indexes or a summary table"
-            )
+            return over_timeout(where, timeout)
         if isinstance(exc, psycopg.OperationalError):
             return SourceUnavailable(f"{where}: the database stopped answering ({first}); retry")
         state = exc.sqlstate or ""
         if state == "42501":  # insufficient_privilege
             return SourceUnavailable(f"{where}: {_reading(reading())}{first}; {GRANT}")
-        if state.startswith("22"):  # data exceptions: division by zero, a bad cast, overflow
-            return DataError(f"{where}: {_failed(reading())}: {first}; fix the data or the view")
-        return SourceUnavailable(f"{where}: {_failed(reading())}: {first}")
+        # Data exceptions (class 22): division by zero, a bad cast, overflow.
+        return read_failed(where, reading(), first, data=state.startswith("22"))
 
     return explain
 
 
 def duckdb_errors(
-    where: str, reading: Callable[[], str | None] = lambda: None
+    where: str, timeout: float | None = None, reading: Callable[[], str | None] = lambda: None
 ) -> Callable[[Exception], Exception | None]:
     """Return the explainer of DuckDB errors met while querying a database file."""
 
@@ -264,23 +260,32 @@ def duckdb_errors(
         import duckdb
 
         if isinstance(exc, duckdb.InterruptException):
-            return SourceUnavailable(f"{where}: a query ran longer than source.timeout; raise it")
+            return over_timeout(where, timeout)
         if isinstance(exc, duckdb.IOException):
             return SourceUnavailable(f"{where}: cannot read the database file: {exc}")
         data = (duckdb.ConversionException, duckdb.OutOfRangeException)
         if isinstance(exc, (*data, duckdb.InvalidInputException)):
-            return DataError(
-                f"{where}: {_failed(reading())}: {first_line(exc)}; fix the data or the view"
-            )
+            return read_failed(where, reading(), first_line(exc), data=True)
         if isinstance(exc, (duckdb.PermissionException, duckdb.CatalogException)):
-            return SourceUnavailable(f"{where}: {_failed(reading())}: {first_line(exc)}")
+            return read_failed(where, reading(), first_line(exc), data=False)
         return None
 
     return explain
 
 
-def _failed(table: str | None) -> str:
-    return f"reading {table} failed" if table else "reading failed"
+def over_timeout(where: str, timeout: float | None) -> SourceUnavailable:
+    """Return the error for a query the engine stopped at ``source.timeout``."""
+    limit = f" ({timeout:g} s)" if timeout is not None else ""
+    return SourceUnavailable(
+        f"{where}: a query ran longer than source.timeout{limit} and was stopped; raise "
+        "source.timeout, or add indexes or a summary table"
+    )
+
+
+def read_failed(where: str, table: str | None, text: str, *, data: bool) -> Exception:
+    """Return the error for a query that failed reading ``table``: bad data (exit 3) or not."""
+    told = f"{where}: {f'reading {table} failed' if table else 'reading failed'}: {text}"
+    return DataError(f"{told}; fix the data or the view") if data else SourceUnavailable(told)
 
 
 def _reading(table: str | None) -> str:
@@ -293,7 +298,7 @@ def first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def mask(text: str, password: str | None) -> str:
+def hide_password(text: str, password: str | None) -> str:
     """Return ``text`` with the password replaced where it stands alone, not inside a word.
 
     A short password is often part of ordinary words ("o" in "role"): replacing every
@@ -327,4 +332,4 @@ def connect_reason(exc: Exception, password: str | None, env: str = PASSWORD_ENV
         said = f"cannot connect ({reason}): check host and port, and that PostgreSQL is running"
     else:
         said = reason
-    return mask(said, password)
+    return hide_password(said, password)

@@ -22,7 +22,7 @@ from reportgen.config import TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.sources import Dataset
 from reportgen.sources.checks import BASES, check_payouts, check_references, register_catalogue
-from reportgen.sources.dialects import Dialect
+from reportgen.sources.dialects import Dialect, first_line
 from reportgen.sources.layout import digest as _digest
 from reportgen.sources.layout import find_file as _find_file
 from reportgen.sources.layout import fingerprint
@@ -323,27 +323,33 @@ def _native(src_type: str, target: str) -> bool:
 
 
 def check_values(
-    con, raw: str, path: Path, table: str, checks: list, is_csv: bool, fmt: NumberFormat
+    con,
+    raw: str,
+    path: Path,
+    table: str,
+    checks: list[tuple[str, str, str, bool]],
+    is_csv: bool,
+    fmt: NumberFormat,
 ) -> None:
     """Raise DataError naming row and column when any value cannot be read as its type."""
     if not checks:
         return
-    typed_numbers = any(check[3:] and check[3] for check in checks)
+    typed_numbers = any(typed for _, _, _, typed in checks)
     with no_stat_folding(con, typed_numbers):  # a NaN in a typed whole-number column
         counts = con.execute(
             "SELECT "
-            + ", ".join(f"count(*) FILTER (WHERE {check[2]})" for check in checks)
+            + ", ".join(f"count(*) FILTER (WHERE {bad})" for _, _, bad, _ in checks)
             + f" FROM {raw}"
         ).fetchall()[0]
         first = next(((c, n) for c, n in zip(checks, counts, strict=True) if n), None)
         if first is None:
             return
-        (name, actual, bad, *typed), n = first
+        (name, actual, bad, typed), n = first
         where, value = _first_row(con, raw, actual, bad, is_csv)
     col_type = next(c.type for c in SCHEMA[table] if c.name == name)
     more = f"; {n - 1} more row(s) like it" if n > 1 else ""
     what = f"cannot read {value!r} as a date/time"
-    if typed and typed[0]:  # a typed number: no decimal mark to explain
+    if typed:  # a typed number: no decimal mark to explain
         what = f"cannot read {value!r} as a whole number"
     elif col_type != "TIMESTAMP":
         what = explain(value, fmt)
@@ -400,10 +406,6 @@ def _check_range(
         raise DataError(
             f"{path}: {where}, column '{actual}': {name} {value} {what}{more}; fix the source data"
         )
-
-
-def first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 __all__ = ["BASES", "SCHEMA", "load_folder"]

@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 from reportgen.config import TABLES, Config
 from reportgen.errors import ConfigError, DataError, SourceUnavailable
 from reportgen.sources import files
-from reportgen.sources.dialects import connect_reason
+from reportgen.sources.dialects import connect_reason, first_line
 from reportgen.sources.layout import find_file, study_files
 from reportgen.sources.load_target import (
     Target,
@@ -184,7 +184,7 @@ def _load_duckdb(
     try:
         con = duckdb.connect(str(target.path))
     except duckdb.Error as exc:
-        raise SourceUnavailable(f"{target.url}: cannot open: {files.first_line(exc)}") from None
+        raise SourceUnavailable(f"{target.url}: cannot open: {first_line(exc)}") from None
     schema = q(target.schema)
     counts = {}
     begun = False
@@ -213,7 +213,7 @@ def _load_duckdb(
             try:
                 con.execute(f"DROP TABLE IF EXISTS {schema}.{q(table)}")
             except duckdb.Error as exc:  # a foreign key of another table, say
-                raise _in_the_way(target, files.first_line(exc)) from None
+                raise _in_the_way(target, first_line(exc)) from None
             if table in paths:
                 con.execute(f"ALTER TABLE {schema}.{q(_new_name(table))} RENAME TO {q(table)}")
         con.execute("COMMIT")

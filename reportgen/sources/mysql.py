@@ -17,12 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 from reportgen.config import Config
-from reportgen.errors import DataError, SourceUnavailable
+from reportgen.errors import SourceUnavailable
+from reportgen.sources.database import CONNECT_TIMEOUT_S
+from reportgen.sources.dialects import over_timeout, read_failed
 from reportgen.sources.url import DbUrl
 
 logger = logging.getLogger(__name__)
-
-CONNECT_TIMEOUT_S = 10
 
 #: Server error numbers, by what the user should do about them.
 _UNREACHABLE = {2002, 2003, 2005, 2006, 2013}  # no server there, or it went away
@@ -109,7 +109,9 @@ def connect_reason(exc: Exception, env: str) -> str:
     return text
 
 
-def mysql_errors(where: str, timeout: float | None) -> Callable[[Exception], Exception | None]:
+def mysql_errors(
+    where: str, timeout: float | None, reading: Callable[[], str | None] = lambda: None
+) -> Callable[[Exception], Exception | None]:
     """Return the explainer of MySQL and MariaDB errors met while querying."""
 
     def explain(exc: Exception) -> Exception | None:
@@ -121,18 +123,13 @@ def mysql_errors(where: str, timeout: float | None) -> Callable[[Exception], Exc
             return None
         code, text = _code(exc), _message(exc)
         if code in _TIMEOUT:
-            return SourceUnavailable(
-                f"{where}: a query ran longer than source.timeout ({timeout:g} s) and was "
-                "stopped; raise source.timeout, or add indexes or a summary table"
-            )
+            return over_timeout(where, timeout)
         if code in _UNREACHABLE:
             return SourceUnavailable(f"{where}: the database stopped answering ({text}); retry")
         if code in _DENIED:
             return SourceUnavailable(
                 f"{where}: {text}; grant the user SELECT on the tables reportgen reads"
             )
-        if code in _DATA:
-            return DataError(f"{where}: reading failed: {text}; fix the data or the view")
-        return SourceUnavailable(f"{where}: {text}")
+        return read_failed(where, reading(), text, data=code in _DATA)
 
     return explain

@@ -26,7 +26,7 @@ import duckdb
 from reportgen.config import TABLES, Config
 from reportgen.errors import DataError, SourceUnavailable
 from reportgen.sources import Dataset
-from reportgen.sources.dialects import Dialect
+from reportgen.sources.dialects import Dialect, first_line
 
 logger = logging.getLogger(__name__)
 # py4j logs each connection it closes at INFO, which the CLI would print.
@@ -89,7 +89,7 @@ def _read(spark: Any, backend: Any, path: Path, table: str) -> Any:
         t = backend.table(name)
     except Exception as exc:  # Spark raises AnalysisException and others for a damaged file
         raise DataError(
-            f"{path}: cannot read {table}: {_first_line(exc)}; the file looks damaged or "
+            f"{path}: cannot read {table}: {first_line(exc)}; the file looks damaged or "
             "truncated: export it again"
         ) from None
     return _zoned(t, df)
@@ -212,7 +212,7 @@ def _why(exc: Exception) -> str:
         # The first such line is the cause; what follows is the JVM giving up.
         lines = [ln.strip() for ln in text if re.search(r"Exception|Error|Invalid", ln)]
         _JVM_LOG.unlink(missing_ok=True)
-    return lines[0][:300] if lines else _first_line(exc)[:300]
+    return lines[0][:300] if lines else first_line(exc)[:300]
 
 
 #: Settings a build's own session starts with; engine.conf adds to or overrides them.
@@ -246,7 +246,3 @@ def spark_errors(where: str) -> Callable[[Exception], Exception | None]:
         return None
 
     return explain
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
